@@ -15,6 +15,8 @@ The Slack layer renders ``message`` + ``hint``; nothing else of an exception eve
     ├── PermissionDeniedError      401/403 from the API server, or refused by policy
     ├── QuotaExceededError         a ResourceQuota or a policy quota forbids it
     ├── ConflictError              an optimistic-concurrency write lost too many times
+    ├── KubeApiError               any other API answer (``status``/``reason`` set)
+    │   └── WatchExpiredError      410 Gone: the resourceVersion is too old; re-list
     └── SandboxError               the embedded sandbox could not start or was misused
 """
 
@@ -114,6 +116,14 @@ class QuotaExceededError(KrayneError):
 
 class ConflictError(KrayneError):
     default_hint = "Someone else is changing this cluster right now; try again in a moment."
+
+
+class KubeApiError(KrayneError):
+    """An API answer with no more specific meaning; ``status`` and ``reason`` say which."""
+
+
+class WatchExpiredError(KubeApiError):
+    """410 Gone: the watch's resourceVersion has expired; list again and watch from there."""
 
 
 class SandboxError(KrayneError):

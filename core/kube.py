@@ -1,0 +1,103 @@
+"""The Kubernetes access contract: a small async Protocol the rest of core is written against.
+
+Objects travel as plain JSON dicts, exactly as the API server sends them (camelCase keys), so pure
+functions (status, manifests) and the sandbox share one shape. Implementations map API failures to
+the ``KrayneError`` hierarchy:
+
+- 404 on a RayCluster -> ``ClusterNotFoundError``; 404 for a namespace -> ``NamespaceNotFoundError``
+- 409 AlreadyExists -> ``ClusterAlreadyExistsError``; 409 Conflict -> ``KubeApiError(status=409)``
+- 401/403 -> ``PermissionDeniedError`` (403 "exceeded quota" -> ``QuotaExceededError``)
+- 410 Gone on a watch/list -> ``WatchExpiredError`` (re-list, then watch again)
+- 422 Invalid -> ``KubeApiError(status=422)`` with the server's causes in the message
+- connection refused, TLS, timeouts, 5xx -> ``KubeConnectionError`` naming the server address
+
+The production implementation is ``core.kube_asyncio.KubernetesAsyncioClient``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Literal, Protocol, TypedDict
+
+Obj = dict[str, Any]
+WatchKind = Literal["rayclusters", "pods", "events"]
+PatchType = Literal["merge", "json"]
+
+MANAGED_BY_SELECTOR = "app.kubernetes.io/managed-by=krayne"
+
+
+class ObjectList(TypedDict):
+    items: list[Obj]
+    resourceVersion: str
+
+
+class WatchEvent(TypedDict):
+    type: Literal["ADDED", "MODIFIED", "DELETED", "BOOKMARK"]
+    object: Obj
+
+
+class KubeClient(Protocol):
+    """Everything krayne-bot asks of the Kubernetes API; ``namespace=None`` means all namespaces."""
+
+    @property
+    def server(self) -> str:
+        """The API server's address, for messages."""
+        ...
+
+    async def get_raycluster(self, name: str, namespace: str) -> Obj: ...
+
+    async def list_rayclusters(
+        self, namespace: str | None, *, label_selector: str | None = None
+    ) -> ObjectList: ...
+
+    async def create_raycluster(self, body: Obj) -> Obj:
+        """Create with ``fieldValidation=Strict`` so unknown fields are refused, not pruned."""
+        ...
+
+    async def replace_raycluster(self, body: Obj) -> Obj:
+        """PUT; ``metadata.resourceVersion`` in ``body`` makes it optimistic (409 on conflict)."""
+        ...
+
+    async def patch_raycluster(
+        self, name: str, namespace: str, patch: Any, *, patch_type: PatchType
+    ) -> Obj: ...
+
+    async def delete_raycluster(self, name: str, namespace: str) -> None: ...
+
+    async def list_pods(
+        self, namespace: str | None, *, label_selector: str | None = None
+    ) -> ObjectList: ...
+
+    async def list_events(
+        self, namespace: str | None, *, field_selector: str | None = None
+    ) -> ObjectList: ...
+
+    async def read_pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        container: str | None = None,
+        previous: bool = False,
+        tail_lines: int | None = None,
+    ) -> str: ...
+
+    async def get_secret(self, name: str, namespace: str) -> Obj: ...
+
+    async def create_secret(self, body: Obj) -> Obj: ...
+
+    def watch(
+        self,
+        kind: WatchKind,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """One watch request (with bookmarks); ends when the server closes it. 410 raises
+        ``WatchExpiredError``. Reconnecting is the caller's job (see ``core.watching``)."""
+        ...
+
+    async def close(self) -> None: ...
