@@ -1,0 +1,394 @@
+"""The production ``KubeClient``: kubernetes-asyncio over aiohttp, raw JSON in and out.
+
+Why it looks the way it does:
+
+- Every request goes through the generated API methods with ``_preload_content=False`` and the
+  body is parsed here, so callers get the server's JSON exactly (no model round trip, no lost
+  unknown fields) and every non-2xx answer passes through one error mapping.
+- Each client owns its ``Configuration`` and ``ApiClient``; the library's global default
+  configuration is never read or written, so two clients (two clusters, a sandbox and a real
+  cluster) can live in one process.
+- Watches are read line by line here rather than through ``kubernetes_asyncio.watch.Watch``:
+  ``Watch()`` opens a second ``ApiClient`` built from the global default configuration,
+  deserializes every object into models we would throw away, and silently retries a 410 when no
+  ``timeout_seconds`` is given. Reconnecting and re-listing belong to ``core.watching``.
+- A generated ``patch_*_custom_object`` sends ``application/json`` for a dict body (the API server
+  answers 415), so the patch Content-Type is always forced.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
+
+from core.errors import KubeApiError, KubeConnectionError
+from core.kube import Obj, ObjectList, PatchType, WatchEvent, WatchKind
+from core.kube_errors import Target, api_error, connection_error, status_body
+
+GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
+STRICT = "Strict"
+PATCH_CONTENT_TYPES: dict[PatchType, str] = {
+    "merge": "application/merge-patch+json",
+    "json": "application/json-patch+json",
+}
+_WATCH_READ_MARGIN = 30.0  # seconds of silence tolerated beyond the server-side watch timeout
+
+
+class KubernetesAsyncioClient:
+    """``KubeClient`` over kubernetes-asyncio; build it with ``connect()``."""
+
+    def __init__(self, api_client: ApiClient, *, request_timeout: float = 10) -> None:
+        self._api = api_client
+        self._custom = CustomObjectsApi(api_client)
+        self._core = CoreV1Api(api_client)
+        self._timeout = request_timeout
+
+    @property
+    def server(self) -> str:
+        return str(self._api.configuration.host)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _send(
+        self, call: Callable[..., Awaitable[Any]], target: Target, *args: Any, **kwargs: Any
+    ) -> aiohttp.ClientResponse:
+        """Send one request; return the (unread) response if 2xx, raise the mapped error if not."""
+        kwargs.setdefault("_request_timeout", self._timeout)
+        try:
+            resp: aiohttp.ClientResponse = await call(*args, _preload_content=False, **kwargs)
+            if resp.status < 300:
+                return resp
+            async with resp:
+                raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise connection_error(exc, server=self.server) from exc
+        raise api_error(resp.status, status_body(raw), server=self.server, target=target)
+
+    async def _json(
+        self, call: Callable[..., Awaitable[Any]], target: Target, *args: Any, **kwargs: Any
+    ) -> Any:
+        resp = await self._send(call, target, *args, **kwargs)
+        try:
+            async with resp:
+                raw = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise connection_error(exc, server=self.server) from exc
+        try:
+            return json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise KubeApiError(
+                f"The Kubernetes API at {self.server} sent a body that is not "
+                f"JSON for {target.describe()}."
+            ) from exc
+
+    @staticmethod
+    def _as_list(data: dict[str, Any]) -> ObjectList:
+        return {
+            "items": list(data.get("items") or []),
+            "resourceVersion": str((data.get("metadata") or {}).get("resourceVersion", "")),
+        }
+
+    # -- RayClusters ------------------------------------------------------------------------
+
+    async def get_raycluster(self, name: str, namespace: str) -> Obj:
+        target = Target("raycluster", namespace, name)
+        return await self._json(
+            self._custom.get_namespaced_custom_object,
+            target,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+        )
+
+    async def list_rayclusters(
+        self, namespace: str | None, *, label_selector: str | None = None
+    ) -> ObjectList:
+        target = Target("raycluster", namespace)
+        kw: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
+        if namespace is None:
+            data = await self._json(
+                self._custom.list_cluster_custom_object, target, GROUP, VERSION, PLURAL, **kw
+            )
+        else:
+            data = await self._json(
+                self._custom.list_namespaced_custom_object,
+                target,
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                **kw,
+            )
+        return self._as_list(data)
+
+    async def create_raycluster(self, body: Obj) -> Obj:
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        target = Target("raycluster", namespace, meta.get("name"))
+        return await self._json(
+            self._custom.create_namespaced_custom_object,
+            target,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            body,
+            field_validation=STRICT,
+        )
+
+    async def replace_raycluster(self, body: Obj) -> Obj:
+        meta = body.get("metadata") or {}
+        namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name"))
+        target = Target("raycluster", namespace, name)
+        return await self._json(
+            self._custom.replace_namespaced_custom_object,
+            target,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            body,
+            field_validation=STRICT,
+        )
+
+    async def patch_raycluster(
+        self, name: str, namespace: str, patch: Any, *, patch_type: PatchType
+    ) -> Obj:
+        target = Target("raycluster", namespace, name)
+        return await self._json(
+            self._custom.patch_namespaced_custom_object,
+            target,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            patch,
+            field_validation=STRICT,
+            _content_type=PATCH_CONTENT_TYPES[patch_type],
+        )
+
+    async def delete_raycluster(self, name: str, namespace: str) -> None:
+        target = Target("raycluster", namespace, name)
+        await self._json(
+            self._custom.delete_namespaced_custom_object,
+            target,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            propagation_policy="Background",
+        )
+
+    # -- core objects -----------------------------------------------------------------------
+
+    async def list_pods(
+        self, namespace: str | None, *, label_selector: str | None = None
+    ) -> ObjectList:
+        kw: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
+        if namespace is None:
+            data = await self._json(self._core.list_pod_for_all_namespaces, Target("pod"), **kw)
+        else:
+            data = await self._json(
+                self._core.list_namespaced_pod, Target("pod", namespace), namespace, **kw
+            )
+        return self._as_list(data)
+
+    async def list_events(
+        self, namespace: str | None, *, field_selector: str | None = None
+    ) -> ObjectList:
+        kw: dict[str, Any] = {"field_selector": field_selector} if field_selector else {}
+        if namespace is None:
+            data = await self._json(self._core.list_event_for_all_namespaces, Target("event"), **kw)
+        else:
+            data = await self._json(
+                self._core.list_namespaced_event, Target("event", namespace), namespace, **kw
+            )
+        return self._as_list(data)
+
+    async def read_pod_log(
+        self,
+        name: str,
+        namespace: str,
+        *,
+        container: str | None = None,
+        previous: bool = False,
+        tail_lines: int | None = None,
+    ) -> str:
+        kw: dict[str, Any] = {"previous": previous}
+        if container:
+            kw["container"] = container
+        if tail_lines is not None:
+            kw["tail_lines"] = tail_lines
+        resp = await self._send(
+            self._core.read_namespaced_pod_log,
+            Target("pod", namespace, name),
+            name,
+            namespace,
+            **kw,
+        )
+        try:
+            async with resp:
+                return (await resp.read()).decode("utf-8", errors="replace")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise connection_error(exc, server=self.server) from exc
+
+    async def get_secret(self, name: str, namespace: str) -> Obj:
+        return await self._json(
+            self._core.read_namespaced_secret, Target("secret", namespace, name), name, namespace
+        )
+
+    async def create_secret(self, body: Obj) -> Obj:
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        return await self._json(
+            self._core.create_namespaced_secret,
+            Target("secret", namespace, meta.get("name")),
+            namespace,
+            body,
+        )
+
+    async def patch_secret(self, name: str, namespace: str, patch: Obj) -> Obj:
+        """Merge-patch a Secret (used to hand a services Secret to its RayCluster as owner)."""
+        return await self._json(
+            self._core.patch_namespaced_secret,
+            Target("secret", namespace, name),
+            name,
+            namespace,
+            patch,
+            _content_type=PATCH_CONTENT_TYPES["merge"],
+        )
+
+    async def delete_secret(self, name: str, namespace: str) -> None:
+        """Delete a Secret (cleanup of a services Secret whose RayCluster was refused)."""
+        await self._json(
+            self._core.delete_namespaced_secret, Target("secret", namespace, name), name, namespace
+        )
+
+    # -- watch ------------------------------------------------------------------------------
+
+    def _watch_call(self, kind: WatchKind, namespace: str | None) -> tuple[Any, tuple[Any, ...]]:
+        if kind == "rayclusters":
+            if namespace is None:
+                return self._custom.list_cluster_custom_object, (GROUP, VERSION, PLURAL)
+            return self._custom.list_namespaced_custom_object, (GROUP, VERSION, namespace, PLURAL)
+        if kind == "pods":
+            if namespace is None:
+                return self._core.list_pod_for_all_namespaces, ()
+            return self._core.list_namespaced_pod, (namespace,)
+        if namespace is None:
+            return self._core.list_event_for_all_namespaces, ()
+        return self._core.list_namespaced_event, (namespace,)
+
+    async def watch(
+        self,
+        kind: WatchKind,
+        namespace: str | None,
+        *,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        resource_version: str | None = None,
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[WatchEvent]:
+        """One watch request with bookmarks, raw events; 410 (answer or ERROR event) raises
+        ``WatchExpiredError``; a stream silent past the server's timeout raises
+        ``KubeConnectionError``."""
+        call, args = self._watch_call(kind, namespace)
+        target = Target(kind.removesuffix("s"), namespace)
+        kw: dict[str, Any] = {
+            "watch": True,
+            "allow_watch_bookmarks": True,
+            "timeout_seconds": timeout_seconds,
+        }
+        if label_selector:
+            kw["label_selector"] = label_selector
+        if field_selector:
+            kw["field_selector"] = field_selector
+        if resource_version:
+            kw["resource_version"] = resource_version
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self._timeout, sock_read=timeout_seconds + _WATCH_READ_MARGIN
+        )
+        resp = await self._send(call, target, *args, _request_timeout=timeout, **kw)
+        try:
+            while True:
+                try:
+                    line = await resp.content.readline()
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise connection_error(exc, server=self.server) from exc
+                if not line:
+                    return
+                if not line.strip():
+                    continue
+                event = _parse_event(line, server=self.server)
+                if event["type"] == "ERROR":
+                    obj = event["object"]
+                    code = int(obj.get("code") or 500)
+                    raise api_error(code, obj, server=self.server, target=target)
+                yield event
+        finally:
+            resp.close()
+
+    async def close(self) -> None:
+        await self._api.close()
+
+
+def _parse_event(line: bytes, *, server: str) -> Any:
+    """One watch line -> ``{"type", "object"}`` with the object as raw JSON."""
+    try:
+        event = json.loads(line)
+        kind, obj = event["type"], event["object"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise KubeApiError(f"Malformed watch event from {server}: {line[:200]!r}") from exc
+    if not isinstance(obj, dict):
+        raise KubeApiError(f"Malformed watch event from {server}: {line[:200]!r}")
+    return {"type": kind, "object": obj}
+
+
+def _kubeconfig_path(explicit: str | None) -> str | None:
+    if explicit:
+        return explicit
+    env = os.environ.get("KUBECONFIG")
+    if env:
+        return env
+    default = Path.home() / ".kube" / "config"
+    return str(default) if default.exists() else None
+
+
+async def connect(
+    kubeconfig: str | None = None, context: str | None = None, *, request_timeout: float = 10
+) -> KubernetesAsyncioClient:
+    """A client from ``kubeconfig`` (+``context``), else $KUBECONFIG or ~/.kube/config, else the
+    pod's in-cluster service account. Raises ``KubeConnectionError`` if none is usable."""
+    configuration = Configuration()
+    path = _kubeconfig_path(kubeconfig)
+    try:
+        if path:
+            await kube_config.load_kube_config(
+                config_file=path,
+                context=context,
+                client_configuration=configuration,
+                persist_config=False,
+            )
+        elif context:
+            raise kube_config.ConfigException(f"context {context!r} given but no kubeconfig found")
+        else:
+            kube_config.load_incluster_config(client_configuration=configuration)
+    except (kube_config.ConfigException, OSError, ValueError) as exc:
+        source = f"kubeconfig {path}" if path else "in-cluster service account"
+        raise KubeConnectionError(
+            f"Cannot load the Kubernetes configuration ({source}): {exc}",
+            hint="Pass --kubeconfig (and --context), set KUBECONFIG, or run inside a pod.",
+        ) from exc
+    return KubernetesAsyncioClient(ApiClient(configuration), request_timeout=request_timeout)
