@@ -1,0 +1,363 @@
+"""Pure Block Kit renderers: status card, thread replies, list table, describe, confirm, App Home.
+
+Built with ``slack_sdk.models.blocks`` and returned as dicts (``to_dict`` validates Slack's limits).
+Every renderer stays within them whatever the input: at most 50 blocks (100 in a Home tab),
+sections of at most 3000 characters, headers of at most 150, tables of at most 100 rows; long
+content is truncated with a note saying so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+    TableBlock,
+)
+from slack_sdk.models.blocks.basic_components import ConfirmObject
+
+from bot import messages as msg
+from bot.facts import CardView
+from core.api import ClusterDetails, ClusterSummary
+
+MAX_BLOCKS = 50
+MAX_HOME_BLOCKS = 100
+MAX_SECTION = 3000
+MAX_FIELD = 2000
+MAX_HEADER = 150
+MAX_TABLE_ROWS = 100
+MAX_CONTEXT = 2000
+
+DESCRIBE = "krayne_describe"
+DELETE = "krayne_delete"
+DELETE_CONFIRM = "krayne_delete_confirm"
+DELETE_CANCEL = "krayne_delete_cancel"
+SCALE_UP = "krayne_scale_up"
+SCALE_DOWN = "krayne_scale_down"
+
+Blocks = list[dict[str, Any]]
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def ref_value(namespace: str, name: str) -> str:
+    return f"{namespace}/{name}"
+
+
+def parse_ref(value: str) -> tuple[str, str]:
+    namespace, _, name = value.partition("/")
+    return namespace, name
+
+
+def _section(text: str) -> Block:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, MAX_SECTION)))
+
+
+def _context(text: str) -> Block:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, MAX_CONTEXT))])
+
+
+def _header(text: str) -> Block:
+    return HeaderBlock(text=clip(text, MAX_HEADER))
+
+
+def _button(text: str, action_id: str, value: str, *, style: str | None = None) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action_id, value=value, style=style)
+
+
+def _finish(blocks: Sequence[Block], limit: int = MAX_BLOCKS) -> Blocks:
+    rendered = [b.to_dict() for b in blocks]
+    if len(rendered) > limit:
+        hidden = len(rendered) - (limit - 1)
+        rendered = rendered[: limit - 1] + [_context(f"…{hidden} more blocks not shown.").to_dict()]
+    return rendered
+
+
+def age(created: datetime | None, now: datetime) -> str:
+    if created is None:
+        return "-"
+    seconds = max(0, int((now - created).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+# --- status card and thread replies -------------------------------------------------------------
+
+
+def cluster_buttons(namespace: str, name: str, *, scale: bool = True) -> ActionsBlock:
+    ref = ref_value(namespace, name)
+    elements = [_button("Describe", DESCRIBE, ref)]
+    if scale:
+        elements += [
+            _button("Add worker", SCALE_UP, ref),
+            _button("Remove worker", SCALE_DOWN, ref),
+        ]
+    elements.append(_button("Delete", DELETE, ref, style="danger"))
+    return ActionsBlock(elements=elements)
+
+
+def card_text(view: CardView) -> str:
+    """Notification text of the card (what Slack shows where blocks cannot be rendered)."""
+    phase = "deleted" if view.gone else view.status.phase.value
+    return f"Ray cluster {view.name}: {phase}"
+
+
+def card(view: CardView) -> Blocks:
+    status = view.status
+    if view.gone:
+        line = msg.deleted_by(view.deleted_by) if view.deleted_by else msg.deleted_gone()
+    else:
+        line = f"*{msg.phase_label(status.phase)}*"
+        if status.reason:
+            line += f" — {status.reason}"
+    fields = [
+        MarkdownTextObject(text=f"*Owner*\n{msg.mention(view.owner)}"),
+        MarkdownTextObject(text=f"*Namespace*\n`{view.namespace}`"),
+        MarkdownTextObject(text=f"*Workers*\n{view.ready_workers}/{view.desired_workers} ready"),
+        MarkdownTextObject(text=f"*GPUs*\n{view.gpus}"),
+        MarkdownTextObject(text=clip(f"*Image*\n`{view.image or 'default'}`", MAX_FIELD)),
+    ]
+    blocks: list[Block] = [
+        _header(f"Ray cluster {view.name}"),
+        _section(line),
+        SectionBlock(fields=fields),
+    ]
+    if status.hint and status.phase.is_failure and not view.gone:
+        blocks.append(_context(f":bulb: {status.hint}"))
+    blocks.append(_context("Updates for this cluster are posted in the thread below."))
+    if not view.gone:
+        blocks.append(cluster_buttons(view.namespace, view.name))
+    return _finish(blocks)
+
+
+def thread_reply(
+    text: str,
+    *,
+    details: Sequence[str] = (),
+    hint: str | None = None,
+    code: str | None = None,
+    buttons: tuple[str, str] | None = None,
+) -> Blocks:
+    """A thread reply: a headline, optional detail lines, a code excerpt, a hint and buttons."""
+    blocks: list[Block] = [_section(text)]
+    blocks += [_section(line) for line in details if line]
+    if code:
+        blocks.append(_section(f"```{clip(code, MAX_SECTION - 6)}```"))
+    if hint:
+        blocks.append(_context(f":bulb: {hint}"))
+    if buttons:
+        namespace, name = buttons
+        blocks.append(cluster_buttons(namespace, name, scale=False))
+    return _finish(blocks)
+
+
+def text_blocks(text: str) -> Blocks:
+    """Plain mrkdwn split into sections of at most 3000 characters (e.g. help, long errors)."""
+    chunks: list[str] = []
+    current = ""
+    for line in text.splitlines():
+        while len(line) > MAX_SECTION:
+            chunks.append(current) if current else None
+            current = ""
+            chunks.append(line[:MAX_SECTION])
+            line = line[MAX_SECTION:]
+        if len(current) + len(line) + 1 > MAX_SECTION:
+            chunks.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        chunks.append(current)
+    return _finish([_section(c) for c in chunks if c.strip()] or [_section(" ")])
+
+
+def code_blocks(intro: str, code: str) -> Blocks:
+    """An intro line and ``code`` as fenced sections, split on line boundaries."""
+    budget = MAX_SECTION - 6
+    parts: list[str] = []
+    current = ""
+    for line in code.splitlines():
+        line = clip(line, budget)
+        if len(current) + len(line) + 1 > budget:
+            parts.append(current)
+            current = ""
+        current = f"{current}\n{line}" if current else line
+    if current:
+        parts.append(current)
+    return _finish([_section(intro)] + [_section(f"```{p}```") for p in parts])
+
+
+# --- list, describe, confirm --------------------------------------------------------------------
+
+LIST_COLUMNS = ("Name", "Namespace", "Owner", "Status", "Workers", "GPUs", "Age")
+
+
+def _owner_cell(owner: str | None, names: dict[str, str]) -> str:
+    if not owner:
+        return "-"
+    return names.get(owner, owner)
+
+
+def cluster_table(
+    clusters: Sequence[ClusterSummary],
+    *,
+    scope: str,
+    now: datetime,
+    user_names: dict[str, str] | None = None,
+) -> Blocks:
+    """The list as a table block (one header row + up to 99 clusters), then a count line."""
+    if not clusters:
+        return _finish([_section(msg.no_clusters(scope))])
+    names = user_names or {}
+    shown = list(clusters)[: MAX_TABLE_ROWS - 1]
+    rows: list[list[dict[str, Any]]] = [[{"type": "raw_text", "text": c} for c in LIST_COLUMNS]]
+    for c in shown:
+        cells = (
+            c.name,
+            c.namespace,
+            _owner_cell(c.owner, names),
+            c.status.phase.value,
+            f"{c.ready_workers}/{c.desired_workers}",
+            str(c.gpus),
+            age(c.created_at, now),
+        )
+        rows.append([{"type": "raw_text", "text": clip(v, 200)} for v in cells])
+    blocks: list[Block] = [
+        _section(f"*{len(clusters)} cluster(s) {scope}*"),
+        TableBlock(rows=rows, column_settings=[{"is_wrapped": True}]),
+    ]
+    if len(clusters) > len(shown):
+        blocks.append(_context(msg.more_rows(len(clusters) - len(shown))))
+    return _finish(blocks)
+
+
+def cluster_table_text(clusters: Sequence[ClusterSummary], *, scope: str) -> str:
+    lines = [f"{len(clusters)} cluster(s) {scope}"]
+    lines += [f"{c.name} ({c.namespace}) {c.status.phase.value}" for c in clusters[:20]]
+    return clip("\n".join(lines), 3000)
+
+
+def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
+    s = details.summary
+    status = s.status
+    head = details.head
+    blocks: list[Block] = [
+        _header(f"Ray cluster {s.name}"),
+        _section(
+            f"*{msg.phase_label(status.phase)}* — {status.reason or 'no details'}"
+            + (f"\n:bulb: {status.hint}" if status.hint else "")
+        ),
+        SectionBlock(
+            fields=[
+                MarkdownTextObject(text=f"*Owner*\n{msg.mention(s.owner)}"),
+                MarkdownTextObject(text=f"*Namespace*\n`{s.namespace}`"),
+                MarkdownTextObject(text=f"*Age*\n{age(s.created_at, now)}"),
+                MarkdownTextObject(text=f"*GPUs*\n{s.gpus}"),
+            ]
+        ),
+        _section(
+            f"*Head* — {head.cpus} CPU, {head.memory}, "
+            f"{'ready' if head.ready else 'not ready'}\n`{head.image}`"
+            + (f"\npod `{head.pod_name}`" if head.pod_name else "")
+        ),
+    ]
+    for g in details.worker_groups[:20]:
+        gpu = f", {g.gpus}×{g.gpu_type or 'GPU'}" if g.gpus else ""
+        blocks.append(
+            _section(
+                f"*Group `{g.name}`* — {g.ready}/{g.replicas} ready "
+                f"(min {g.min_replicas}, max {g.max_replicas}); {g.cpus} CPU, {g.memory}{gpu}"
+                f"\n`{g.image}`"
+            )
+        )
+    ports = ", ".join(f"{k} {v}" for k, v in sorted(details.endpoints.items()))
+    extras = ", ".join(details.services) or "none"
+    blocks.append(_section(f"*Service* `{details.head_service}`\nports: {ports}\nextras: {extras}"))
+    if details.warning_events:
+        lines = [
+            f"• `{e.object_name}` *{e.reason}*"
+            + (f" (×{e.count})" if e.count > 1 else "")
+            + f": {clip(e.message, 300)}"
+            for e in details.warning_events[:10]
+        ]
+        blocks.append(_section("*Recent warnings*\n" + "\n".join(lines)))
+    else:
+        blocks.append(_context("No recent warning events."))
+    blocks.append(cluster_buttons(s.namespace, s.name))
+    return _finish(blocks)
+
+
+def delete_confirm(namespace: str, name: str) -> Blocks:
+    ref = ref_value(namespace, name)
+    return _finish(
+        [
+            _section(msg.delete_confirm(name, namespace)),
+            ActionsBlock(
+                elements=[
+                    _button("Delete", DELETE_CONFIRM, ref, style="danger"),
+                    _button("Cancel", DELETE_CANCEL, ref),
+                ]
+            ),
+        ]
+    )
+
+
+def confirm_object(name: str) -> ConfirmObject:
+    return ConfirmObject(title="Delete cluster?", text=f"Delete `{name}`?", confirm="Delete")
+
+
+# --- App Home -----------------------------------------------------------------------------------
+
+
+def _home_rows(clusters: Sequence[ClusterSummary], now: datetime, limit: int) -> list[Block]:
+    rows: list[Block] = []
+    for c in clusters[:limit]:
+        rows.append(
+            _section(
+                f"*{c.name}* (`{c.namespace}`) {msg.phase_label(c.status.phase)} · "
+                f"{c.ready_workers}/{c.desired_workers} workers · {c.gpus} GPU · "
+                f"{age(c.created_at, now)} · {msg.mention(c.owner)}"
+            )
+        )
+    if len(clusters) > limit:
+        rows.append(_context(msg.more_rows(len(clusters) - limit)))
+    return rows
+
+
+def app_home(
+    user: str,
+    clusters: Sequence[ClusterSummary] | None,
+    *,
+    now: datetime,
+) -> dict[str, Any]:
+    """The Home tab view: the user's clusters (with buttons) and the team's."""
+    blocks: list[Block] = [_header(msg.HOME_TITLE)]
+    if clusters is None:
+        blocks.append(_section(msg.HOME_UNAVAILABLE))
+    else:
+        mine = [c for c in clusters if c.owner == user]
+        team = [c for c in clusters if c.owner != user]
+        blocks.append(_section(msg.HOME_MINE))
+        if not mine:
+            blocks.append(_context(msg.HOME_NONE_MINE))
+        for c in mine[:15]:
+            blocks += _home_rows([c], now, 1)
+            blocks.append(cluster_buttons(c.namespace, c.name))
+        if len(mine) > 15:
+            blocks.append(_context(msg.more_rows(len(mine) - 15)))
+        blocks += [DividerBlock(), _section(msg.HOME_TEAM)]
+        blocks += _home_rows(team, now, 40) if team else [_context(msg.HOME_NONE_TEAM)]
+    return {"type": "home", "blocks": _finish(blocks, MAX_HOME_BLOCKS)}

@@ -1,0 +1,248 @@
+"""Every user-facing string of the Slack layer, in one place (as bolt's ``logger/messages.py``).
+
+Text is Slack mrkdwn. Functions take plain values and never exceptions, so no Python repr or
+traceback can leak into a message by accident.
+"""
+
+from __future__ import annotations
+
+from core.status import Phase
+
+BOT_NAME = "krayne"
+
+PHASE_EMOJI: dict[Phase, str] = {
+    Phase.CREATING: ":hourglass_flowing_sand:",
+    Phase.PODS_PENDING: ":hourglass_flowing_sand:",
+    Phase.CONTAINERS_CREATING: ":package:",
+    Phase.RUNNING: ":arrows_counterclockwise:",
+    Phase.READY: ":large_green_circle:",
+    Phase.IMAGE_PULL_ERROR: ":red_circle:",
+    Phase.CRASH_LOOP: ":red_circle:",
+    Phase.UNSCHEDULABLE: ":red_circle:",
+    Phase.FAILED: ":red_circle:",
+    Phase.SUSPENDED: ":double_vertical_bar:",
+    Phase.DELETING: ":wastebasket:",
+}
+
+PHASE_HEADLINE: dict[Phase, str] = {
+    Phase.CREATING: "is being created",
+    Phase.PODS_PENDING: "is waiting for its pods to be scheduled",
+    Phase.CONTAINERS_CREATING: "is pulling images and starting containers",
+    Phase.RUNNING: "is starting Ray",
+    Phase.READY: "is ready",
+    Phase.IMAGE_PULL_ERROR: "cannot pull its image",
+    Phase.CRASH_LOOP: "has a container that keeps crashing",
+    Phase.UNSCHEDULABLE: "cannot be scheduled",
+    Phase.FAILED: "failed",
+    Phase.SUSPENDED: "is suspended",
+    Phase.DELETING: "is being deleted",
+}
+
+
+def phase_label(phase: Phase) -> str:
+    return f"{PHASE_EMOJI[phase]} {phase.value}"
+
+
+def mention(user: str | None) -> str:
+    return f"<@{user}>" if user else "someone"
+
+
+# --- acknowledgements (sent within Slack's 3 seconds) -------------------------------------------
+
+
+def ack_create(name: str) -> str:
+    return f":hourglass_flowing_sand: Creating `{name}`…"
+
+
+def ack_manifest(name: str) -> str:
+    return f"Rendering the manifest of `{name}`…"
+
+
+ACK_LIST = "Looking up clusters…"
+ACK_WORKING = "Working on it…"
+
+
+def ack_describe(name: str) -> str:
+    return f"Looking up `{name}`…"
+
+
+def ack_scale(name: str, workers: int) -> str:
+    return f"Scaling `{name}` to {workers} worker(s)…"
+
+
+def ack_delete(name: str) -> str:
+    return f"Deleting `{name}`…"
+
+
+# --- errors -------------------------------------------------------------------------------------
+
+
+def usage_error(message: str, usage: str | None) -> str:
+    text = f":warning: {message}"
+    if usage:
+        text += f"\n*Usage:* `{usage}`"
+    return text
+
+
+def krayne_error(message: str, hint: str | None, usage: str | None = None) -> str:
+    text = f":warning: {message}"
+    if hint:
+        text += f"\n_{hint}_"
+    if usage:
+        text += f"\n*Usage:* `{usage}`"
+    return text
+
+
+def internal_error(what: str) -> str:
+    return (
+        f":warning: Something went wrong on my side while running `{what}`. "
+        "It has been logged; please try again in a moment."
+    )
+
+
+def not_in_channel(name: str | None) -> str:
+    created = f"Cluster `{name}` is being created, but " if name else ""
+    return (
+        f":wave: {created}I am not a member of this channel, so I cannot post here. "
+        f"Invite me with `/invite @{BOT_NAME}` and try again"
+        + (f" — `/krayne describe {name}` shows its status meanwhile." if name else ".")
+    )
+
+
+def not_owner(action: str, name: str, owner: str | None) -> str:
+    return f":no_entry: Only the owner of `{name}` ({mention(owner)}) may {action} it."
+
+
+def already_exists_not_ours(name: str, namespace: str) -> str:
+    return (
+        f":warning: Cluster `{name}` already exists in namespace `{namespace}` and belongs to "
+        "someone else. Pick another name."
+    )
+
+
+def already_yours(name: str) -> str:
+    return f"You already have a cluster `{name}`; its status thread is in this channel."
+
+
+# --- thread replies and card lines --------------------------------------------------------------
+
+
+def created_reply(name: str, owner: str | None, namespace: str) -> str:
+    return (
+        f"{mention(owner)} asked for `{name}` in namespace `{namespace}`. "
+        "I will post here as it starts."
+    )
+
+
+def phase_reply(name: str, phase: Phase, reason: str) -> str:
+    line = f"{PHASE_EMOJI[phase]} `{name}` {PHASE_HEADLINE[phase]} (`{phase.value}`)"
+    return f"{line}: {reason}" if reason else line
+
+
+def ready_reply(owner: str | None, name: str) -> str:
+    return f":tada: {mention(owner)} your cluster `{name}` is ready."
+
+
+def address_lines(
+    *, head_dns: str, dashboard: int, client: int, namespace: str, service: str
+) -> str:
+    return (
+        f"*Head service:* `{head_dns}`\n"
+        f"*Dashboard:* `http://{head_dns}:{dashboard}`\n"
+        f"*Ray client:* `ray://{head_dns}:{client}`\n"
+        "*From your laptop:*\n"
+        f"```kubectl port-forward -n {namespace} svc/{service} {dashboard}:{dashboard} "
+        f"{client}:{client}```"
+    )
+
+
+def scaled_by(user: str, group: str, workers: int) -> str:
+    return f":straight_ruler: {mention(user)} scaled group `{group}` to {workers} worker(s)."
+
+
+def scaled_ephemeral(name: str, group: str, workers: int) -> str:
+    return f"Scaled `{name}` group `{group}` to {workers} worker(s)."
+
+
+def deleted_by(user: str | None) -> str:
+    return f":wastebasket: Deleted by {mention(user)}."
+
+
+def deleted_gone() -> str:
+    return ":wastebasket: The cluster is gone."
+
+
+def delete_confirm(name: str, namespace: str) -> str:
+    return (
+        f":warning: Delete cluster `{name}` in namespace `{namespace}`? "
+        "Its pods and everything stored on them go away."
+    )
+
+
+def delete_cancelled(name: str) -> str:
+    return f"Kept `{name}`."
+
+
+def deleted_ephemeral(name: str) -> str:
+    return f"Deleted `{name}`."
+
+
+def manifest_intro(name: str, namespace: str) -> str:
+    return (
+        f"This is what `/krayne create {name}` would submit to namespace `{namespace}` "
+        "(nothing was created):"
+    )
+
+
+def no_clusters(scope: str) -> str:
+    return f"No clusters {scope}. Create one with `/krayne create NAME`."
+
+
+def list_scope(namespace: str | None, mine: bool) -> str:
+    where = f"in `{namespace}`" if namespace else "in any namespace"
+    return f"{where}{' owned by you' if mine else ''}"
+
+
+def more_rows(hidden: int) -> str:
+    return f"…and {hidden} more not shown. Narrow the list with `-n NAMESPACE` or `--mine`."
+
+
+# --- failure enrichment -------------------------------------------------------------------------
+
+IMAGE_NOT_FOUND = "The image or its tag does not exist in the registry."
+IMAGE_ACCESS_DENIED = "The registry refused access: the image is private or the name is wrong."
+IMAGE_TIMEOUT = "The registry did not answer in time."
+IMAGE_UNKNOWN = "The image could not be pulled."
+HINT_IMAGE = "Check the spelling and tag (`--image`), then delete and create the cluster again."
+HINT_IMAGE_ACCESS = "Use a public image, or ask an admin to add an image pull secret."
+HINT_IMAGE_TIMEOUT = "The registry may be down; the kubelet keeps retrying on its own."
+HINT_CRASH = "Look at the log lines above; `--memory` helps when the reason is OOMKilled."
+HINT_UNSCHEDULABLE = "Ask for fewer GPUs/CPUs/memory, or wait for capacity and scale again."
+
+
+def image_line(image: str | None, verdict: str) -> str:
+    return f"*Image:* `{image}` — {verdict}" if image else verdict
+
+
+def crash_line(container: str | None, exit_reason: str | None, exit_code: int | None) -> str:
+    what = exit_reason or "terminated"
+    code = f" (exit code {exit_code})" if exit_code is not None else ""
+    return f"*Last exit of `{container or 'the container'}`:* {what}{code}"
+
+
+def log_intro(pod: str) -> str:
+    return f"*Last log lines of the previous run of `{pod}`:*"
+
+
+def requests_line(pod: str, requests: str) -> str:
+    return f"*`{pod}` asks for:* {requests}"
+
+
+# --- App Home -----------------------------------------------------------------------------------
+
+HOME_TITLE = "Ray clusters"
+HOME_MINE = "*Your clusters*"
+HOME_TEAM = "*The team's clusters*"
+HOME_NONE_MINE = "You have no clusters. Type `/krayne create NAME` in any channel."
+HOME_NONE_TEAM = "Nobody else has a cluster right now."
+HOME_UNAVAILABLE = "Kubernetes is not reachable right now; this view will refresh when it is."

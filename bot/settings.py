@@ -1,0 +1,98 @@
+"""Bot settings: the environment of DESIGN §9, validated once at start-up.
+
+Precedence is flags > environment > defaults: ``BotSettings.load(overrides)`` passes command-line
+values as init arguments, which pydantic-settings ranks above environment variables. ``None``
+overrides are dropped so an absent flag never hides an environment variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+class BotSettings(BaseSettings):
+    """Everything `krayne-bot serve` needs to know before it starts."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    slack_bot_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("slack_bot_token", "SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("slack_signing_secret", "SLACK_SIGNING_SECRET"),
+    )
+    slack_app_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("slack_app_token", "SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        default=SLACK_API_URL,
+        validation_alias=AliasChoices("slack_api_url", "KRAYNE_SLACK_API_URL"),
+        description="Web API base URL; tests and the shell point it at the local Slack double.",
+    )
+    kubeconfig: str | None = Field(
+        default=None, validation_alias=AliasChoices("kubeconfig", "KUBECONFIG")
+    )
+    kube_context: str | None = Field(
+        default=None, validation_alias=AliasChoices("kube_context", "KRAYNE_KUBE_CONTEXT")
+    )
+    namespace: str = Field(
+        default="default", validation_alias=AliasChoices("namespace", "KRAYNE_NAMESPACE")
+    )
+    policy_file: str | None = Field(
+        default=None, validation_alias=AliasChoices("policy_file", "KRAYNE_POLICY_FILE")
+    )
+    ray_version: str = Field(
+        default="2.53.0", validation_alias=AliasChoices("ray_version", "KRAYNE_RAY_VERSION")
+    )
+    python_tag: str = Field(
+        default="py311", validation_alias=AliasChoices("python_tag", "KRAYNE_PYTHON_TAG")
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", validation_alias=AliasChoices("log_format", "KRAYNE_LOG_FORMAT")
+    )
+    port: int = Field(
+        default=3000, ge=0, le=65535, validation_alias=AliasChoices("port", "KRAYNE_PORT")
+    )
+    host: str = Field(default="0.0.0.0", validation_alias=AliasChoices("host", "KRAYNE_HOST"))
+    socket_mode: bool = Field(
+        default=False, validation_alias=AliasChoices("socket_mode", "KRAYNE_SOCKET_MODE")
+    )
+    card_interval: float = Field(
+        default=1.0,
+        gt=0,
+        description="Seconds between two messages to one channel: Slack allows about one "
+        "message per second per channel, and bursts beyond it are answered with 429.",
+    )
+    drain_timeout: float = Field(
+        default=10.0,
+        ge=0,
+        description="Seconds the outbox may spend sending what is queued when the bot stops.",
+    )
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        # slack_sdk joins "base_url + method", so the base must end with a slash.
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("kubeconfig", "kube_context", "policy_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> BotSettings:
+        """Environment, then ``overrides`` (flag values; ``None`` means "flag not given")."""
+        given = {k: v for k, v in (overrides or {}).items() if v is not None}
+        return cls(**given)
+
+    def secret(self, name: Literal["bot_token", "signing_secret", "app_token"]) -> str | None:
+        value: SecretStr | None = getattr(self, f"slack_{name}")
+        return value.get_secret_value() if value is not None else None
