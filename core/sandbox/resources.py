@@ -1,0 +1,121 @@
+"""The resource types the sandbox serves: names, scope and verbs, as discovery reports them.
+
+One table drives the store (kinds, scope, status subresource), discovery documents, URL routing
+and kubectl's short names, so a resource is added in exactly one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceType:
+    plural: str
+    singular: str
+    kind: str
+    group: str  # "" for the core group
+    version: str
+    namespaced: bool = True
+    short_names: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    has_status: bool = False
+    generation: bool = False  # spec changes bump metadata.generation (custom resources)
+
+    @property
+    def api_version(self) -> str:
+        return f"{self.group}/{self.version}" if self.group else self.version
+
+    @property
+    def group_version(self) -> str:
+        return self.api_version
+
+    @property
+    def list_kind(self) -> str:
+        return f"{self.kind}List"
+
+    @property
+    def qualified(self) -> str:
+        """``pods`` or ``rayclusters.ray.io``: how error messages name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
+
+
+RESOURCES: dict[str, ResourceType] = {
+    r.plural: r
+    for r in (
+        ResourceType(
+            "namespaces",
+            "namespace",
+            "Namespace",
+            "",
+            "v1",
+            namespaced=False,
+            short_names=("ns",),
+            has_status=True,
+        ),
+        ResourceType(
+            "pods",
+            "pod",
+            "Pod",
+            "",
+            "v1",
+            short_names=("po",),
+            categories=("all",),
+            has_status=True,
+        ),
+        ResourceType(
+            "services",
+            "service",
+            "Service",
+            "",
+            "v1",
+            short_names=("svc",),
+            categories=("all",),
+            has_status=True,
+        ),
+        ResourceType("events", "event", "Event", "", "v1", short_names=("ev",)),
+        ResourceType("secrets", "secret", "Secret", "", "v1"),
+        ResourceType(
+            "serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", short_names=("sa",)
+        ),
+        ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1"),
+        ResourceType("roles", "role", "Role", "rbac.authorization.k8s.io", "v1"),
+        ResourceType(
+            "rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1"
+        ),
+        ResourceType(
+            "rayclusters",
+            "raycluster",
+            "RayCluster",
+            "ray.io",
+            "v1",
+            categories=("all",),
+            has_status=True,
+            generation=True,
+        ),
+    )
+}
+
+CORE_GROUP_RESOURCES = [r for r in RESOURCES.values() if not r.group]
+
+
+def groups() -> dict[str, list[ResourceType]]:
+    """Named API groups (not the core group) and their resources, in a stable order."""
+    out: dict[str, list[ResourceType]] = {}
+    for r in RESOURCES.values():
+        if r.group:
+            out.setdefault(r.group, []).append(r)
+    return out
+
+
+def resource_type(plural: str) -> ResourceType:
+    try:
+        return RESOURCES[plural]
+    except KeyError:
+        raise KeyError(f"the sandbox does not serve {plural!r}") from None
+
+
+def by_group_version(group: str, version: str) -> dict[str, ResourceType]:
+    return {r.plural: r for r in RESOURCES.values() if r.group == group and r.version == version}
