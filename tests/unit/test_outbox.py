@@ -1,0 +1,179 @@
+"""The outbox: per-channel order, one message per interval, Retry-After honoured, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.metrics import Metrics
+from bot.outbox import Outbox, OutboxSettings, RateLimited, TransientSendError
+
+
+class VirtualClock:
+    """Time that only moves when someone sleeps: tests run instantly and exactly."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+class RecordingSender:
+    """Records (time, method, args); answers with scripted failures first."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self.clock = clock
+        self.sent: list[tuple[float, str, dict[str, Any]]] = []
+        self.failures: list[Exception] = []
+        self.attempts = 0
+
+    async def __call__(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        self.attempts += 1
+        await asyncio.sleep(0)
+        if self.failures:
+            raise self.failures.pop(0)
+        self.sent.append((self.clock(), method, args))
+        return {"ok": True, "ts": f"{len(self.sent)}.000"}
+
+
+@pytest.fixture
+def clock() -> VirtualClock:
+    return VirtualClock()
+
+
+@pytest.fixture
+def sender(clock: VirtualClock) -> RecordingSender:
+    return RecordingSender(clock)
+
+
+@pytest.fixture
+async def outbox(clock: VirtualClock, sender: RecordingSender) -> AsyncIterator[Outbox]:
+    box = Outbox(
+        sender,
+        settings=OutboxSettings(interval=1.0, transient_retries=2, backoff=0.5),
+        metrics=Metrics(),
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    task = asyncio.create_task(box.run(), name="outbox-under-test")
+    yield box
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_messages_to_one_channel_go_out_in_order_one_per_interval(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    futures = [outbox.submit("C1", "chat.postMessage", {"text": str(i)}) for i in range(5)]
+    results = await asyncio.gather(*futures)
+    assert [args["text"] for _, _, args in sender.sent] == ["0", "1", "2", "3", "4"]
+    times = [t for t, _, _ in sender.sent]
+    assert all(b - a >= 1.0 for a, b in zip(times, times[1:], strict=False))
+    assert [r["ts"] for r in results] == ["1.000", "2.000", "3.000", "4.000", "5.000"]
+
+
+async def test_channels_do_not_wait_for_each_other(
+    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
+) -> None:
+    start = clock()
+    await asyncio.gather(
+        outbox.submit("C1", "chat.postMessage", {"text": "a"}),
+        outbox.submit("C2", "chat.postMessage", {"text": "b"}),
+    )
+    assert {args["text"] for _, _, args in sender.sent} == {"a", "b"}
+    assert all(t == start for t, _, _ in sender.sent)
+
+
+async def test_retry_after_is_waited_out_and_the_same_message_is_resent(
+    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
+) -> None:
+    sender.failures = [RateLimited(7)]
+    start = clock()
+    first = outbox.submit("C1", "chat.postMessage", {"text": "first"})
+    second = outbox.submit("C1", "chat.postMessage", {"text": "second"})
+    await asyncio.gather(first, second)
+    assert [args["text"] for _, _, args in sender.sent] == ["first", "second"]
+    assert sender.sent[0][0] >= start + 7
+    assert sender.attempts == 3
+
+
+async def test_queued_card_updates_coalesce_into_the_latest(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    post = outbox.submit("C1", "chat.postMessage", {"text": "reply"})
+    updates = [
+        outbox.submit("C1", "chat.update", {"ts": "1.0", "text": f"v{i}"}, coalesce_key="card")
+        for i in range(4)
+    ]
+    await asyncio.gather(post, *updates)
+    texts = [args["text"] for _, _, args in sender.sent]
+    assert texts == ["reply", "v3"]
+
+
+async def test_an_update_made_while_one_is_in_flight_is_still_sent(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    first = outbox.submit("C1", "chat.update", {"ts": "1.0", "text": "v1"}, coalesce_key="card")
+    await asyncio.sleep(0)  # the worker picks v1 up and is now sending it
+    second = outbox.submit("C1", "chat.update", {"ts": "1.0", "text": "v2"}, coalesce_key="card")
+    await asyncio.gather(first, second)
+    assert [args["text"] for _, _, args in sender.sent][-1] == "v2"
+
+
+async def test_transient_errors_are_retried_with_backoff(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    sender.failures = [TransientSendError("reset"), TransientSendError("503")]
+    result = await outbox.submit("C1", "chat.postMessage", {"text": "x"})
+    assert result["ok"] is True
+    assert sender.attempts == 3
+
+
+async def test_a_final_error_fails_only_its_message(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    sender.failures = [ValueError("channel_not_found")]
+    bad = outbox.submit("C1", "chat.postMessage", {"text": "bad"})
+    good = outbox.submit("C1", "chat.postMessage", {"text": "good"})
+    with pytest.raises(ValueError, match="channel_not_found"):
+        await bad
+    assert (await good)["ok"] is True
+
+
+async def test_too_many_transient_errors_give_up(outbox: Outbox, sender: RecordingSender) -> None:
+    sender.failures = [TransientSendError(str(i)) for i in range(3)]
+    with pytest.raises(TransientSendError):
+        await outbox.submit("C1", "chat.postMessage", {"text": "x"})
+
+
+async def test_drain_waits_until_everything_was_sent(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    for i in range(3):
+        outbox.submit("C1", "chat.postMessage", {"text": str(i)})
+    assert outbox.pending == 3
+    assert await outbox.drain(within=5)
+    assert outbox.pending == 0
+    assert len(sender.sent) == 3
+
+
+async def test_nothing_queued_is_silently_lost_at_shutdown(clock: VirtualClock) -> None:
+    async def never(method: str, args: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    box = Outbox(never, clock=clock, sleep=clock.sleep)
+    task = asyncio.create_task(box.run())
+    futures = [box.submit("C1", "chat.postMessage", {"text": str(i)}) for i in range(2)]
+    await asyncio.sleep(0)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert all(f.cancelled() for f in futures)
