@@ -21,7 +21,6 @@ from slack_sdk.models.blocks import (
     HeaderBlock,
     MarkdownTextObject,
     SectionBlock,
-    TableBlock,
 )
 from slack_sdk.models.blocks.basic_components import ConfirmObject
 
@@ -211,6 +210,13 @@ def _owner_cell(owner: str | None, names: dict[str, str]) -> str:
     return names.get(owner, owner)
 
 
+def _table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+
+
 def cluster_table(
     clusters: Sequence[ClusterSummary],
     *,
@@ -218,30 +224,41 @@ def cluster_table(
     now: datetime,
     user_names: dict[str, str] | None = None,
 ) -> Blocks:
-    """The list as a table block (one header row + up to 99 clusters), then a count line."""
+    """The list as a fixed-width table (header + up to 100 clusters) split over code sections.
+
+    Slack's native table block is not rendered everywhere Block Kit is (App Home, older
+    clients, the Slack double), so the table is preformatted text, which is.
+    """
     if not clusters:
         return _finish([_section(msg.no_clusters(scope))])
     names = user_names or {}
-    shown = list(clusters)[: MAX_TABLE_ROWS - 1]
-    rows: list[list[dict[str, Any]]] = [[{"type": "raw_text", "text": c} for c in LIST_COLUMNS]]
-    for c in shown:
-        cells = (
-            c.name,
-            c.namespace,
-            _owner_cell(c.owner, names),
+    shown = list(clusters)[:MAX_TABLE_ROWS]
+    rows = [LIST_COLUMNS] + [
+        (
+            clip(c.name, 53),
+            clip(c.namespace, 40),
+            clip(_owner_cell(c.owner, names), 24),
             c.status.phase.value,
             f"{c.ready_workers}/{c.desired_workers}",
             str(c.gpus),
             age(c.created_at, now),
         )
-        rows.append([{"type": "raw_text", "text": clip(v, 200)} for v in cells])
-    blocks: list[Block] = [
-        _section(f"*{len(clusters)} cluster(s) {scope}*"),
-        TableBlock(rows=rows, column_settings=[{"is_wrapped": True}]),
+        for c in shown
     ]
+    lines = _table_lines(rows)
+    header, body = lines[0], lines[1:]
+    sections: list[Block] = [_section(f"*{len(clusters)} cluster(s) {scope}*")]
+    budget = MAX_SECTION - 8 - len(header)
+    chunk: list[str] = []
+    for line in body:
+        if chunk and sum(len(x) + 1 for x in chunk) + len(line) + 1 > budget:
+            sections.append(_section("```" + "\n".join([header, *chunk]) + "```"))
+            chunk = []
+        chunk.append(line)
+    sections.append(_section("```" + "\n".join([header, *chunk]) + "```"))
     if len(clusters) > len(shown):
-        blocks.append(_context(msg.more_rows(len(clusters) - len(shown))))
-    return _finish(blocks)
+        sections.append(_context(msg.more_rows(len(clusters) - len(shown))))
+    return _finish(sections)
 
 
 def cluster_table_text(clusters: Sequence[ClusterSummary], *, scope: str) -> str:
