@@ -1,15 +1,45 @@
 """Cluster status: one phase, one human reason, one hint — derived purely from live objects.
 
 The types here are the contract between the API, the watcher and the Slack notifier.
-``derive_status`` is a pure function of the RayCluster, its pods and Warning events.
+``derive_status`` is a pure function of the RayCluster, its pods and Warning events. The wording
+lives in ``core.status_reasons``, the tolerant JSON readers in ``core.status_views``.
+
+Decisions beyond DESIGN §4 (each has a test):
+
+- ``status.state == "ready"`` with no pods is ``creating`` ("the head pod is gone"): KubeRay's
+  state is sticky, the pods are the truth.
+- Progress is the least advanced live pod: a worker still in ``Init:0/1`` (waiting for the GCS)
+  keeps the cluster ``containers-creating`` even when the head is Ready.
+- Terminating pods are ignored except by ``deleting``/``suspended``; Failed/Succeeded pods count
+  as missing (KubeRay replaces them).
+- A Running container whose last termination was ``OOMKilled`` less than ``OOM_RECENT`` ago and
+  that restarted is ``crash-loop`` with an OOM reason, even before Kubernetes backs off.
+- ``CreateContainerConfigError``/``CreateContainerError`` (a missing secret or volume) are
+  ``failed``: the container can never start without a change.
+- ``InvalidRayCluster*`` events count until the operator writes a status again (a fixed spec);
+  ``FailedToCreate*Pod`` events count while recent and the pods they name are missing.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from core import status_reasons as msg
+from core.status_views import (
+    CANNOT_START,
+    GCS_WAIT_CONTAINER,
+    PULL_ERRORS,
+    STARTING,
+    ClusterFacts,
+    PodView,
+    condition,
+    obj,
+    text,
+    timestamp,
+)
 
 
 class Phase(StrEnum):
@@ -35,9 +65,7 @@ class Phase(StrEnum):
         return self is Phase.READY or self is Phase.SUSPENDED or self.is_failure
 
 
-_FAILURES = frozenset(
-    {Phase.IMAGE_PULL_ERROR, Phase.CRASH_LOOP, Phase.UNSCHEDULABLE, Phase.FAILED}
-)
+_FAILURES = frozenset({Phase.IMAGE_PULL_ERROR, Phase.CRASH_LOOP, Phase.UNSCHEDULABLE, Phase.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +79,281 @@ class ClusterStatus:
     head_ready: bool = False
 
 
+# --- derivation -------------------------------------------------------------------------------
+
+#: A FailedToCreate* event counts only this long after it was last seen (KubeRay retries every 2 s
+#: and the event recorder repeats it at least every 5 min while the failure lasts).
+EVENT_FRESH = timedelta(minutes=15)
+#: A container that was OOMKilled this recently and restarted is reported even while Running.
+OOM_RECENT = timedelta(minutes=10)
+#: A RayCluster with no status this long after creation suggests no operator is running.
+NO_STATUS_AFTER = timedelta(minutes=2)
+
+_INVALID_EVENTS = frozenset({"InvalidRayClusterSpec", "InvalidRayClusterMetadata"})
+_SETUP_EVENTS = frozenset(
+    {
+        "FailedToCreateService",
+        "FailedToCreateServiceAccount",
+        "FailedToCreateRole",
+        "FailedToCreateRoleBinding",
+        "FailedToCreateIngress",
+        "FailedToCreateRoute",
+        "AutoscalerServiceAccountNotFound",
+    }
+)
+_REPLICA_FAILURES = {"FailedCreateHeadPod": "the head pod", "FailedCreateWorkerPod": "worker pods"}
+
+_Found = tuple[Phase, str, str | None, str | None]  # phase, reason, hint, pod
+
+
 def derive_status(
     raycluster: dict[str, Any],
     pods: list[dict[str, Any]],
     events: list[dict[str, Any]],
     now: datetime,
 ) -> ClusterStatus:
-    raise NotImplementedError  # implemented by the status work (issue 3)
+    """The cluster's phase with a reason and a hint, by DESIGN §4's rules, worst first.
+
+    Pure and total: partial or malformed objects never raise. ``events`` are Warning (or all)
+    events on the RayCluster and its pods; ``now`` decides which events and restarts are recent.
+    KubeRay's sticky ``status.state`` is never trusted over the live pods.
+    """
+    facts = ClusterFacts.read(raycluster, pods, events, now)
+    found: _Found | None = None
+    for rule in _RULES:
+        found = rule(facts)
+        if found is not None:
+            break
+    phase, reason, hint, pod = found or (Phase.CREATING, msg.UNKNOWN, None, None)
+    return ClusterStatus(
+        phase=phase,
+        reason=reason or msg.UNKNOWN,
+        hint=hint,
+        pod=pod,
+        ready_workers=sum(1 for p in facts.workers if p.ready),
+        desired_workers=facts.desired,
+        head_ready=facts.head is not None and facts.head.ready,
+    )
+
+
+def _deleting(f: ClusterFacts) -> _Found | None:
+    if obj(f.raycluster.get("metadata")).get("deletionTimestamp") is None:
+        return None
+    left = len(f.pods)
+    pods = msg.plural(left, "pod") + (" is" if left == 1 else " are")
+    reason = msg.DELETING_PODS.format(pods=pods) if left else msg.DELETING
+    return Phase.DELETING, reason, None, None
+
+
+def _suspended(f: ClusterFacts) -> _Found | None:
+    if obj(f.raycluster.get("spec")).get("suspend") is not True:
+        return None
+    left = len([p for p in f.pods if not p.finished])
+    pods = msg.plural(left, "pod") + (" is" if left == 1 else " are")
+    reason = msg.SUSPENDING.format(pods=pods) if left else msg.SUSPENDED
+    return (
+        Phase.SUSPENDED,
+        reason,
+        msg.SUSPENDED_HINT.format(name=f.name, namespace=f.namespace),
+        None,
+    )
+
+
+def _failed(f: ClusterFacts) -> _Found | None:
+    cond = condition(f.raycluster, "ReplicaFailure")
+    what = _REPLICA_FAILURES.get(text(cond.get("reason")))
+    if cond.get("status") == "True" and what:
+        reason, hint = msg.replica_failure(what=what, detail=text(cond.get("message")), name=f.name)
+        return Phase.FAILED, reason, hint, None
+    status = obj(f.raycluster.get("status"))
+    updated = timestamp(status.get("lastUpdateTime"))
+    for event in f.cluster_events:
+        if event.reason in _INVALID_EVENTS:
+            # After rejecting a spec KubeRay writes no status; a status written later means
+            # a fixed spec was reconciled since.
+            if updated is None or event.last_seen is None or event.last_seen >= updated:
+                reason, hint = msg.invalid_spec(
+                    event_reason=event.reason, detail=event.message, name=f.name
+                )
+                return Phase.FAILED, reason, hint, None
+        elif not f.seen_within(event, EVENT_FRESH):
+            continue
+        elif (event.reason == "FailedToCreateHeadPod" and f.head is None) or (
+            event.reason == "FailedToCreateWorkerPod" and len(f.workers) < f.desired
+        ):
+            what = "the head pod" if event.reason == "FailedToCreateHeadPod" else "worker pods"
+            reason, hint = msg.replica_failure(what=what, detail=event.message, name=f.name)
+            return Phase.FAILED, reason, hint, None
+        elif event.reason in _SETUP_EVENTS and f.head is None:
+            reason, hint = msg.operator_warning(
+                event_reason=event.reason, detail=event.message, name=f.name
+            )
+            return Phase.FAILED, reason, hint, None
+    if status.get("state") == "failed":  # operators before v1.1 still set it
+        detail = text(status.get("reason"))
+        reason, hint = msg.replica_failure(what="the pods", detail=detail, name=f.name)
+        return Phase.FAILED, reason, hint, None
+    return None
+
+
+def _image_pull(f: ClusterFacts) -> _Found | None:
+    for pod in f.live:
+        for c in pod.containers:
+            if c.waiting_reason not in PULL_ERRORS:
+                continue
+            candidates = [c.waiting_message] + [
+                e.message for e in f.pod_events.get(pod.name, []) if "image" in e.message.lower()
+            ]
+            problem, detail = msg.PullProblem.UNKNOWN, ""
+            for message in filter(None, candidates):
+                problem = msg.classify_pull_error(c.waiting_reason, message)
+                if problem is not msg.PullProblem.UNKNOWN:
+                    detail = message
+                    break
+            if not detail and not c.waiting_message.startswith("Back-off"):
+                detail = c.waiting_message
+            reason, hint = msg.image_pull(
+                container=c.name,
+                pod=pod.name,
+                image=c.image,
+                problem=problem,
+                namespace=f.namespace,
+                detail=detail,
+            )
+            return Phase.IMAGE_PULL_ERROR, reason, hint, pod.name
+    return None
+
+
+def _crash_loop(f: ClusterFacts) -> _Found | None:
+    for pod in f.live:
+        flag = "--head-memory" if pod.is_head else "--memory"
+        for c in pod.containers:
+            if c.waiting_reason == "CrashLoopBackOff":
+                reason, hint = msg.crash_loop(
+                    container=c.name,
+                    pod=pod.name,
+                    namespace=f.namespace,
+                    last_reason=c.last_reason,
+                    exit_code=c.last_exit_code,
+                    restarts=c.restarts,
+                    memory_flag=flag,
+                )
+                return Phase.CRASH_LOOP, reason, hint, pod.name
+    for pod in f.live:
+        for c in pod.containers:
+            if (
+                c.running
+                and c.last_reason == "OOMKilled"
+                and c.restarts > 0
+                and c.last_finished is not None
+                and f.now - c.last_finished <= OOM_RECENT
+            ):
+                flag = "--head-memory" if pod.is_head else "--memory"
+                reason, hint = msg.oom_restart(
+                    container=c.name,
+                    pod=pod.name,
+                    exit_code=c.last_exit_code,
+                    restarts=c.restarts,
+                    memory_flag=flag,
+                )
+                return Phase.CRASH_LOOP, reason, hint, pod.name
+            if c.waiting_reason in CANNOT_START:
+                reason, hint = msg.cannot_start(
+                    container=c.name,
+                    pod=pod.name,
+                    waiting_reason=c.waiting_reason,
+                    detail=c.waiting_message,
+                )
+                return Phase.FAILED, reason, hint, pod.name
+    return None
+
+
+def _unschedulable(f: ClusterFacts) -> _Found | None:
+    for pod in f.active:
+        if pod.unschedulable_message is None:
+            continue
+        detail = pod.unschedulable_message or next(
+            (e.message for e in f.pod_events.get(pod.name, []) if e.reason == "FailedScheduling"),
+            "",
+        )
+        reason, hint = msg.unschedulable(
+            pod=pod.name,
+            requests=msg.format_requests(pod.requests),
+            detail=detail,
+            name=f.name,
+        )
+        return Phase.UNSCHEDULABLE, reason, hint, pod.name
+    return None
+
+
+def _progress(f: ClusterFacts) -> _Found:
+    """No failure: say how far the least advanced pod has got."""
+    if f.head is None:
+        return _creating(f)
+    for pod in f.active:
+        if pod.phase == "Pending" and not pod.scheduled:
+            return Phase.PODS_PENDING, msg.PODS_PENDING.format(pod=pod.name), None, pod.name
+    for pod in f.active:
+        starting = _starting(pod)
+        if starting is not None:
+            return Phase.CONTAINERS_CREATING, starting, None, pod.name
+    if not f.head.ready:
+        return Phase.RUNNING, msg.HEAD_NOT_READY.format(pod=f.head.name), None, f.head.name
+    ready = sum(1 for p in f.workers if p.ready)
+    if ready < f.desired:
+        waiting = next((p for p in f.workers if not p.ready), None)
+        if waiting is None:
+            return (
+                Phase.RUNNING,
+                msg.WORKERS_MISSING.format(ready=ready, desired=f.desired),
+                None,
+                None,
+            )
+        reason = msg.WORKERS_NOT_READY.format(ready=ready, desired=f.desired, pod=waiting.name)
+        return Phase.RUNNING, reason, None, waiting.name
+    workers = "its worker" if f.desired == 1 else f"all {f.desired} workers"
+    reason = msg.READY.format(workers=workers) if f.desired else msg.READY_NO_WORKERS
+    return Phase.READY, reason, None, f.head.name
+
+
+def _creating(f: ClusterFacts) -> _Found:
+    status = obj(f.raycluster.get("status"))
+    provisioned = condition(f.raycluster, "RayClusterProvisioned").get("status") == "True"
+    if f.active or status.get("state") == "ready" or provisioned:
+        return Phase.CREATING, msg.CREATING_HEAD_GONE, None, None
+    created = timestamp(obj(f.raycluster.get("metadata")).get("creationTimestamp"))
+    if not status and created is not None and f.now - created > NO_STATUS_AFTER:
+        age = msg.age_text((f.now - created).total_seconds())
+        return (
+            Phase.CREATING,
+            msg.CREATING_NO_STATUS.format(age=age),
+            msg.CREATING_NO_STATUS_HINT,
+            None,
+        )
+    return Phase.CREATING, msg.CREATING, None, None
+
+
+def _starting(pod: PodView) -> str | None:
+    """Why a scheduled pod's containers are not all running yet, or None if they are."""
+    inits = [c for c in pod.containers if c.init]
+    pending_init = next((c for c in inits if not c.completed), None)
+    if pod.phase == "Pending" and pending_init is not None:
+        state = f"Init:{sum(c.completed for c in inits)}/{len(inits)}"
+        if pending_init.name == GCS_WAIT_CONTAINER:
+            return msg.WAITING_FOR_GCS.format(pod=pod.name, state=state)
+        return msg.CONTAINERS_CREATING.format(
+            pod=pod.name, container=pending_init.name, state=state
+        )
+    for c in pod.containers:
+        if not c.init and c.waiting_reason in STARTING:
+            return msg.CONTAINERS_CREATING.format(
+                pod=pod.name, container=c.name, state=c.waiting_reason
+            )
+    if pod.phase == "Pending":
+        return msg.CONTAINERS_CREATING.format(
+            pod=pod.name, container="Kubernetes", state="starting it"
+        )
+    return None
+
+
+_RULES = (_deleting, _suspended, _failed, _image_pull, _crash_loop, _unschedulable, _progress)
