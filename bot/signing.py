@@ -1,0 +1,179 @@
+"""Build Slack's inbound requests — slash commands, button clicks, events — signed like Slack.
+
+The shell and the tests feed these to the bot's HTTP pipeline, so they must match what Slack sends
+byte for byte in shape: a slash command is a form body in Slack's field order, an interaction is a
+form body with one ``payload=<json>`` field, an event is a JSON ``event_callback``; each is signed
+with ``v0=HMAC-SHA256(secret, "v0:<timestamp>:<body>")`` (slack_sdk ``SignatureVerifier``).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_sdk.signature import SignatureVerifier
+
+FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
+VERIFICATION_TOKEN = "krayne-verification-token"
+"""The deprecated ``token`` field Slack still includes; Bolt ignores it when a secret is set."""
+TEAM_DOMAIN = "krayne-test"
+API_APP_ID = "A0KRAYNE"
+
+
+def signed_headers(
+    secret: str,
+    body: bytes,
+    timestamp: int | None = None,
+    *,
+    content_type: str = FORM,
+) -> dict[str, str]:
+    """Headers Slack sends with ``body``: content type, request timestamp and signature."""
+    ts = str(int(time.time()) if timestamp is None else timestamp)
+    signature = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
+    return {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": ts,
+        "X-Slack-Signature": signature or "",
+    }
+
+
+def new_trigger_id() -> str:
+    """A trigger_id in Slack's format (not registered with any double: views.open refuses it)."""
+    return f"{int(time.time())}.{secrets.randbelow(10**9)}.{secrets.token_hex(16)}"
+
+
+def slash_command_body(
+    *,
+    command: str = "/krayne",
+    text: str,
+    user_id: str,
+    user_name: str,
+    channel_id: str,
+    channel_name: str,
+    team_id: str,
+    response_url: str,
+    trigger_id: str | None = None,
+) -> bytes:
+    """The form body of a slash command invocation, fields in Slack's order."""
+    fields = [
+        ("token", VERIFICATION_TOKEN),
+        ("team_id", team_id),
+        ("team_domain", TEAM_DOMAIN),
+        ("channel_id", channel_id),
+        ("channel_name", channel_name),
+        ("user_id", user_id),
+        ("user_name", user_name),
+        ("command", command),
+        ("text", text),
+        ("api_app_id", API_APP_ID),
+        ("is_enterprise_install", "false"),
+        ("response_url", response_url),
+        ("trigger_id", trigger_id or new_trigger_id()),
+    ]
+    return urlencode(fields).encode()
+
+
+def block_actions_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    channel_id: str,
+    channel_name: str,
+    action: Mapping[str, Any],
+    block_id: str,
+    message_ts: str,
+    message: Mapping[str, Any] | None = None,
+    is_ephemeral: bool = False,
+    response_url: str,
+    trigger_id: str | None = None,
+    thread_ts: str | None = None,
+) -> bytes:
+    """The ``payload=<json>`` form body of a click on ``action`` (a button element dict).
+
+    Slack includes the whole ``message`` for in-channel messages and omits it for ephemeral
+    ones (``container.is_ephemeral``)."""
+    container: dict[str, Any] = {
+        "type": "message",
+        "message_ts": message_ts,
+        "channel_id": channel_id,
+        "is_ephemeral": is_ephemeral,
+    }
+    if thread_ts:
+        container["thread_ts"] = thread_ts
+    clicked: dict[str, Any] = {
+        "action_id": action.get("action_id", ""),
+        "block_id": block_id,
+        "type": action.get("type", "button"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    for key in ("text", "value", "style"):
+        if key in action:
+            clicked[key] = action[key]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": container,
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "channel": {"id": channel_id, "name": channel_name},
+        "state": {"values": {}},
+        "response_url": response_url,
+        "actions": [clicked],
+    }
+    if message is not None and not is_ephemeral:
+        payload["message"] = dict(message)
+    return urlencode([("payload", json.dumps(payload, separators=(",", ":")))]).encode()
+
+
+def event_body(
+    event: Mapping[str, Any],
+    *,
+    team_id: str,
+    bot_user_id: str,
+    event_id: str | None = None,
+    event_time: int | None = None,
+) -> bytes:
+    """A JSON ``event_callback`` envelope around ``event`` (e.g. ``app_home_opened``)."""
+    now = int(time.time()) if event_time is None else event_time
+    envelope = {
+        "token": VERIFICATION_TOKEN,
+        "team_id": team_id,
+        "api_app_id": API_APP_ID,
+        "event": dict(event),
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{secrets.token_hex(5).upper()}",
+        "event_time": now,
+        "authorizations": [
+            {
+                "enterprise_id": None,
+                "team_id": team_id,
+                "user_id": bot_user_id,
+                "is_bot": True,
+                "is_enterprise_install": False,
+            }
+        ],
+        "is_ext_shared_channel": False,
+        "event_context": secrets.token_hex(16),
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def app_home_opened_event(user_id: str, *, tab: str = "home") -> dict[str, Any]:
+    """The ``app_home_opened`` event Slack sends when ``user_id`` opens the bot's App Home."""
+    return {
+        "type": "app_home_opened",
+        "user": user_id,
+        "channel": f"D{user_id}",
+        "tab": tab,
+        "event_ts": f"{time.time():.6f}",
+    }
