@@ -1,89 +1,163 @@
 """The async lifecycle API: free functions, the Kubernetes client injected, frozen results.
 
-CONTRACT STUB — the dataclasses and signatures below are fixed (the Slack layer codes against them);
-the bodies are filled in by the core API work (issue 3).
+Every function talks to Kubernetes only through ``KubeClient`` and lets only ``KrayneError``s out.
+The result types live in ``core.cluster_info`` (with the pure builders) and are re-exported here;
+the scale rules are in ``core.scaling``; ``wait_until_ready`` is in ``core.waiting``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+import asyncio
+import logging
+import secrets
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
+from core.cluster_info import (
+    ClusterDetails,
+    ClusterSummary,
+    EventInfo,
+    HeadInfo,
+    SlackRef,
+    WorkerGroupInfo,
+    details_from,
+    pods_by_cluster,
+    summary_from,
+    warning_events,
+)
 from core.config import ClusterConfig
-from core.kube import KubeClient
-from core.status import ClusterStatus
+from core.errors import (
+    ClusterAlreadyExistsError,
+    ClusterNotFoundError,
+    ConflictError,
+    KrayneError,
+    KubeApiError,
+)
+from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj
+from core.scaling import apply_scale, autoscaling_enabled, current_scale, pick_group, plan_scale
+from core.waiting import wait_until_ready
+from manifests import labels
+from manifests.raycluster import (
+    CODE_SERVER_PASSWORD_KEY,
+    NOTEBOOK_TOKEN_KEY,
+    build_raycluster,
+    services_secret_name,
+)
+
+__all__ = [
+    "ClusterDetails",
+    "ClusterSummary",
+    "EventInfo",
+    "HeadInfo",
+    "SlackRef",
+    "WorkerGroupInfo",
+    "annotate_cluster",
+    "create_cluster",
+    "delete_cluster",
+    "describe_cluster",
+    "get_cluster",
+    "list_clusters",
+    "scale_cluster",
+    "wait_until_ready",
+]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+U = TypeVar("U")
+SCALE_ATTEMPTS = 5  # optimistic writes before ConflictError; each retry re-reads the cluster
+WARNINGS_SELECTOR = "type=Warning"
 
 
-@dataclass(frozen=True, slots=True)
-class SlackRef:
-    """Where a cluster's Slack thread lives (annotations krayne.io/slack-*)."""
+@runtime_checkable
+class SecretCleanup(Protocol):
+    """Secret writes beyond ``KubeClient`` (``KubernetesAsyncioClient`` has them): hand the
+    services Secret to its RayCluster, or remove it when the RayCluster was refused."""
 
-    team: str | None
-    channel: str
-    thread_ts: str | None
+    async def patch_secret(self, name: str, namespace: str, patch: Obj) -> Obj: ...
 
-
-@dataclass(frozen=True, slots=True)
-class WorkerGroupInfo:
-    name: str
-    replicas: int
-    min_replicas: int
-    max_replicas: int
-    ready: int
-    cpus: str
-    memory: str
-    gpus: int
-    gpu_type: str | None
-    image: str
+    async def delete_secret(self, name: str, namespace: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class HeadInfo:
-    cpus: str
-    memory: str
-    image: str
-    pod_name: str | None
-    pod_ip: str | None
-    ready: bool
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class EventInfo:
-    type: str  # Normal | Warning
-    reason: str
-    message: str
-    object_name: str  # e.g. "pod/demo-head-abcde" or "raycluster/demo"
-    count: int
-    last_seen: datetime | None
+async def _both(first: Coroutine[Any, Any, T], second: Coroutine[Any, Any, U]) -> tuple[T, U]:
+    """Run two requests at once; if one fails the other is cancelled and the failure (a
+    ``KrayneError`` where there is one, never an ExceptionGroup) is raised."""
+    try:
+        async with asyncio.TaskGroup() as tg:
+            a, b = tg.create_task(first), tg.create_task(second)
+    except BaseExceptionGroup as group:
+        raise _first_leaf(group) from None
+    return a.result(), b.result()
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterSummary:
-    """One row of `/krayne list`."""
-
-    name: str
-    namespace: str
-    owner: str | None  # Slack user id from krayne.io/owner
-    status: ClusterStatus
-    created_at: datetime | None
-    ready_workers: int
-    desired_workers: int
-    gpus: int  # total GPUs requested by the desired workers (+ head)
-    slack: SlackRef | None
-    annotations: dict[str, str] = field(default_factory=dict)
+def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop(0)
+        if isinstance(exc, BaseExceptionGroup):
+            pending[:0] = list(exc.exceptions)
+        else:
+            leaves.append(exc)
+    return next((e for e in leaves if isinstance(e, KrayneError)), leaves[0])
 
 
-@dataclass(frozen=True, slots=True)
-class ClusterDetails:
-    """Everything `/krayne describe` shows."""
+def _service_tokens(config: ClusterConfig) -> dict[str, str]:
+    """Random credentials for the services that must never run open (DESIGN §3)."""
+    tokens: dict[str, str] = {}
+    if config.services.notebook:
+        tokens[NOTEBOOK_TOKEN_KEY] = secrets.token_urlsafe(24)
+    if config.services.code_server:
+        tokens[CODE_SERVER_PASSWORD_KEY] = secrets.token_urlsafe(24)
+    return tokens
 
-    summary: ClusterSummary
-    head: HeadInfo
-    worker_groups: tuple[WorkerGroupInfo, ...]
-    head_service: str  # "<name>-head-svc.<ns>.svc.cluster.local"
-    endpoints: dict[str, int]  # port name -> port: dashboard 8265, client 10001, gcs-server 6379, ...
-    services: tuple[str, ...]  # enabled extras: "notebook", "code-server", "ssh"
-    warning_events: tuple[EventInfo, ...]  # most recent first, at most 10
+
+def _secret_body(config: ClusterConfig, tokens: dict[str, str], owner: str | None) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": services_secret_name(config.name),
+            "namespace": config.namespace,
+            "labels": labels.cluster_labels(config.name, owner),
+        },
+        "stringData": tokens,
+    }
+
+
+async def _discard_secret(client: KubeClient, name: str, namespace: str) -> None:
+    """Best-effort removal of a Secret we created for a RayCluster that does not exist."""
+    if not isinstance(client, SecretCleanup):
+        log.warning("cannot delete Secret %s/%s: the client has no delete_secret", namespace, name)
+        return
+    try:
+        await client.delete_secret(name, namespace)
+    except KrayneError as err:
+        log.warning("could not delete Secret %s/%s: %s", namespace, name, err)
+
+
+async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret_name: str) -> None:
+    """Make the RayCluster own its services Secret, so deleting the cluster deletes it."""
+    meta = raycluster.get("metadata") or {}
+    if not isinstance(client, SecretCleanup) or not meta.get("uid"):
+        return
+    owner_ref = {
+        "apiVersion": raycluster.get("apiVersion", "ray.io/v1"),
+        "kind": raycluster.get("kind", "RayCluster"),
+        "name": meta["name"],
+        "uid": meta["uid"],
+    }
+    try:
+        await client.patch_secret(
+            secret_name, meta["namespace"], {"metadata": {"ownerReferences": [owner_ref]}}
+        )
+    except KrayneError as err:  # the cluster works; only garbage collection of the Secret is lost
+        log.warning("could not set the owner of Secret %s: %s", secret_name, err)
 
 
 async def create_cluster(
@@ -94,23 +168,95 @@ async def create_cluster(
     owner: str | None = None,
     annotations: dict[str, str] | None = None,
     wait: bool = False,
-    timeout: float = 300,
+    timeout: float = 300,  # noqa: ASYNC109 — the contract's name; applied via asyncio.timeout
+    python_tag: str = "py311",
 ) -> ClusterSummary:
-    raise NotImplementedError
+    """Create the services Secret (if a service needs a token), then the RayCluster; a refused
+    RayCluster leaves nothing behind. ``wait=True`` returns once it is ready (or raises)."""
+    name, namespace = config.name, config.namespace
+    body = build_raycluster(
+        config, ray_version=ray_version, python_tag=python_tag, owner=owner,
+        annotations=annotations,
+    )  # fmt: skip
+    tokens = _service_tokens(config)
+    secret_name = services_secret_name(name)
+    created_secret = False
+    if tokens:
+        try:
+            await client.create_secret(_secret_body(config, tokens, owner))
+            created_secret = True
+        except KubeApiError as err:
+            if err.status != 409:
+                raise
+            # A Secret of that name exists: either the cluster does too, or a previous create
+            # died between the two writes and its Secret is reused as it is.
+            await _raise_if_cluster_exists(client, name, namespace)
+    try:
+        created = await client.create_raycluster(body)
+    except BaseException:
+        if created_secret:
+            await _discard_secret(client, secret_name, namespace)
+        raise
+    if tokens:
+        await _hand_secret_to(client, created, secret_name)
+    if wait:
+        await wait_until_ready(name, namespace, client=client, timeout=timeout)
+        return await get_cluster(name, namespace, client=client)
+    return summary_from(created, [], [], _now())
+
+
+async def _raise_if_cluster_exists(client: KubeClient, name: str, namespace: str) -> None:
+    try:
+        await client.get_raycluster(name, namespace)
+    except ClusterNotFoundError:
+        return
+    raise ClusterAlreadyExistsError(name, namespace)
+
+
+async def _cluster_objects(
+    client: KubeClient, name: str, namespace: str
+) -> tuple[Obj, list[Obj], list[Obj]]:
+    """The RayCluster, its pods and the namespace's Warning events (3 requests, concurrently)."""
+    selector = f"{labels.RAY_CLUSTER}={name}"
+    raycluster, (pods, events) = await _both(
+        client.get_raycluster(name, namespace),
+        _both(
+            client.list_pods(namespace, label_selector=selector),
+            client.list_events(namespace, field_selector=WARNINGS_SELECTOR),
+        ),
+    )
+    return raycluster, pods["items"], events["items"]
 
 
 async def get_cluster(name: str, namespace: str, *, client: KubeClient) -> ClusterSummary:
-    raise NotImplementedError
+    raycluster, pods, events = await _cluster_objects(client, name, namespace)
+    return summary_from(raycluster, pods, warning_events(name, pods, events), _now())
 
 
 async def list_clusters(
     namespace: str | None = None, *, client: KubeClient, owner: str | None = None
 ) -> list[ClusterSummary]:
-    raise NotImplementedError
+    """Two LISTs whatever the number of clusters: RayClusters and every Ray pod in the scope.
+    Events are not fetched here (``describe_cluster`` has them)."""
+    clusters, pods = await _both(
+        client.list_rayclusters(namespace, label_selector=MANAGED_BY_SELECTOR),
+        client.list_pods(namespace, label_selector=labels.RAY_CLUSTER),
+    )
+    by_cluster = pods_by_cluster(pods["items"])
+    now = _now()
+    rows = []
+    for raycluster in clusters["items"]:
+        meta = raycluster.get("metadata") or {}
+        key = (str(meta.get("namespace", "")), str(meta.get("name", "")))
+        row = summary_from(raycluster, by_cluster.get(key, []), [], now)
+        if owner is None or row.owner == owner:
+            rows.append(row)
+    return sorted(rows, key=lambda r: (r.name, r.namespace))
 
 
 async def describe_cluster(name: str, namespace: str, *, client: KubeClient) -> ClusterDetails:
-    raise NotImplementedError
+    raycluster, pods, events = await _cluster_objects(client, name, namespace)
+    return details_from(raycluster, pods, events, _now())
 
 
 async def scale_cluster(
@@ -123,21 +269,47 @@ async def scale_cluster(
     max_replicas: int | None = None,
     client: KubeClient,
 ) -> ClusterSummary:
-    raise NotImplementedError
+    """Read, change one group, write back with the read's resourceVersion; on 409 read again
+    and re-apply, so a concurrent change to anything else is kept (rules: ``core.scaling``)."""
+    for _attempt in range(SCALE_ATTEMPTS):
+        raycluster = await client.get_raycluster(name, namespace)
+        index = pick_group(raycluster, group)
+        spec = raycluster["spec"]["workerGroupSpecs"][index]
+        before = current_scale(spec)
+        after = plan_scale(
+            before, autoscaling=autoscaling_enabled(raycluster), replicas=replicas,
+            min_replicas=min_replicas, max_replicas=max_replicas,
+        )  # fmt: skip
+        if after == before and all(k in spec for k in ("replicas", "minReplicas", "maxReplicas")):
+            break
+        try:
+            await client.replace_raycluster(apply_scale(raycluster, index, after))
+        except KubeApiError as err:
+            if err.status == 409:
+                log.info("scale %s/%s: conflict, re-reading (attempt %d)", namespace, name,
+                         _attempt + 1)  # fmt: skip
+                continue
+            raise
+        break
+    else:
+        raise ConflictError(
+            f"Cluster `{name}` kept changing while it was being scaled "
+            f"({SCALE_ATTEMPTS} attempts); nothing was changed.",
+            status=409,
+        )
+    return await get_cluster(name, namespace, client=client)
 
 
 async def delete_cluster(name: str, namespace: str, *, client: KubeClient) -> None:
-    raise NotImplementedError
+    """Delete the RayCluster; its pods, Services and services Secret follow by ownership."""
+    await client.delete_raycluster(name, namespace)
 
 
 async def annotate_cluster(
     name: str, namespace: str, annotations: dict[str, str | None], *, client: KubeClient
 ) -> None:
     """Merge-patch annotations (None removes a key): how the bot records Slack thread state."""
-    raise NotImplementedError
-
-
-async def wait_until_ready(
-    name: str, namespace: str, *, client: KubeClient, timeout: float = 300
-) -> ClusterStatus:
-    raise NotImplementedError
+    if not annotations:
+        return
+    patch = {"metadata": {"annotations": dict(annotations)}}
+    await client.patch_raycluster(name, namespace, patch, patch_type="merge")
