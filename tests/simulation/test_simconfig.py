@@ -1,0 +1,75 @@
+"""The simulation is configured by a YAML file with sensible defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from core.errors import SandboxError
+from core.sandbox.simconfig import SimConfig
+
+
+def test_default_pool_has_cpu_nodes_and_l4_gpu_nodes() -> None:
+    config = SimConfig.default()
+    gpu_nodes = [n for n in config.nodes if n.gpus]
+    cpu_nodes = [n for n in config.nodes if not n.gpus]
+    assert len(cpu_nodes) == 3 and len(gpu_nodes) == 2
+    assert all(n.labels["cloud.google.com/gke-accelerator"] == "nvidia-l4" for n in gpu_nodes)
+    assert all(t.key == "nvidia.com/gpu" for n in gpu_nodes for t in n.taints)
+    assert config.timings.backoff_base == 10 and config.timings.backoff_max == 300
+
+
+def test_yaml_overrides_nodes_images_timings_and_quotas(tmp_path: Path) -> None:
+    path = tmp_path / "sim.yaml"
+    path.write_text(
+        """
+nodes:
+  - {name: a100-node, cpu: "94", memory: 1300Gi, gpus: 8,
+     labels: {cloud.google.com/gke-accelerator: nvidia-tesla-a100}}
+images:
+  ray_releases: ["2.53.0"]
+  crashing:
+    ghcr.io/acme/bad:1: {reason: OOMKilled, log: ["boom"]}
+timings: {schedule: 0.1}
+quotas: {max_pods: {team-a: 3}}
+seed: 7
+""",
+        encoding="utf-8",
+    )
+    config = SimConfig.from_yaml(path)
+    assert [n.name for n in config.nodes] == ["a100-node"]
+    assert config.nodes[0].gpus == 8
+    assert config.images.ray_releases == ["2.53.0"]
+    assert config.images.crashing["ghcr.io/acme/bad:1"].code == 137
+    assert config.timings.schedule == 0.1
+    assert config.timings.pull_base == SimConfig.default().timings.pull_base
+    assert config.quotas.max_pods == {"team-a": 3}
+    assert config.seed == 7
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("nodez: []", "nodez"),
+        ("nodes: []", "at least one node"),
+        ("nodes: [{name: a}, {name: a}]", "unique"),
+        ("timings: {schedule: -1}", "timings.schedule"),
+        ("- just a list", "must be a YAML mapping"),
+        ("nodes: [", "cannot read"),
+    ],
+)
+def test_bad_yaml_is_a_sandbox_error_naming_the_problem(
+    tmp_path: Path, text: str, fragment: str
+) -> None:
+    path = tmp_path / "sim.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SandboxError, match="sim") as info:
+        SimConfig.from_yaml(path)
+    assert fragment in str(info.value)
+
+
+def test_empty_yaml_means_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "sim.yaml"
+    path.write_text("", encoding="utf-8")
+    assert SimConfig.from_yaml(path) == SimConfig.default()
