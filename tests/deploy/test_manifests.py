@@ -1,0 +1,162 @@
+"""deploy/ is valid Kubernetes for a pinned current release, in both variants, and hardened."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+
+from tests.deploy.deployfiles import (
+    DEPLOY,
+    KUBERNETES_VERSION,
+    VARIANTS,
+    load_documents,
+    render,
+)
+
+# YAML under deploy/ that is not a Kubernetes object: kustomize's own files and Slack's.
+NOT_KUBERNETES = {"kustomization.yaml", "slack-app-manifest.yaml",
+                  "slack-app-manifest.socket-mode.yaml"}
+OBJECT_FILES = sorted(
+    p for p in DEPLOY.rglob("*.yaml") if p.name not in NOT_KUBERNETES
+)
+KUSTOMIZATIONS = sorted(DEPLOY.rglob("kustomization.yaml"))
+
+
+def _validate(obj: dict[str, Any]) -> None:
+    try:
+        kubernetes_validate.validate(obj, KUBERNETES_VERSION, strict=True)
+    except kubernetes_validate.ValidationError as err:
+        where = "/".join(str(p) for p in err.path)
+        pytest.fail(f"{obj['kind']}/{obj['metadata']['name']}: {where}: {err.message}")
+
+
+def _by_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def test_pinned_kubernetes_version_is_the_newest_the_validator_knows() -> None:
+    assert kubernetes_validate.utils.latest_version() == KUBERNETES_VERSION
+
+
+def test_deploy_has_object_files_and_kustomizations() -> None:
+    assert len(OBJECT_FILES) >= 6
+    assert {p.parent for p in KUSTOMIZATIONS} >= set(VARIANTS.values())
+
+
+@pytest.mark.parametrize("path", OBJECT_FILES, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_every_object_file_validates_strictly(path: Path) -> None:
+    documents = load_documents(path)
+    assert documents, f"{path} holds no objects"
+    for obj in documents:
+        _validate(obj)
+
+
+@pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_kustomization_parses_and_lists_only_existing_files(path: Path) -> None:
+    (doc,) = load_documents(path)
+    assert doc["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
+    assert doc["kind"] == "Kustomization"
+    assert "namespace" not in doc, "a namespace override would move the managed-namespace Role"
+    for entry in doc.get("resources", []):
+        target = (path.parent / entry).resolve()
+        assert target.is_file() or (target / "kustomization.yaml").is_file(), (
+            f"{path}: resource {entry!r} does not exist"
+        )
+
+
+def test_every_object_file_is_rendered_by_some_variant_except_the_secret_example() -> None:
+    rendered = {
+        (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))
+        for directory in VARIANTS.values()
+        for o in render(directory)
+    }
+    for path in OBJECT_FILES:
+        for obj in load_documents(path):
+            key = (obj["kind"], obj["metadata"]["name"], obj["metadata"].get("namespace"))
+            if path.name == "secret.example.yaml":
+                assert key not in rendered, "apply -k must never overwrite the real Secret"
+            else:
+                assert key in rendered, f"{path.name}: {key} is in no variant"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_rendered_variant_validates_strictly(variant: str) -> None:
+    objects = render(VARIANTS[variant])
+    for obj in objects:
+        _validate(obj)
+    kinds = sorted(o["kind"] for o in objects)
+    expected = ["Deployment", "Namespace", "Role", "Role", "RoleBinding", "RoleBinding",
+                "ServiceAccount"]
+    if variant == "http":
+        expected = sorted([*expected, "Service"])
+    assert kinds == expected
+
+
+def test_strict_validation_rejects_a_misspelled_field() -> None:
+    (deployment,) = _by_kind(render(DEPLOY), "Deployment")
+    broken = copy.deepcopy(deployment)
+    broken["spec"]["template"]["spec"]["containers"][0]["securityContext"][
+        "readOnlyRootFileSystem"
+    ] = True
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_deployment_is_one_hardened_replica(variant: str) -> None:
+    objects = render(VARIANTS[variant])
+    (deployment,) = _by_kind(objects, "Deployment")
+    (account,) = _by_kind(objects, "ServiceAccount")
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["strategy"] == {"type": "Recreate"}, "a rolling update runs two posting bots"
+    pod = spec["template"]["spec"]
+    assert pod["serviceAccountName"] == account["metadata"]["name"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    (container,) = pod["containers"]
+    assert container["args"][0] == "serve"
+    assert ("--socket-mode" in container["args"]) == (variant == "socket-mode")
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    for kind in ("requests", "limits"):
+        assert set(container["resources"][kind]) == {"cpu", "memory"}
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    (source,) = container["envFrom"]
+    (secret,) = load_documents(DEPLOY / "secret.example.yaml")
+    assert source["secretRef"]["name"] == secret["metadata"]["name"]
+    assert secret["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+
+
+def test_service_routes_to_the_bots_http_port() -> None:
+    objects = render(DEPLOY)
+    (deployment,) = _by_kind(objects, "Deployment")
+    (service,) = _by_kind(objects, "Service")
+    pod = deployment["spec"]["template"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    port_names = {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+    assert {p["targetPort"] for p in service["spec"]["ports"]} <= port_names
+
+
+def test_secret_example_carries_no_real_tokens() -> None:
+    (secret,) = load_documents(DEPLOY / "secret.example.yaml")
+    assert {"SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"} <= set(secret["stringData"])
+    for key, value in secret["stringData"].items():
+        assert value.endswith("REPLACE-ME"), f"{key} looks like a real value"
+
+
+def test_namespace_enforces_the_restricted_pod_security_standard() -> None:
+    objects = render(DEPLOY)
+    (namespace,) = _by_kind(objects, "Namespace")
+    (deployment,) = _by_kind(objects, "Deployment")
+    assert namespace["metadata"]["name"] == deployment["metadata"]["namespace"]
+    labels = namespace["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
