@@ -10,13 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.status import ClusterStatus
+from manifests.labels import NOTIFIED, OWNER, SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS
 
-OWNER = "krayne.io/owner"
-SLACK_TEAM = "krayne.io/slack-team"
-SLACK_CHANNEL = "krayne.io/slack-channel"
-SLACK_THREAD_TS = "krayne.io/slack-thread-ts"
-NOTIFIED = "krayne.io/notified"
+__all__ = ["NOTIFIED", "OWNER", "SLACK_CHANNEL", "SLACK_TEAM", "SLACK_THREAD_TS"]
+
 DELETED_BY = "krayne.io/deleted-by"
+"""Who deleted the cluster from Slack, so the card can say so once the object is gone."""
 GPU_KEY = "nvidia.com/gpu"
 
 

@@ -1,0 +1,309 @@
+"""Status notifications: cluster changes from the shared watch become thread replies and cards.
+
+One status card per cluster (the thread parent, ``krayne.io/slack-thread-ts``) is kept current
+with ``chat.update``; each phase change adds one thread reply. What was last announced lives on
+the RayCluster (``krayne.io/notified``, compact JSON) and is written *before* posting, so a
+restarted bot resumes every thread and never repeats a transition (at worst, a crash between
+the write and the post loses one reply — never duplicates it).
+
+Changes are handled in order per cluster and in parallel across clusters (kopf's queueing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypedDict
+
+from bot import blocks
+from bot import messages as msg
+from bot.facts import (
+    NOTIFIED,
+    SLACK_CHANNEL,
+    SLACK_THREAD_TS,
+    CardView,
+    annotations,
+    card_view,
+    head_dns,
+    head_ports,
+    head_service,
+)
+from bot.metrics import Metrics
+from bot.outbox import Outbox
+from core.errors import KrayneError
+from core.kube import KubeClient
+from core.status import ClusterStatus, Phase
+from core.status_views import PodView
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # namespace, name
+LOG_LINES = 20
+_RECORD_REASON = 200
+
+
+class Record(TypedDict):
+    """What ``krayne.io/notified`` holds: the last phase announced and its reason."""
+
+    phase: str
+    reason: str
+
+
+class Change(Protocol):
+    """The fields of ``core.watching.ClusterChange`` the notifier reads."""
+
+    @property
+    def namespace(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def raycluster(self) -> dict[str, Any] | None: ...
+    @property
+    def status(self) -> ClusterStatus: ...
+    @property
+    def deleted(self) -> bool: ...
+
+
+def encode_record(record: Record) -> str:
+    return json.dumps(record, separators=(",", ":"), sort_keys=True)
+
+
+def parse_record(text: str | None) -> Record | None:
+    if not text:
+        return None
+    try:
+        raw = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(raw, dict) or not isinstance(raw.get("phase"), str):
+        return None
+    return Record(phase=raw["phase"], reason=str(raw.get("reason", "")))
+
+
+GONE = "gone"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What one change means for Slack: a reply (for ``phase``), and the record to keep."""
+
+    reply: bool
+    record: Record
+
+
+def decide(previous: Record | None, change: Change) -> Decision:
+    """Pure: a reply is due when the phase differs from the last one announced.
+
+    Only the phase counts. Reasons of one phase keep changing (restart counts, "1/2 workers
+    ready"), and announcing each would flood the thread; the card shows the latest reason.
+    """
+    if change.deleted:
+        # After "deleting" (or "deleted by …") was said, the disappearance needs no reply.
+        said = previous is not None and previous["phase"] in (Phase.DELETING.value, GONE)
+        return Decision(reply=not said, record=Record(phase=GONE, reason=""))
+    status = change.status
+    record = Record(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
+    if previous is not None and previous["phase"] == record["phase"]:
+        return Decision(reply=False, record=previous)
+    return Decision(reply=True, record=record)
+
+
+LogReader = Callable[[str, str, str], Awaitable[str | None]]
+
+
+def crash_target(pods: list[dict[str, Any]], pod_name: str | None) -> tuple[str, str] | None:
+    """(pod, container) whose previous run to quote for a crash loop."""
+    views = [PodView.parse(p) for p in pods]
+    views.sort(key=lambda v: v.name != pod_name)
+    for view in views:
+        for c in view.containers:
+            if c.waiting_reason == "CrashLoopBackOff" or (
+                c.last_reason is not None and c.restarts > 0
+            ):
+                return view.name, c.name
+    return None
+
+
+def reply_for(
+    view: CardView,
+    obj: dict[str, Any] | None,
+    *,
+    log_tail: str | None = None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """(notification text, blocks) of the thread reply announcing ``view.status``."""
+    status = view.status
+    if view.gone:
+        text = msg.deleted_by(view.deleted_by) if view.deleted_by else msg.deleted_gone()
+        return text, blocks.thread_reply(text)
+    if status.phase is Phase.READY:
+        text = msg.ready_reply(view.owner, view.name)
+        ports = head_ports(obj or {})
+        addresses = msg.address_lines(
+            head_dns=head_dns(view.name, view.namespace),
+            dashboard=ports.get("dashboard", 8265),
+            client=ports.get("client", 10001),
+            namespace=view.namespace,
+            service=head_service(view.name),
+        )
+        return text, blocks.thread_reply(text, details=[status.reason, addresses])
+    text = msg.phase_reply(view.name, status.phase, status.reason)
+    if status.phase.is_failure:
+        details = [msg.log_intro(status.pod or view.name)] if log_tail else []
+        return text, blocks.thread_reply(
+            text,
+            details=details,
+            code=log_tail or None,
+            hint=status.hint,
+            buttons=(view.namespace, view.name),
+        )
+    return text, blocks.thread_reply(text, hint=status.hint if status.phase.is_settled else None)
+
+
+class ClusterSource(Protocol):
+    """What the notifier needs of ``core.watching.ClusterWatcher``."""
+
+    def subscribe(self) -> Any: ...
+    def snapshot(self) -> list[Any]: ...
+    def pods_of(self, namespace: str, name: str) -> list[dict[str, Any]]: ...
+
+
+class Notifier:
+    """Consumes watcher changes; per-cluster FIFO workers; posts through the outbox."""
+
+    def __init__(
+        self,
+        *,
+        watcher: ClusterSource,
+        client: KubeClient,
+        outbox: Outbox,
+        annotate: Callable[[str, str, dict[str, str | None]], Awaitable[None]],
+        metrics: Metrics | None = None,
+    ) -> None:
+        self._watcher = watcher
+        self._client = client
+        self._outbox = outbox
+        self._annotate = annotate
+        self._metrics = metrics
+        self._records: dict[Key, Record] = {}
+        self._objects: dict[Key, dict[str, Any]] = {}
+        self._cards: dict[Key, str] = {}
+        self._queues: dict[Key, deque[Change]] = {}
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    async def run(self) -> None:
+        """Until cancelled: feed every change to its cluster's worker."""
+        async with self._watcher.subscribe() as changes, asyncio.TaskGroup() as tg:
+            for change in self._watcher.snapshot():
+                self._enqueue(change, tg)
+            async for change in changes:
+                self._enqueue(change, tg)
+
+    async def wait_idle(self) -> None:
+        """Until every queued change was handled (used by the shell and tests)."""
+        await self._idle.wait()
+
+    def forget(self, namespace: str, name: str) -> None:
+        self._records.pop((namespace, name), None)
+
+    def remember(self, namespace: str, name: str, record: Record) -> None:
+        """A command announced something itself (e.g. "deleted by"): do not repeat it."""
+        self._records[(namespace, name)] = record
+
+    def _enqueue(self, change: Change, tg: asyncio.TaskGroup) -> None:
+        key = (change.namespace, change.name)
+        queue = self._queues.get(key)
+        if queue is not None:
+            queue.append(change)
+            return
+        self._queues[key] = deque([change])
+        self._idle.clear()
+        tg.create_task(self._worker(key), name=f"notifier:{key[0]}/{key[1]}")
+
+    async def _worker(self, key: Key) -> None:
+        queue = self._queues[key]
+        try:
+            while queue:
+                change = queue[0]
+                try:
+                    await self.handle(change)
+                except KrayneError as err:
+                    log.warning("notifier: %s/%s: %s", key[0], key[1], err.message)
+                except Exception:
+                    log.exception("notifier: %s/%s failed", key[0], key[1])
+                queue.popleft()
+        finally:
+            del self._queues[key]
+            if not self._queues:
+                self._idle.set()
+
+    async def handle(self, change: Change) -> None:
+        """Announce one change: write the record, post the reply, update the card."""
+        key = (change.namespace, change.name)
+        obj = change.raycluster or self._objects.get(key)
+        if change.raycluster is not None:
+            self._objects[key] = change.raycluster
+        notes = annotations(obj)
+        channel, thread_ts = notes.get(SLACK_CHANNEL), notes.get(SLACK_THREAD_TS)
+        if change.deleted:
+            self._objects.pop(key, None)
+        if obj is None or not channel or not thread_ts:
+            return  # created outside Slack, or its card is not posted yet
+        previous = self._records.get(key) or parse_record(notes.get(NOTIFIED))
+        decision = decide(previous, change)
+        if change.deleted:
+            self._records.pop(key, None)
+        else:
+            if decision.record != previous:
+                await self._annotate(
+                    change.name, change.namespace, {NOTIFIED: encode_record(decision.record)}
+                )
+            self._records[key] = decision.record
+        view = card_view(obj, change.status, gone=change.deleted)
+        if decision.reply:
+            tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
+            text, reply = reply_for(view, obj, log_tail=tail)
+            self._outbox.submit(
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "thread_ts": thread_ts, "text": text, "blocks": reply},
+            )
+            if self._metrics:
+                self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
+        self.update_card(channel, thread_ts, view, key=key)
+
+    def update_card(self, channel: str, ts: str, view: CardView, *, key: Key) -> None:
+        rendered = blocks.card(view)
+        digest = json.dumps(rendered, sort_keys=True)
+        if self._cards.get(key) == digest:
+            return
+        self._cards[key] = digest
+        if view.gone:
+            self._cards.pop(key, None)
+        self._outbox.submit(
+            channel,
+            "chat.update",
+            {"channel": channel, "ts": ts, "text": blocks.card_text(view), "blocks": rendered},
+            coalesce_key=f"card:{channel}:{ts}",
+        )
+
+    async def _log_tail(self, change: Change) -> str | None:
+        target = crash_target(
+            self._watcher.pods_of(change.namespace, change.name), change.status.pod
+        )
+        if target is None:
+            return None
+        pod, container = target
+        try:
+            text = await self._client.read_pod_log(
+                pod, change.namespace, container=container, previous=True, tail_lines=LOG_LINES
+            )
+        except KrayneError as err:
+            log.info("notifier: no previous log for %s/%s: %s", pod, container, err)
+            return None
+        lines = text.strip().splitlines()[-LOG_LINES:]
+        return "\n".join(lines) or None

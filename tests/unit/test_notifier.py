@@ -1,0 +1,110 @@
+"""The notifier's pure decisions: one reply per phase change, never a repeat, resumable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from bot.facts import CardView
+from bot.notifier import Record, crash_target, decide, encode_record, parse_record, reply_for
+from bot.slack_limits import validate_blocks
+from core.status import ClusterStatus, Phase
+
+
+@dataclass(frozen=True)
+class FakeChange:
+    namespace: str
+    name: str
+    raycluster: dict[str, Any] | None
+    status: ClusterStatus
+    deleted: bool = False
+
+
+def change(phase: Phase, reason: str = "r", *, deleted: bool = False) -> FakeChange:
+    return FakeChange("ns", "demo", {}, ClusterStatus(phase, reason), deleted)
+
+
+def rec(phase: str, reason: str = "r") -> Record:
+    return Record(phase=phase, reason=reason)
+
+
+@pytest.mark.parametrize(
+    ("previous", "new", "reply"),
+    [
+        (None, change(Phase.CREATING), True),
+        (rec("creating"), change(Phase.CREATING, "other reason"), False),
+        (rec("creating"), change(Phase.PODS_PENDING), True),
+        (rec("running"), change(Phase.RUNNING, "2/3 workers ready"), False),
+        (rec("running"), change(Phase.READY), True),
+        (rec("ready"), change(Phase.READY), False),
+        (rec("ready"), change(Phase.CRASH_LOOP, "restarted 1 time"), True),
+        (
+            rec("crash-loop", "restarted 1 time"),
+            change(Phase.CRASH_LOOP, "restarted 2 times"),
+            False,
+        ),
+        (rec("unschedulable"), change(Phase.IMAGE_PULL_ERROR), True),
+        (rec("ready"), change(Phase.READY, deleted=True), True),
+        (rec("deleting"), change(Phase.DELETING, deleted=True), False),
+        (None, change(Phase.DELETING, deleted=True), True),
+    ],
+)
+def test_reply_only_when_the_phase_changes(
+    previous: Record | None, new: FakeChange, reply: bool
+) -> None:
+    assert decide(previous, new).reply is reply
+
+
+def test_a_restarted_bot_reading_the_annotation_does_not_repeat() -> None:
+    first = decide(None, change(Phase.READY, "all ready"))
+    stored = encode_record(first.record)
+    assert decide(parse_record(stored), change(Phase.READY, "all ready")).reply is False
+
+
+@pytest.mark.parametrize("text", [None, "", "not json", "[]", '{"reason": "x"}'])
+def test_unreadable_records_count_as_nothing_announced(text: str | None) -> None:
+    assert parse_record(text) is None
+
+
+def _view(phase: Phase, reason: str = "why", hint: str | None = "do this") -> CardView:
+    return CardView("demo", "ns", "U1", ClusterStatus(phase, reason, hint), "img", 1, 1, 1)
+
+
+def test_ready_reply_mentions_the_owner_with_addresses_and_port_forward() -> None:
+    text, rendered = reply_for(_view(Phase.READY), {})
+    body = str(rendered)
+    assert "<@U1>" in text
+    assert "demo-head-svc.ns.svc.cluster.local" in body
+    assert "8265" in body and "10001" in body
+    assert "kubectl port-forward -n ns svc/demo-head-svc 8265:8265 10001:10001" in body
+    assert validate_blocks(rendered)[0] == []
+
+
+@pytest.mark.parametrize("phase", [p for p in Phase if p.is_failure])
+def test_failure_replies_carry_reason_hint_and_buttons(phase: Phase) -> None:
+    text, rendered = reply_for(_view(phase, "it broke"), {}, log_tail="line1\nline2")
+    body = str(rendered)
+    assert "it broke" in text and "do this" in body and "line2" in body
+    actions = [b for b in rendered if b["type"] == "actions"][0]
+    ids = {e["action_id"] for e in actions["elements"]}
+    assert {"krayne_describe", "krayne_delete"} <= ids
+    assert validate_blocks(rendered)[0] == []
+
+
+def _pod(name: str, statuses: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"metadata": {"name": name}, "status": {"containerStatuses": statuses}}
+
+
+def test_crash_target_prefers_the_pod_the_status_names() -> None:
+    crashing = {
+        "name": "ray-worker",
+        "restartCount": 3,
+        "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+        "lastState": {"terminated": {"reason": "Error", "exitCode": 1}},
+    }
+    pods = [_pod("a", [crashing]), _pod("b", [crashing | {"name": "ray-head"}])]
+    assert crash_target(pods, "b") == ("b", "ray-head")
+    assert crash_target(pods, None) == ("a", "ray-worker")
+    assert crash_target([_pod("c", [{"name": "x", "state": {"running": {}}}])], None) is None
