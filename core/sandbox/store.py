@@ -236,8 +236,8 @@ class Store:
         for _ in range(5):
             current = self.get_ref(resource, namespace, name)
             new = json_merge_patch(current, patch)
-            rv = current["metadata"]["resourceVersion"]
-            new.setdefault("metadata", {})["resourceVersion"] = rv
+            new["metadata"] = dict(new.get("metadata") or {})
+            new["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
             try:
                 return self.update(resource, new, subresource=subresource)
             except ApiError as err:

@@ -1,0 +1,45 @@
+"""The seam between the API server and an RBAC implementation (``core.sandbox.rbac``).
+
+An authenticator maps the bearer token (or ``None``) to a ``UserInfo``, or ``None`` for 401
+Unauthorized; an authorizer gets ``RequestAttributes`` and returns ``None`` to allow or the
+403 Forbidden message, in the real server's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
+
+
+@dataclass(frozen=True, slots=True)
+class UserInfo:
+    username: str
+    groups: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAttributes:
+    user: UserInfo
+    verb: str  # one of VERBS
+    api_group: str  # "" for the core group
+    resource: str  # plural, e.g. "pods"
+    subresource: str  # "" or e.g. "status", "log"
+    namespace: str  # "" for cluster-scoped or all-namespaces requests
+    name: str  # "" for collections
+
+
+Authenticator = Callable[[str | None], UserInfo | None]
+Authorizer = Callable[[RequestAttributes], str | None]
+
+
+def forbidden_message(attrs: RequestAttributes) -> str:
+    """The real server's wording for a denied request (handy for authorizers)."""
+    resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    subject = f'{resource} "{attrs.name}"' if attrs.name else resource
+    where = f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
+    return (
+        f'{subject} is forbidden: User "{attrs.user.username}" cannot {attrs.verb} resource '
+        f'"{resource}" in API group "{attrs.api_group}"{where}'
+    )

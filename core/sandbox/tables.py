@@ -1,0 +1,298 @@
+"""Server-side printing: ``meta.k8s.io/v1`` Tables, which is what ``kubectl get`` renders.
+
+Columns and cell text follow the real server's printers (pkg/printers/internalversion) for
+the core types and the CRD's ``additionalPrinterColumns`` for RayClusters; ages are humanised
+with apimachinery's ``HumanDuration`` against the sandbox clock, so compressed time shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
+
+from core.sandbox.discovery import raycluster_version
+from core.sandbox.objects import get_path, parse_time
+
+Obj = dict[str, Any]
+Column = tuple[str, str, int]  # (name, type, priority)
+
+
+def human_duration(seconds: float) -> str:
+    """apimachinery ``duration.HumanDuration``."""
+    if seconds < -1:
+        return "<invalid>"
+    s = max(int(seconds), 0)
+    if s < 120:
+        return f"{s}s"
+    m = s // 60
+    if m < 10:
+        return f"{m}m" if s % 60 == 0 else f"{m}m{s % 60}s"
+    if m < 180:
+        return f"{m}m"
+    h = m // 60
+    if h < 8:
+        return f"{h}h" if m % 60 == 0 else f"{h}h{m % 60}m"
+    if h < 48:
+        return f"{h}h"
+    if h < 24 * 8:
+        return f"{h // 24}d" if h % 24 == 0 else f"{h // 24}d{h % 24}h"
+    if h < 24 * 365 * 2:
+        return f"{h // 24}d"
+    y = h // (24 * 365)
+    if y < 8:
+        d = (h // 24) % 365
+        return f"{y}y" if d == 0 else f"{y}y{d}d"
+    return f"{y}y"
+
+
+def _age(stamp: str | None, now: datetime) -> str:
+    if not stamp:
+        return "<unknown>"
+    return human_duration((now - parse_time(stamp)).total_seconds())
+
+
+def _pod_cells(o: Obj, now: datetime) -> list[Any]:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    statuses = status.get("containerStatuses") or []
+    total = len(spec.get("containers") or [])
+    ready = sum(1 for c in statuses if c.get("ready"))
+    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
+    reason = status.get("reason") or status.get("phase") or "Pending"
+    last_restart: str | None = None
+    for init in status.get("initContainerStatuses") or []:
+        state = init.get("state") or {}
+        if (state.get("terminated") or {}).get("exitCode") == 0:
+            continue
+        if "waiting" in state and state["waiting"].get("reason") not in (None, "PodInitializing"):
+            reason = f"Init:{state['waiting']['reason']}"
+            break
+    has_running = False
+    for c in reversed(statuses):
+        state = c.get("state") or {}
+        finished = (c.get("lastState") or {}).get("terminated", {}).get("finishedAt")
+        if finished and (last_restart is None or finished > last_restart):
+            last_restart = finished
+        if state.get("waiting", {}).get("reason"):
+            reason = state["waiting"]["reason"]
+        elif state.get("terminated", {}).get("reason"):
+            reason = state["terminated"]["reason"]
+        elif "terminated" in state:
+            term = state["terminated"]
+            signal = term.get("signal")
+            reason = f"Signal:{signal}" if signal else f"ExitCode:{term.get('exitCode', 0)}"
+        elif c.get("ready") and "running" in state:
+            has_running = True
+    if reason == "Completed" and has_running:
+        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
+        reason = "Running" if conds.get("Ready") == "True" else "NotReady"
+    if o["metadata"].get("deletionTimestamp"):
+        reason = "Terminating"
+    restart_cell = str(restarts)
+    if restarts and last_restart:
+        restart_cell = f"{restarts} ({_age(last_restart, now)} ago)"
+    gates = spec.get("readinessGates") or []
+    return [
+        o["metadata"]["name"],
+        f"{ready}/{total}",
+        reason,
+        restart_cell,
+        _age(o["metadata"].get("creationTimestamp"), now),
+        status.get("podIP") or "<none>",
+        spec.get("nodeName") or "<none>",
+        status.get("nominatedNodeName") or "<none>",
+        f"{len(gates)}" if gates else "<none>",
+    ]
+
+
+def _service_cells(o: Obj, now: datetime) -> list[Any]:
+    spec = o.get("spec") or {}
+    ports = ",".join(
+        f"{p.get('port')}/{p.get('protocol', 'TCP')}"
+        if not p.get("nodePort")
+        else f"{p.get('port')}:{p['nodePort']}/{p.get('protocol', 'TCP')}"
+        for p in spec.get("ports") or []
+    )
+    selector = ",".join(f"{k}={v}" for k, v in sorted((spec.get("selector") or {}).items()))
+    return [
+        o["metadata"]["name"],
+        spec.get("type", "ClusterIP"),
+        spec.get("clusterIP") or "<none>",
+        ",".join(spec.get("externalIPs") or []) or "<none>",
+        ports or "<none>",
+        _age(o["metadata"].get("creationTimestamp"), now),
+        selector or "<none>",
+    ]
+
+
+def _event_cells(o: Obj, now: datetime) -> list[Any]:
+    inv = o.get("involvedObject") or {}
+    last = o.get("lastTimestamp") or o.get("eventTime") or o["metadata"].get("creationTimestamp")
+    first = o.get("firstTimestamp") or last
+    source = (o.get("source") or {}).get("component") or o.get("reportingComponent") or ""
+    return [
+        _age(last, now),
+        o.get("type", ""),
+        o.get("reason", ""),
+        f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
+        inv.get("fieldPath", ""),
+        source,
+        (o.get("message") or "").strip(),
+        _age(first, now),
+        int(o.get("count") or 1),
+        o["metadata"]["name"],
+    ]
+
+
+def _meta_cells(*extra: Callable[[Obj], Any]) -> Callable[[Obj, datetime], list[Any]]:
+    def cells(o: Obj, now: datetime) -> list[Any]:
+        age = _age(o["metadata"].get("creationTimestamp"), now)
+        return [o["metadata"]["name"], *(f(o) for f in extra), age]
+
+    return cells
+
+
+_PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] = {
+    "pods": (
+        [
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Status", "string", 0),
+            ("Restarts", "string", 0),
+            ("Age", "string", 0),
+            ("IP", "string", 1),
+            ("Node", "string", 1),
+            ("Nominated Node", "string", 1),
+            ("Readiness Gates", "string", 1),
+        ],
+        _pod_cells,
+    ),
+    "services": (
+        [
+            ("Name", "string", 0),
+            ("Type", "string", 0),
+            ("Cluster-IP", "string", 0),
+            ("External-IP", "string", 0),
+            ("Port(s)", "string", 0),
+            ("Age", "string", 0),
+            ("Selector", "string", 1),
+        ],
+        _service_cells,
+    ),
+    "events": (
+        [
+            ("Last Seen", "string", 0),
+            ("Type", "string", 0),
+            ("Reason", "string", 0),
+            ("Object", "string", 0),
+            ("Subobject", "string", 1),
+            ("Source", "string", 1),
+            ("Message", "string", 0),
+            ("First Seen", "string", 1),
+            ("Count", "integer", 1),
+            ("Name", "string", 1),
+        ],
+        _event_cells,
+    ),
+    "namespaces": (
+        [("Name", "string", 0), ("Status", "string", 0), ("Age", "string", 0)],
+        _meta_cells(lambda o: (o.get("status") or {}).get("phase", "Active")),
+    ),
+    "secrets": (
+        [("Name", "string", 0), ("Type", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
+        _meta_cells(
+            lambda o: o.get("type", "Opaque"),
+            lambda o: len(o.get("data") or {}) + len(o.get("stringData") or {}),
+        ),
+    ),
+    "serviceaccounts": (
+        [("Name", "string", 0), ("Secrets", "string", 0), ("Age", "string", 0)],
+        _meta_cells(lambda o: len(o.get("secrets") or [])),
+    ),
+    "leases": (
+        [("Name", "string", 0), ("Holder", "string", 0), ("Age", "string", 0)],
+        _meta_cells(lambda o: (o.get("spec") or {}).get("holderIdentity", "")),
+    ),
+    "roles": ([("Name", "string", 0), ("Age", "string", 0)], _meta_cells()),
+    "rolebindings": (
+        [("Name", "string", 0), ("Role", "string", 0), ("Age", "string", 0)],
+        _meta_cells(
+            lambda o: (
+                f"{o.get('roleRef', {}).get('kind', '')}/{o.get('roleRef', {}).get('name', '')}"
+            )
+        ),
+    ),
+}
+
+
+def _crd_cell(kind: str, value: Any, now: datetime) -> Any:
+    if value is None:
+        return None
+    if kind == "date":
+        return _age(value, now) if isinstance(value, str) else None
+    if kind == "integer":
+        return int(value) if isinstance(value, int | float) else None
+    if kind == "string":
+        return value if isinstance(value, str) else str(value)
+    return value
+
+
+def _columns_and_cells(resource: str) -> tuple[list[Column], Callable[[Obj, datetime], list[Any]]]:
+    if resource in _PRINTERS:
+        return _PRINTERS[resource]
+    crd_columns = raycluster_version().get("additionalPrinterColumns") or []
+    columns: list[Column] = [("Name", "string", 0)]
+    columns += [(c["name"], c["type"], int(c.get("priority", 0))) for c in crd_columns]
+
+    def cells(o: Obj, now: datetime) -> list[Any]:
+        row = [o["metadata"]["name"]]
+        row += [_crd_cell(c["type"], get_path(o, c["jsonPath"]), now) for c in crd_columns]
+        return row
+
+    return columns, cells
+
+
+def _row_object(o: Obj, include: str) -> Obj | None:
+    if include == "None":
+        return None
+    if include == "Object":
+        return o
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": o["metadata"],
+    }
+
+
+def to_table(
+    resource: str,
+    objects: Iterable[Obj],
+    *,
+    now: datetime,
+    resource_version: str | None = None,
+    continue_token: str | None = None,
+    include_object: str = "Partial",
+    headers: bool = True,
+) -> Obj:
+    """A ``meta.k8s.io/v1`` Table of ``objects`` (a list, or one object for get/watch)."""
+    columns, cells = _columns_and_cells(resource)
+    table: Obj = {"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": {}}
+    if resource_version is not None:
+        table["metadata"]["resourceVersion"] = resource_version
+    if continue_token:
+        table["metadata"]["continue"] = continue_token
+    if headers:
+        table["columnDefinitions"] = [
+            {
+                "name": name,
+                "type": kind,
+                "format": "name" if name == "Name" and i == 0 else "",
+                "description": "",
+                "priority": prio,
+            }
+            for i, (name, kind, prio) in enumerate(columns)
+        ]
+    table["rows"] = [
+        {"cells": cells(o, now), "object": _row_object(o, include_object)} for o in objects
+    ]
+    return table
