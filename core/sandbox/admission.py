@@ -76,6 +76,9 @@ def _pod(store: Store, obj: Obj, old: Obj | None) -> Obj:
     spec.setdefault("terminationGracePeriodSeconds", 30)
     spec.setdefault("dnsPolicy", "ClusterFirst")
     spec.setdefault("serviceAccountName", "default")
+    for container in list(containers) + list(spec.get("initContainers") or []):
+        for port in container.get("ports") or []:
+            port.setdefault("protocol", "TCP")
     if old is None:
         status = obj.setdefault("status", {})
         status.setdefault("phase", "Pending")
@@ -94,7 +97,7 @@ def _service(store: Store, obj: Obj, old: Obj | None) -> Obj:
         return obj
     if spec.get("clusterIP") in (None, ""):
         used = {s.get("spec", {}).get("clusterIP") for s in store.list_refs("services")[0]}
-        for offset in range(1 + len(used), _SERVICE_NET.num_addresses - 1):
+        for offset in range(10 + len(used), _SERVICE_NET.num_addresses - 1):
             candidate = str(_SERVICE_NET[offset])
             if candidate not in used:
                 spec["clusterIP"] = candidate

@@ -108,3 +108,18 @@ def get_path(obj: Any, path: str) -> Any:
             return None
         cur = cur.get(part)
     return cur
+
+
+def same_but_version(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    """Equal apart from the resourceVersion: such an update is a no-op."""
+    if a.keys() != b.keys():
+        return False
+    for key in a:
+        if key == "metadata":
+            ma = {k: v for k, v in a[key].items() if k != "resourceVersion"}
+            mb = {k: v for k, v in b[key].items() if k != "resourceVersion"}
+            if ma != mb:
+                return False
+        elif a[key] != b[key]:
+            return False
+    return True

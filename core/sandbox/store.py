@@ -20,7 +20,15 @@ from typing import Any
 from core.sandbox import admission
 from core.sandbox.apierror import ApiError, already_exists, conflict, gone, invalid, not_found
 from core.sandbox.eventlog import EventRecorder
-from core.sandbox.objects import clone, format_time, generate_name, json_merge_patch, validate_name
+from core.sandbox.indexes import Indexes
+from core.sandbox.objects import (
+    clone,
+    format_time,
+    generate_name,
+    json_merge_patch,
+    same_but_version,
+    validate_name,
+)
 from core.sandbox.resources import ResourceType, resource_type
 from core.sandbox.selectors import object_matcher, parse_field_selector, parse_label_selector
 from core.sandbox.watches import Change, Watch
@@ -30,7 +38,6 @@ __all__ = ["ApiError", "Change", "Store", "Watch"]
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, str, dict[str, Any]], None]
-Key = tuple[str, str]  # (namespace or "", name)
 
 
 class Store:
@@ -48,9 +55,7 @@ class Store:
         self._rng = random.Random(seed)
         self._rv = 0
         self._objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
-        self._labels: dict[str, dict[tuple[str, str], set[Key]]] = {}
-        self._by_uid: dict[str, tuple[str, str, str]] = {}
-        self._dependents: dict[str, set[tuple[str, str, str]]] = {}
+        self._indexes = Indexes()
         self._history: dict[str, deque[Change]] = {}
         self._floor: dict[str, int] = {}
         self._watches: dict[str, set[Watch]] = {}
@@ -113,8 +118,7 @@ class Store:
             hit = by_ns.get(ns or "", {}).get(name)
             candidates = [hit] if hit is not None else []
         elif eq:
-            index = self._labels.get(resource, {})
-            keys = min((index.get(pair, set()) for pair in eq), key=len)
+            keys = self._indexes.with_labels(resource, eq)
             if ns is not None:
                 keys = {k for k in keys if k[0] == ns}
             candidates = [by_ns[k[0]][k[1]] for k in sorted(keys)]
@@ -219,7 +223,7 @@ class Store:
                 f"the server could not find the requested resource "
                 f"({subresource} subresource of {resource})",
             )
-        if _same(new, old):
+        if same_but_version(new, old):
             return clone(old)  # a no-op write does not bump the resourceVersion
         self._put(rt, self._ns(rt, old["metadata"].get("namespace")), new, old)
         return clone(new)
@@ -253,7 +257,7 @@ class Store:
         gone_obj["metadata"] = dict(old["metadata"])
         self._remove(rt, ns, gone_obj)
         uid = old["metadata"].get("uid", "")
-        for dep_resource, dep_ns, dep_name in sorted(self._dependents.pop(uid, set())):
+        for dep_resource, dep_ns, dep_name in self._indexes.take_dependents(uid):
             if dep_name in self._objects.get(dep_resource, {}).get(dep_ns, {}):
                 self.delete(dep_resource, dep_ns or None, dep_name)
         if resource == "namespaces":
@@ -354,9 +358,9 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(self._rv)
         name = obj["metadata"]["name"]
         if old is not None:
-            self._unindex(rt.plural, ns, old)
+            self._indexes.remove(rt.plural, ns, old)
         self._objects.setdefault(rt.plural, {}).setdefault(ns, {})[name] = obj
-        self._index(rt.plural, ns, obj)
+        self._indexes.add(rt.plural, ns, obj)
         self._emit(Change("MODIFIED" if old else "ADDED", rt.plural, obj, old, self._rv))
 
     def _remove(self, rt: ResourceType, ns: str, obj: dict[str, Any]) -> None:
@@ -364,39 +368,10 @@ class Store:
         stored = self._objects[rt.plural][ns].pop(name)
         if not self._objects[rt.plural][ns]:
             del self._objects[rt.plural][ns]
-        self._unindex(rt.plural, ns, stored)
+        self._indexes.remove(rt.plural, ns, stored)
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
         self._emit(Change("DELETED", rt.plural, obj, stored, self._rv))
-
-    def _index(self, resource: str, ns: str, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        key = (ns, meta["name"])
-        index = self._labels.setdefault(resource, {})
-        for pair in (meta.get("labels") or {}).items():
-            index.setdefault(pair, set()).add(key)
-        if meta.get("uid"):
-            self._by_uid[meta["uid"]] = (resource, ns, meta["name"])
-        for ref in meta.get("ownerReferences") or ():
-            self._dependents.setdefault(ref.get("uid", ""), set()).add((resource, ns, meta["name"]))
-
-    def _unindex(self, resource: str, ns: str, obj: dict[str, Any]) -> None:
-        meta = obj["metadata"]
-        key = (ns, meta["name"])
-        index = self._labels.get(resource, {})
-        for pair in (meta.get("labels") or {}).items():
-            keys = index.get(pair)
-            if keys is not None:
-                keys.discard(key)
-                if not keys:
-                    del index[pair]
-        self._by_uid.pop(meta.get("uid", ""), None)
-        for ref in meta.get("ownerReferences") or ():
-            deps = self._dependents.get(ref.get("uid", ""))
-            if deps is not None:
-                deps.discard((resource, ns, meta["name"]))
-                if not deps:
-                    del self._dependents[ref.get("uid", "")]
 
     def _emit(self, change: Change) -> None:
         history = self._history.setdefault(change.resource, deque())
@@ -419,18 +394,3 @@ class Store:
                         log.exception("store listener %r failed on %s", callback, current.type)
         finally:
             self._dispatching = False
-
-
-def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
-    """Equal apart from the resourceVersion: such an update is a no-op."""
-    if a.keys() != b.keys():
-        return False
-    for key in a:
-        if key == "metadata":
-            ma = {k: v for k, v in a[key].items() if k != "resourceVersion"}
-            mb = {k: v for k, v in b[key].items() if k != "resourceVersion"}
-            if ma != mb:
-                return False
-        elif a[key] != b[key]:
-            return False
-    return True

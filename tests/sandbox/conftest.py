@@ -1,0 +1,53 @@
+"""Fixtures for the sandbox tests: a thread-hosted sandbox, its kubeconfig, and kubectl."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.sandbox_fixtures import kubeconfig, kubectl_path, kubectl_version, sandbox
+
+__all__ = ["kubeconfig", "sandbox"]
+
+DATA = Path(__file__).parent / "data"
+
+
+def pytest_report_header() -> str:
+    return f"kubectl: {kubectl_version()}"
+
+
+@dataclass(frozen=True)
+class KubectlResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+Kubectl = Callable[..., KubectlResult]
+
+
+@pytest.fixture
+def kubectl(kubeconfig: Path) -> Kubectl:
+    """Run the real kubectl against the sandbox: ``kubectl("get", "pods", check=True)``."""
+    binary = kubectl_path()
+    if binary is None:
+        pytest.skip("kubectl is not installed (needed to drive the sandbox like a user would)")
+
+    def run(*args: str, check: bool = True, timeout: float = 30.0) -> KubectlResult:
+        proc = subprocess.run(
+            [binary, "--kubeconfig", str(kubeconfig), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        result = KubectlResult(proc.returncode, proc.stdout, proc.stderr)
+        if check and proc.returncode != 0:
+            pytest.fail(f"kubectl {' '.join(args)} failed ({proc.returncode}): {proc.stderr}")
+        return result
+
+    return run
