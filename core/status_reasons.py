@@ -256,6 +256,7 @@ def unschedulable(*, pod: str, requests: str, detail: str, name: str) -> tuple[s
 # --- progress (nothing is wrong; these say what is being waited for) ---
 
 DELETING = "The cluster is being deleted."
+DELETED = "The cluster has been deleted."
 DELETING_PODS = "The cluster is being deleted; {pods} still shutting down."
 SUSPENDED = "The cluster is suspended: all its pods are stopped."
 SUSPENDING = "The cluster is suspending; {pods} still shutting down."
