@@ -166,8 +166,7 @@ def reply_for(
 class ClusterSource(Protocol):
     """What the notifier needs of ``core.watching.ClusterWatcher``."""
 
-    def subscribe(self) -> Any: ...
-    def snapshot(self) -> list[Any]: ...
+    def subscribe(self, *, replay: bool = False) -> Any: ...
     def pods_of(self, namespace: str, name: str) -> list[dict[str, Any]]: ...
 
 
@@ -197,9 +196,7 @@ class Notifier:
 
     async def run(self) -> None:
         """Until cancelled: feed every change to its cluster's worker."""
-        async with self._watcher.subscribe() as changes, asyncio.TaskGroup() as tg:
-            for change in self._watcher.snapshot():
-                self._enqueue(change, tg)
+        async with self._watcher.subscribe(replay=True) as changes, asyncio.TaskGroup() as tg:
             async for change in changes:
                 self._enqueue(change, tg)
 

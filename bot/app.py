@@ -1,0 +1,129 @@
+"""The Bolt ``AsyncApp`` of krayne-bot and the Slack Web API client it talks through.
+
+One app serves every transport (HTTP, Socket Mode, the shell). ``process_before_response`` is
+off: Bolt answers Slack as soon as a listener calls ``ack`` and the listener's slow work runs in
+tasks the runtime owns. The Web API client's base URL is a setting, so tests and the shell point
+it at the local Slack double.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import aiohttp
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.commands import Commands
+from bot.listeners import Spawn, register
+from bot.metrics import Metrics
+from bot.outbox import RateLimited, Result, Sender, TransientSendError
+from bot.settings import BotSettings
+
+log = logging.getLogger(__name__)
+
+WEB_TIMEOUT = 15
+"""Seconds per Web API call; chat.* answers in well under a second when Slack is healthy."""
+
+
+def build_web_client(settings: BotSettings) -> AsyncWebClient:
+    """The Web API client: one in-client retry for 429/5xx/connection errors; the outbox does
+    the rest (it waits out Retry-After itself and never drops a message)."""
+    return AsyncWebClient(
+        token=settings.secret("bot_token"),
+        base_url=settings.slack_api_url,
+        timeout=WEB_TIMEOUT,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ],
+    )
+
+
+def build_app(
+    settings: BotSettings,
+    *,
+    commands: Commands,
+    spawn: Spawn,
+    client: AsyncWebClient,
+    metrics: Metrics,
+) -> AsyncApp:
+    """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne."""
+    app = AsyncApp(
+        signing_secret=settings.secret("signing_secret"),
+        client=client,
+        process_before_response=False,
+        raise_error_for_unhandled_request=False,
+        logger=logging.getLogger("bot.bolt"),
+    )
+    register(app, commands=commands, spawn=spawn, metrics=metrics)
+
+    @app.error
+    async def on_error(error: Exception) -> None:
+        # Bolt's own failures (not our listeners', which report to the user themselves).
+        log.error("bolt: %s", type(error).__name__, exc_info=error)
+
+    return app
+
+
+def _retry_after(err: SlackApiError) -> float:
+    headers: dict[str, Any] = dict(err.response.headers or {})
+    for key, value in headers.items():
+        if key.lower() == "retry-after":
+            raw = value[0] if isinstance(value, list) else value
+            try:
+                return max(float(raw), 0.0)
+            except ValueError:
+                break
+    return 1.0
+
+
+def web_sender(client: AsyncWebClient) -> Sender:
+    """The outbox's sender over the Web API: maps Slack's answers to the outbox's signals."""
+
+    async def send(method: str, args: dict[str, Any]) -> Result:
+        try:
+            response = await client.api_call(method, json=args)
+        except SlackApiError as err:
+            status = err.response.status_code
+            if status == 429:
+                raise RateLimited(_retry_after(err)) from err
+            if status >= 500:
+                raise TransientSendError(f"{method}: HTTP {status}") from err
+            raise
+        except (TimeoutError, aiohttp.ClientError) as err:
+            raise TransientSendError(f"{method}: {type(err).__name__}") from err
+        return dict(response.data) if isinstance(response.data, dict) else {}
+
+    return send
+
+
+class UserNames:
+    """Slack user id → display name, cached for the life of the bot (for list tables)."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._names: dict[str, str] = {}
+
+    async def __call__(self, users: list[str]) -> dict[str, str]:
+        missing = [u for u in users if u not in self._names]
+        results = await asyncio.gather(
+            *(self._client.users_info(user=u) for u in missing), return_exceptions=True
+        )
+        for user, result in zip(missing, results, strict=True):
+            if isinstance(result, BaseException):
+                continue
+            profile = (result.get("user") or {}).get("profile") or {}
+            name = profile.get("display_name") or (result.get("user") or {}).get("name")
+            if name:
+                self._names[user] = str(name)
+        return {u: self._names[u] for u in users if u in self._names}

@@ -1,0 +1,286 @@
+"""Command → core API → Slack: the slow half of every slash command and button.
+
+Listeners parse and acknowledge within Slack's 3 seconds; what follows runs here, in a task the
+runtime owns. Every outcome is told through ``respond`` (the interaction's ``response_url``, which
+works even where the bot is not a channel member); thread replies and cards go through the outbox.
+Errors become ephemeral text with the usage line; nothing of an exception but its message and
+hint ever reaches Slack.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import yaml
+from slack_sdk.errors import SlackApiError
+
+from bot import blocks
+from bot import messages as msg
+from bot.facts import DELETED_BY, NOTIFIED, SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS, CardView
+from bot.grammar import USAGE, CreateCommand, ManifestCommand, config_for
+from bot.notifier import Record, encode_record
+from bot.outbox import Outbox
+from bot.settings import BotSettings
+from core import api
+from core.api import ClusterSummary
+from core.config import ClusterConfig
+from core.errors import ClusterNotFoundError, ConfigValidationError, KrayneError
+from core.kube import KubeClient
+from core.status import ClusterStatus, Phase
+from manifests.raycluster import build_raycluster
+
+log = logging.getLogger(__name__)
+
+NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+
+
+class Respond(Protocol):
+    """bolt's ``AsyncRespond``: posts to the interaction's response_url."""
+
+    async def __call__(self, text: str = "", **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """Who asked, where: the parts of a Slack request the commands need."""
+
+    user: str
+    channel: str
+    team: str | None
+
+
+def may_modify(user: str, cluster: ClusterSummary) -> bool:
+    """Only the owner may scale or delete (admins come with the policy work)."""
+    return cluster.owner is not None and cluster.owner == user
+
+
+class Commands:
+    """The operations behind `/krayne` and the buttons, with their dependencies injected."""
+
+    def __init__(
+        self,
+        *,
+        kube: KubeClient,
+        settings: BotSettings,
+        outbox: Outbox,
+        user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
+        remember: Callable[[str, str, Record], None] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.kube = kube
+        self.settings = settings
+        self.outbox = outbox
+        self._user_names = user_names
+        self._remember = remember
+        self._now = now
+
+    def namespace(self, requested: str | None) -> str:
+        return requested or self.settings.namespace
+
+    def config(self, cmd: CreateCommand | ManifestCommand) -> ClusterConfig:
+        """Pure and fast: listeners call it before the ack so bad flags fail at once."""
+        return config_for(cmd, namespace=self.namespace(cmd.namespace))
+
+    # --- create / manifest ----------------------------------------------------------------
+
+    async def create(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
+        name, namespace = config.name, config.namespace
+        try:
+            existing = await api.get_cluster(name, namespace, client=self.kube)
+        except ClusterNotFoundError:
+            existing = None
+        if existing is not None:
+            text = (
+                msg.already_yours(name)
+                if existing.owner == inv.user
+                else msg.already_exists_not_ours(name, namespace)
+            )
+            await respond(text=text, response_type="ephemeral")
+            return
+        status = ClusterStatus(Phase.CREATING, "Submitting the RayCluster.")
+        view = CardView(name, namespace, inv.user, status, None, 0, 0, 0)
+        thread_ts = await self._post_card(inv.channel, view)
+        notes = {SLACK_CHANNEL: inv.channel}
+        if inv.team:
+            notes[SLACK_TEAM] = inv.team
+        if thread_ts:
+            notes[SLACK_THREAD_TS] = thread_ts
+        try:
+            await api.create_cluster(
+                config,
+                client=self.kube,
+                ray_version=self.settings.ray_version,
+                python_tag=self.settings.python_tag,
+                owner=inv.user,
+                annotations=notes,
+            )
+        except BaseException:
+            if thread_ts:
+                self.outbox.submit(
+                    inv.channel, "chat.delete", {"channel": inv.channel, "ts": thread_ts}
+                )
+            raise
+        if not thread_ts:
+            await respond(text=msg.not_in_channel(name), response_type="ephemeral")
+
+    async def _post_card(self, channel: str, view: CardView) -> str | None:
+        """Post the status card; its ts becomes the thread. None where the bot may not post."""
+        try:
+            result = await self.outbox.send(
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "text": blocks.card_text(view), "blocks": blocks.card(view)},
+            )
+        except SlackApiError as err:
+            if err.response.get("error") in NOT_A_MEMBER:
+                return None
+            raise
+        return str(result["ts"])
+
+    async def manifest(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
+        body = build_raycluster(
+            config,
+            ray_version=self.settings.ray_version,
+            python_tag=self.settings.python_tag,
+            owner=inv.user,
+        )
+        text = yaml.safe_dump(body, sort_keys=False)
+        intro = msg.manifest_intro(config.name, config.namespace)
+        await respond(text=intro, blocks=blocks.code_blocks(intro, text), response_type="ephemeral")
+
+    # --- list / describe ------------------------------------------------------------------
+
+    async def list(
+        self, namespace: str | None, *, all_namespaces: bool, mine: bool, inv: Invocation,
+        respond: Respond,
+    ) -> None:  # fmt: skip
+        scope_ns = None if all_namespaces else self.namespace(namespace)
+        clusters = await api.list_clusters(
+            scope_ns, client=self.kube, owner=inv.user if mine else None
+        )
+        names = await self._names([c.owner for c in clusters if c.owner])
+        scope = msg.list_scope(scope_ns, mine)
+        await respond(
+            text=blocks.cluster_table_text(clusters, scope=scope),
+            blocks=blocks.cluster_table(clusters, scope=scope, now=self._now(), user_names=names),
+            response_type="ephemeral",
+        )
+
+    async def _names(self, users: list[str]) -> dict[str, str]:
+        if not self._user_names or not users:
+            return {}
+        try:
+            return await self._user_names(sorted(set(users)))
+        except Exception as err:  # names are a nicety; ids are shown instead
+            log.info("user names unavailable: %s", err)
+            return {}
+
+    async def describe(self, name: str, namespace: str | None, respond: Respond) -> None:
+        details = await api.describe_cluster(name, self.namespace(namespace), client=self.kube)
+        await respond(
+            text=f"Ray cluster {name}: {details.summary.status.phase.value}",
+            blocks=blocks.describe(details, now=self._now()),
+            response_type="ephemeral",
+        )
+
+    async def home_view(self, user: str, *, now: datetime) -> dict[str, Any]:
+        """The App Home tab: the user's clusters and the team's (one list, two requests)."""
+        try:
+            clusters: list[ClusterSummary] | None = await api.list_clusters(
+                self.settings.namespace, client=self.kube
+            )
+        except KrayneError as err:
+            log.warning("App Home without clusters: %s", err.message)
+            clusters = None
+        return blocks.app_home(user, clusters, now=now)
+
+    # --- scale ----------------------------------------------------------------------------
+
+    async def scale(
+        self, name: str, namespace: str | None, *, workers: int | None, group: str | None,
+        min_workers: int | None, max_workers: int | None, delta: int = 0, inv: Invocation,
+        respond: Respond,
+    ) -> None:  # fmt: skip
+        ns = self.namespace(namespace)
+        summary = await api.get_cluster(name, ns, client=self.kube)
+        if not may_modify(inv.user, summary):
+            await respond(
+                text=msg.not_owner("scale", name, summary.owner), response_type="ephemeral"
+            )
+            return
+        if workers is None:  # a +1/-1 button: relative to the group's current replicas
+            details = await api.describe_cluster(name, ns, client=self.kube)
+            target = next(
+                (g for g in details.worker_groups if group is None or g.name == group), None
+            )
+            if target is None:
+                raise ClusterNotFoundError(name, ns)
+            group, workers = target.name, max(0, target.replicas + delta)
+        after = await api.scale_cluster(
+            name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
+            client=self.kube,
+        )  # fmt: skip
+        shown_group = group or "worker"
+        await respond(
+            text=msg.scaled_ephemeral(name, shown_group, workers), response_type="ephemeral"
+        )
+        self._thread_note(after, msg.scaled_by(inv.user, shown_group, workers))
+
+    # --- delete ---------------------------------------------------------------------------
+
+    async def ask_delete(self, name: str, namespace: str | None, inv: Invocation,
+                         respond: Respond) -> None:  # fmt: skip
+        ns = self.namespace(namespace)
+        summary = await api.get_cluster(name, ns, client=self.kube)
+        if not may_modify(inv.user, summary):
+            await respond(
+                text=msg.not_owner("delete", name, summary.owner), response_type="ephemeral"
+            )
+            return
+        await respond(
+            text=msg.delete_confirm(name, ns),
+            blocks=blocks.delete_confirm(ns, name),
+            response_type="ephemeral",
+        )
+
+    async def delete(self, name: str, namespace: str, inv: Invocation, respond: Respond) -> None:
+        summary = await api.get_cluster(name, namespace, client=self.kube)
+        if not may_modify(inv.user, summary):
+            await respond(text=msg.not_owner("delete", name, summary.owner), replace_original=True)
+            return
+        record = Record(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
+        if self._remember:
+            self._remember(namespace, name, record)
+        await api.annotate_cluster(
+            name, namespace, {DELETED_BY: inv.user, NOTIFIED: encode_record(record)},
+            client=self.kube,
+        )  # fmt: skip
+        await api.delete_cluster(name, namespace, client=self.kube)
+        await respond(text=msg.deleted_ephemeral(name), replace_original=True)
+        self._thread_note(summary, msg.deleted_by(inv.user))
+
+    def _thread_note(self, summary: ClusterSummary, text: str) -> None:
+        ref = summary.slack
+        if ref is None or not ref.thread_ts:
+            return
+        self.outbox.submit(
+            ref.channel,
+            "chat.postMessage",
+            {"channel": ref.channel, "thread_ts": ref.thread_ts, "text": text,
+             "blocks": blocks.thread_reply(text)},
+        )  # fmt: skip
+
+
+def error_text(err: BaseException, *, usage_of: str | None) -> str:
+    """The ephemeral text for a failed command: message, hint, usage; never a repr."""
+    usage = USAGE.get(usage_of) if usage_of else None
+    if isinstance(err, ConfigValidationError):
+        problems = "\n".join(f"• {p}" for p in err.problems)
+        return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
+    if isinstance(err, KrayneError):
+        return msg.krayne_error(err.message, err.hint, usage)
+    return msg.internal_error(f"/krayne {usage_of}" if usage_of else "/krayne")

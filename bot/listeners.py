@@ -1,0 +1,247 @@
+"""Bolt listeners: parse, acknowledge within Slack's 3 seconds, hand the slow work off.
+
+Nothing here waits on Kubernetes. A listener validates what it can purely (grammar, config),
+answers with ``ack`` (the ephemeral usage error, the help, or "Creating `demo`…") and spawns
+the rest as a task the runtime owns. A request Slack delivers twice (``X-Slack-Retry-Num``, or
+the same trigger/event id) is acknowledged and otherwise ignored, so nothing is created or
+posted twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+
+from bot import blocks
+from bot import messages as msg
+from bot.commands import Commands, Invocation, Respond, error_text
+from bot.grammar import (
+    HELP_TEXT,
+    USAGE,
+    CreateCommand,
+    DeleteCommand,
+    DescribeCommand,
+    HelpCommand,
+    ListCommand,
+    ManifestCommand,
+    ScaleCommand,
+    UsageError,
+    parse_command,
+)
+from bot.metrics import Metrics
+from core.errors import ConfigValidationError, KrayneError
+
+log = logging.getLogger(__name__)
+
+Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+
+
+class SeenRequests:
+    """A bounded TTL set of request keys, to recognise Slack's re-deliveries."""
+
+    def __init__(self, *, ttl: float = 600.0, size: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:  # fmt: skip
+        self._ttl, self._size, self._clock = ttl, size, clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+
+    def first_time(self, key: str) -> bool:
+        now = self._clock()
+        while self._seen and (
+            len(self._seen) >= self._size or next(iter(self._seen.values())) < now - self._ttl
+        ):
+            self._seen.popitem(last=False)
+        if key in self._seen:
+            return False
+        self._seen[key] = now
+        return True
+
+
+def request_key(body: dict[str, Any]) -> str | None:
+    """What identifies one user action across Slack's re-deliveries."""
+    if body.get("event_id"):
+        return f"event:{body['event_id']}"
+    if body.get("trigger_id"):
+        return f"trigger:{body['trigger_id']}"
+    actions = body.get("actions") or []
+    if actions and actions[0].get("action_ts"):
+        return f"action:{(body.get('user') or {}).get('id')}:{actions[0]['action_ts']}"
+    return None
+
+
+def register(app: AsyncApp, *, commands: Commands, spawn: Spawn, metrics: Metrics) -> None:
+    """Attach every listener of krayne-bot to ``app``."""
+    seen = SeenRequests()
+
+    async def dedupe(
+        body: dict[str, Any],
+        next: Callable[[], Awaitable[None]],  # bolt injects by name
+    ) -> BoltResponse | None:
+        key = request_key(body)
+        if key is not None and not seen.first_time(key):
+            metrics.retries_ignored.inc()
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    app.middleware(dedupe)
+
+    def run(work: Coroutine[Any, Any, None], *, what: str, respond: Respond) -> None:
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception as err:
+                if isinstance(err, KrayneError):
+                    log.info("/krayne %s: %s", what, err.message)
+                else:
+                    log.exception("/krayne %s failed", what)
+                metrics.commands.labels(command=what, outcome="error").inc()
+                try:
+                    await respond(text=error_text(err, usage_of=what), response_type="ephemeral")
+                except Exception:
+                    log.exception("could not tell the user that /krayne %s failed", what)
+            else:
+                metrics.commands.labels(command=what, outcome="ok").inc()
+
+        spawn(guarded(), f"krayne:{what}")
+
+    @app.command("/krayne")
+    async def on_krayne(ack: Any, command: dict[str, Any], respond: Respond) -> None:
+        inv = Invocation(
+            user=command.get("user_id", ""),
+            channel=command.get("channel_id", ""),
+            team=command.get("team_id"),
+        )
+        try:
+            cmd = parse_command(command.get("text") or "")
+        except UsageError as err:
+            metrics.commands.labels(command="usage", outcome="usage_error").inc()
+            await ack(text=msg.usage_error(err.message, err.usage), response_type="ephemeral")
+            return
+        if isinstance(cmd, HelpCommand):
+            text = HELP_TEXT if not cmd.topic else f"`{USAGE.get(cmd.topic, cmd.topic)}`"
+            metrics.commands.labels(command="help", outcome="ok").inc()
+            await ack(text=text, blocks=blocks.text_blocks(text), response_type="ephemeral")
+            return
+        if isinstance(cmd, CreateCommand | ManifestCommand):
+            what = "create" if isinstance(cmd, CreateCommand) else "manifest"
+            try:
+                config = commands.config(cmd)
+            except ConfigValidationError as err:
+                metrics.commands.labels(command=what, outcome="usage_error").inc()
+                await ack(text=error_text(err, usage_of=what), response_type="ephemeral")
+                return
+            if isinstance(cmd, CreateCommand):
+                await ack(text=msg.ack_create(cmd.name), response_type="ephemeral")
+                run(commands.create(config, inv, respond), what=what, respond=respond)
+            else:
+                await ack(text=msg.ack_manifest(cmd.name), response_type="ephemeral")
+                run(commands.manifest(config, inv, respond), what=what, respond=respond)
+            return
+        if isinstance(cmd, ListCommand):
+            await ack(text=msg.ACK_LIST, response_type="ephemeral")
+            work = commands.list(
+                cmd.namespace, all_namespaces=cmd.all_namespaces, mine=cmd.mine, inv=inv,
+                respond=respond,
+            )  # fmt: skip
+            run(work, what="list", respond=respond)
+        elif isinstance(cmd, DescribeCommand):
+            await ack(text=msg.ack_describe(cmd.name), response_type="ephemeral")
+            run(commands.describe(cmd.name, cmd.namespace, respond), what="describe",
+                respond=respond)  # fmt: skip
+        elif isinstance(cmd, ScaleCommand):
+            await ack(text=msg.ack_scale(cmd.name, cmd.workers), response_type="ephemeral")
+            work = commands.scale(
+                cmd.name, cmd.namespace, workers=cmd.workers, group=cmd.group,
+                min_workers=cmd.min_workers, max_workers=cmd.max_workers, inv=inv,
+                respond=respond,
+            )  # fmt: skip
+            run(work, what="scale", respond=respond)
+        elif isinstance(cmd, DeleteCommand):
+            await ack(text=msg.ACK_WORKING, response_type="ephemeral")
+            run(commands.ask_delete(cmd.name, cmd.namespace, inv, respond), what="delete",
+                respond=respond)  # fmt: skip
+        else:
+            await ack(text=msg.usage_error("Unknown command.", None), response_type="ephemeral")
+
+    def _clicked(body: dict[str, Any]) -> tuple[Invocation, str, str]:
+        action = (body.get("actions") or [{}])[0]
+        namespace, name = blocks.parse_ref(str(action.get("value", "")))
+        inv = Invocation(
+            user=(body.get("user") or {}).get("id", ""),
+            channel=(body.get("channel") or {}).get("id")
+            or (body.get("container") or {}).get("channel_id", ""),
+            team=(body.get("team") or {}).get("id"),
+        )
+        return inv, namespace, name
+
+    @app.action(blocks.DESCRIBE)
+    async def on_describe(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.actions.labels(action="describe").inc()
+        _inv, namespace, name = _clicked(body)
+        run(commands.describe(name, namespace, respond), what="describe", respond=respond)
+
+    @app.action(blocks.DELETE)
+    async def on_delete(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.actions.labels(action="delete").inc()
+        inv, namespace, name = _clicked(body)
+        run(commands.ask_delete(name, namespace, inv, respond), what="delete", respond=respond)
+
+    @app.action(blocks.DELETE_CONFIRM)
+    async def on_delete_confirm(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.actions.labels(action="delete_confirm").inc()
+        inv, namespace, name = _clicked(body)
+        run(commands.delete(name, namespace, inv, respond), what="delete", respond=respond)
+
+    @app.action(blocks.DELETE_CANCEL)
+    async def on_delete_cancel(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.actions.labels(action="delete_cancel").inc()
+        _inv, _namespace, name = _clicked(body)
+        run(respond(text=msg.delete_cancelled(name), replace_original=True), what="delete",
+            respond=respond)  # fmt: skip
+
+    async def _scale_by(delta: int, body: dict[str, Any], respond: Respond) -> None:
+        inv, namespace, name = _clicked(body)
+        work = commands.scale(
+            name, namespace, workers=None, group=None, min_workers=None, max_workers=None,
+            delta=delta, inv=inv, respond=respond,
+        )  # fmt: skip
+        run(work, what="scale", respond=respond)
+
+    @app.action(blocks.SCALE_UP)
+    async def on_scale_up(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.actions.labels(action="scale_up").inc()
+        await _scale_by(+1, body, respond)
+
+    @app.action(blocks.SCALE_DOWN)
+    async def on_scale_down(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.actions.labels(action="scale_down").inc()
+        await _scale_by(-1, body, respond)
+
+    @app.event("app_home_opened")
+    async def on_home(ack: Any, event: dict[str, Any], client: Any) -> None:
+        await ack()
+        user = event.get("user", "")
+        if event.get("tab", "home") != "home" or not user:
+            return
+
+        async def publish() -> None:
+            view = await commands.home_view(user, now=datetime.now(UTC))
+            await client.views_publish(user_id=user, view=view)
+
+        async def no_respond(text: str = "", **_: Any) -> None:
+            log.warning("App Home of %s not published: %s", user, text)
+
+        run(publish(), what="home", respond=no_respond)

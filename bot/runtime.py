@@ -1,0 +1,182 @@
+"""The running bot: one TaskGroup owning the Kubernetes client, the shared watch, the notifier,
+the outbox, the transports and every command's slow half.
+
+Signals only call ``stop()``. Stopping drains: commands in flight get ``drain_timeout`` to
+finish, then the outbox sends what is queued within the same budget, then everything is
+cancelled and closed. A root task that fails stops the rest (kopf's ``running.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping, Sequence
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.app import UserNames, build_app, build_web_client, web_sender
+from bot.commands import Commands
+from bot.metrics import Metrics
+from bot.notifier import Notifier
+from bot.outbox import Outbox, OutboxSettings
+from bot.settings import BotSettings
+from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
+from core import api
+from core.kube import KubeClient
+from core.watching import ClusterWatcher
+
+log = logging.getLogger(__name__)
+
+
+class BotRuntime:
+    """Build with settings (and optionally an existing Kubernetes client), then ``await run()``.
+
+    ``http=False`` skips the HTTP server (the shell dispatches requests itself with
+    ``dispatch``). ``started`` is set once watches are running and the HTTP port is bound.
+    """
+
+    def __init__(
+        self,
+        settings: BotSettings,
+        *,
+        kube: KubeClient | None = None,
+        http: bool = True,
+        watch_namespaces: Sequence[str] | None = (),
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.web: AsyncWebClient = build_web_client(settings)
+        self.outbox = Outbox(
+            web_sender(self.web),
+            settings=OutboxSettings(interval=settings.card_interval),
+            metrics=self.metrics,
+        )
+        self.started = asyncio.Event()
+        self.http_port: int | None = None
+        self._http = http
+        self._kube = kube
+        self._own_kube = kube is None
+        self._watch_namespaces = (
+            [settings.namespace] if watch_namespaces == () else watch_namespaces
+        )
+        self._tg: asyncio.TaskGroup | None = None
+        self._work: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self.watcher: ClusterWatcher | None = None
+        self.notifier: Notifier | None = None
+        self.commands: Commands | None = None
+        self.app: AsyncApp | None = None
+
+    # --- public -----------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Ask ``run()`` to drain and return (safe from a signal handler)."""
+        self._stop.set()
+
+    def ready(self) -> bool:
+        """Kubernetes reachable and every watch listed and watching (``/readyz``)."""
+        return self.watcher is not None and self.watcher.synced
+
+    async def dispatch(
+        self, body: bytes, headers: Mapping[str, str]
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Handle one signed Slack request in process (the shell's transport)."""
+        if self.app is None:
+            raise RuntimeError("BotRuntime is not running")
+        return await dispatch_http(self.app, body, headers)
+
+    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a command's slow half as a task this runtime owns."""
+        if self._tg is None or self._stop.is_set():
+            work.close()
+            log.warning("not running %s: the bot is stopping", name)
+            return
+        task = self._tg.create_task(work, name=name)
+        self._work.add(task)
+        task.add_done_callback(self._work.discard)
+
+    async def run(self) -> None:
+        """Run until ``stop()`` (or a root task fails); then drain and close everything."""
+        kube = self._kube
+        if kube is None:
+            from core.kube_asyncio import connect
+
+            kube = self._kube = await connect(self.settings.kubeconfig, self.settings.kube_context)
+        try:
+            await self._run(kube)
+        finally:
+            self._tg = None
+            if self._own_kube:
+                await kube.close()
+
+    # --- internals --------------------------------------------------------------------------
+
+    async def _run(self, kube: KubeClient) -> None:
+        watcher = self.watcher = ClusterWatcher(kube, self._watch_namespaces)
+
+        async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
+            await api.annotate_cluster(name, namespace, notes, client=kube)
+
+        notifier = self.notifier = Notifier(
+            watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
+            metrics=self.metrics,
+        )  # fmt: skip
+        self.commands = Commands(
+            kube=kube, settings=self.settings, outbox=self.outbox,
+            user_names=UserNames(self.web), remember=notifier.remember,
+        )  # fmt: skip
+        self.app = build_app(
+            self.settings, commands=self.commands, spawn=self.spawn, client=self.web,
+            metrics=self.metrics,
+        )  # fmt: skip
+        roots: list[asyncio.Task[None]] = []
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            roots.append(tg.create_task(watcher.run(), name="watcher"))
+            roots.append(tg.create_task(self.outbox.run(), name="outbox"))
+            roots.append(tg.create_task(notifier.run(), name="notifier"))
+            if self._http:
+                web_app = http_application(self.app, ready=self.ready, metrics=self.metrics)
+                roots.append(
+                    tg.create_task(
+                        serve_http(
+                            web_app,
+                            host=self.settings.host,
+                            port=self.settings.port,
+                            on_started=self._bound,
+                        ),  # fmt: skip
+                        name="http",
+                    )
+                )
+            if self.settings.socket_mode:
+                token = self.settings.secret("app_token")
+                if not token:
+                    raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
+                roots.append(
+                    tg.create_task(
+                        serve_socket_mode(self.app, app_token=token, client=self.web),
+                        name="socket-mode",
+                    )
+                )
+            if not self._http:
+                self.started.set()
+            await self._stop.wait()
+            await self._drain()
+            for task in roots:
+                task.cancel()
+
+    def _bound(self, port: int) -> None:
+        self.http_port = port
+        self.started.set()
+
+    async def _drain(self) -> None:
+        budget = self.settings.drain_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + budget
+        if self._work:
+            _done, pending = await asyncio.wait(set(self._work), timeout=budget)
+            for task in pending:
+                task.cancel()
+        await self.outbox.drain(max(0.0, deadline - loop.time()))
