@@ -11,18 +11,7 @@ import pytest
 
 from core.config import ClusterConfig, build_config
 from core.kube_asyncio import KubernetesAsyncioClient, connect
-
-try:  # TEMPORARY until tests/sandbox_fixtures.py lands
-    from tests.sandbox_fixtures import sandbox  # noqa: F401  (the fixture, re-exported)
-except ImportError:
-    from collections.abc import Iterator
-
-    from core.sandbox.runner import running_sandbox
-
-    @pytest.fixture(scope="module")
-    def sandbox() -> Iterator[Any]:
-        with running_sandbox(speed=50) as sb:
-            yield sb
+from tests.sandbox_fixtures import sandbox  # noqa: F401  (the fixture, re-exported)
 
 _serial = itertools.count()
 NO_SERVICES = {"notebook": False, "code_server": False, "ssh": False}
