@@ -19,6 +19,7 @@ class PullProblem(StrEnum):
     NOT_FOUND_OR_DENIED = "not-found-or-denied"
     DENIED = "denied"
     TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
     INVALID = "invalid"
     NEVER_PULL = "never-pull"
     UNKNOWN = "unknown"
@@ -26,8 +27,9 @@ class PullProblem(StrEnum):
 
 # Order matters: Docker Hub's "pull access denied, repository does not exist or may require
 # authorization" must be recognised before the plain "denied" and "does not exist" patterns.
+# No bare status codes: digests, ports and IP addresses are full of digits.
 _PULL_PATTERNS: tuple[tuple[PullProblem, tuple[str, ...]], ...] = (
-    (PullProblem.INVALID, ("invalid reference format", "couldn't parse image reference")),
+    (PullProblem.INVALID, ("invalid reference format", "couldn't parse image")),
     (PullProblem.NEVER_PULL, ("pull policy of never",)),
     (PullProblem.NOT_FOUND_OR_DENIED, ("does not exist or may require authorization",)),
     (
@@ -38,27 +40,19 @@ _PULL_PATTERNS: tuple[tuple[PullProblem, tuple[str, ...]], ...] = (
             "access denied",
             "access to the resource is denied",
             "insufficient_scope",
+            "failed to authorize",
             "403 forbidden",
-            "401",
             "denied:",
         ),
     ),
     (
         PullProblem.NOT_FOUND,
-        ("not found", "manifest unknown", "name unknown", "no such image", "does not exist", "404"),
+        ("not found", "manifest unknown", "name unknown", "no such image", "does not exist"),
     ),
+    (PullProblem.TIMEOUT, ("timeout", "timed out", "deadline exceeded")),
     (
-        PullProblem.TIMEOUT,
-        (
-            "timeout",
-            "timed out",
-            "deadline exceeded",
-            "no such host",
-            "connection refused",
-            "connection reset",
-            "network is unreachable",
-            "dial tcp",
-        ),
+        PullProblem.UNREACHABLE,
+        ("no such host", "connection refused", "connection reset", "network is unreachable"),
     ),
 )
 
@@ -81,7 +75,8 @@ _PULL_REASON = {
     PullProblem.NOT_FOUND_OR_DENIED: "the registry says the repository does not exist or needs "
     "credentials",
     PullProblem.DENIED: "the registry denied access",
-    PullProblem.TIMEOUT: "the registry could not be reached in time",
+    PullProblem.TIMEOUT: "the registry did not answer in time",
+    PullProblem.UNREACHABLE: "the registry could not be reached",
     PullProblem.INVALID: "the image name is not a valid image reference",
     PullProblem.NEVER_PULL: "its pull policy is Never and the node does not have it",
     PullProblem.UNKNOWN: "the pull failed",
@@ -96,6 +91,8 @@ _PULL_HINT = {
     "(an imagePullSecret) to namespace `{namespace}`.",
     PullProblem.TIMEOUT: "Check the registry address in the image name; Kubernetes keeps retrying, "
     "so a passing network problem resolves itself.",
+    PullProblem.UNREACHABLE: "Check the registry's host name in the image (`--image`): the "
+    "cluster cannot resolve or connect to it.",
     PullProblem.INVALID: "Use the form `registry/repository:tag`, in lowercase, with `--image`.",
     PullProblem.NEVER_PULL: "Use an image the nodes can pull, or an imagePullPolicy other than "
     "Never.",

@@ -257,7 +257,7 @@ CASES = [
             )
         ],
         Phase.IMAGE_PULL_ERROR,
-        ("could not be reached in time",),
+        ("the registry did not answer in time",),
         hint="registry address",
     ),
     Case(
@@ -577,7 +577,7 @@ def test_init_container_done_then_main_container_creating() -> None:
         (
             "ErrImagePull",
             "dial tcp: lookup r.example on 10.0.0.10:53: no such host",
-            PullProblem.TIMEOUT,
+            PullProblem.UNREACHABLE,
         ),
         ("InvalidImageName", "whatever", PullProblem.INVALID),
         ("ErrImageNeverPull", 'Container image "x" is not present', PullProblem.NEVER_PULL),
@@ -588,6 +588,28 @@ def test_pull_errors_are_classified_from_the_kubelet_message(
     reason: str, message: str, problem: PullProblem
 ) -> None:
     assert classify_pull_error(reason, message) is problem
+
+
+@pytest.mark.parametrize(
+    ("image", "problem"),
+    [
+        ("rayproject/ray:9.9.9", PullProblem.NOT_FOUND),
+        ("docker.io/krayne/private-ray:1.0", PullProblem.NOT_FOUND_OR_DENIED),
+        ("ghcr.io/someone/secret-ray:1.0", PullProblem.DENIED),
+        ("registry.internal.example:5000/ray:2.53.0", PullProblem.TIMEOUT),
+        ("registry.nowhere.invalid/ray:2.53.0", PullProblem.UNREACHABLE),
+    ],
+)
+def test_sandbox_pull_errors_read_like_containerd_and_are_classified(
+    image: str, problem: PullProblem
+) -> None:
+    """The sandbox copies containerd's wording; classifying it proves the patterns match."""
+    from core.sandbox.images import ImageCatalogue
+    from core.sandbox.simconfig import ImageCatalogueConfig
+
+    result = ImageCatalogue(ImageCatalogueConfig()).resolve(image)
+    message = f'Failed to pull image "{image}": {result.error}'
+    assert classify_pull_error("ErrImagePull", message) is problem, message
 
 
 # --- totality: arbitrary, partial and null-ridden objects never make it raise --------------
