@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -60,6 +61,31 @@ async def test_connection_refused_names_the_api_address(tmp_path: Path) -> None:
 async def test_missing_kubeconfig_is_a_connection_error_with_a_hint(tmp_path: Path) -> None:
     with pytest.raises(KubeConnectionError, match="Cannot load the Kubernetes configuration"):
         await connect(str(tmp_path / "nope.yaml"))
+
+
+async def test_without_any_kubeconfig_outside_a_pod_the_error_says_what_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(KubeConnectionError, match="in-cluster service account") as err:
+        await connect()
+    assert err.value.hint and "--kubeconfig" in err.value.hint
+
+
+async def test_kubeconfig_from_the_environment_and_an_unknown_context(
+    sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(sandbox.kubeconfig_path))
+    client = await connect()
+    try:
+        assert client.server == sandbox.url
+        assert await list_clusters(NS, client=client) == []
+    finally:
+        await client.close()
+    with pytest.raises(KubeConnectionError, match="no-such-context"):
+        await connect(context="no-such-context")
 
 
 async def test_forbidden_answer_is_permission_denied(client: KubeClient, sandbox: Any) -> None:
@@ -141,11 +167,13 @@ async def test_rejected_raycluster_leaves_no_secret_behind(
 async def _first_pull_error(client: KubeClient, name: str) -> float:
     """When (loop time) a pod of ``name`` first shows an image pull error."""
     loop = asyncio.get_running_loop()
-    async for event in client.watch("pods", NS, label_selector=f"ray.io/cluster={name}"):
-        statuses = (event["object"].get("status") or {}).get("containerStatuses") or []
-        reasons = {((s.get("state") or {}).get("waiting") or {}).get("reason") for s in statuses}
-        if reasons & PULL_ERRORS:
-            return loop.time()
+    events = client.watch("pods", NS, label_selector=f"ray.io/cluster={name}")
+    async with contextlib.aclosing(events):  # type: ignore[type-var]
+        async for event in events:
+            statuses = (event["object"].get("status") or {}).get("containerStatuses") or []
+            waiting = [(s.get("state") or {}).get("waiting") or {} for s in statuses]
+            if {w.get("reason") for w in waiting} & PULL_ERRORS:
+                return loop.time()
     raise AssertionError("the watch ended before any pull error")
 
 

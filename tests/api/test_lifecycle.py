@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -36,11 +37,13 @@ async def _until_deleted(client: KubeClient, name: str) -> None:
             except ClusterNotFoundError:
                 return
             rv = current["metadata"]["resourceVersion"]
-            async for event in client.watch(
+            events = client.watch(
                 "rayclusters", NS, field_selector=f"metadata.name={name}", resource_version=rv
-            ):
-                if event["type"] == "DELETED":
-                    return
+            )
+            async with contextlib.aclosing(events):  # type: ignore[type-var]
+                async for event in events:
+                    if event["type"] == "DELETED":
+                        return
 
 
 async def test_create_get_list_describe_scale_delete_round_trip(
