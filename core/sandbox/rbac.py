@@ -35,14 +35,17 @@ from typing import Any
 
 from core.sandbox.apierror import ApiError
 from core.sandbox.authz_types import RequestAttributes, UserInfo
+from core.sandbox.runner import Sandbox
 from core.sandbox.store import Store
 
 __all__ = [
     "ADMIN_USER",
     "RbacAuthorizer",
+    "SandboxRbac",
     "TokenAuthenticator",
     "forbidden_message",
     "issue_service_account_token",
+    "rbac_sandbox",
     "rule_allows",
     "service_account_username",
     "subject_matches",
@@ -269,3 +272,36 @@ class RbacAuthorizer:
             reasons.append(f'role.rbac.authorization.k8s.io "{name}" not found')
             return []
         return [r for r in role.get("rules") or [] if isinstance(r, Mapping)]
+
+
+# ---------------------------------------------------------------------------------- wiring
+class SandboxRbac:
+    """Both hooks for a ``Sandbox``, which must exist (with its store) before they can be bound:
+    pass ``authenticate``/``authorize`` to it, then ``bind`` its store and admin token. Until
+    bound, every request is refused (401)."""
+
+    def __init__(self) -> None:
+        self._authenticator: TokenAuthenticator | None = None
+        self._authorizer: RbacAuthorizer | None = None
+
+    def bind(self, store: Store, *, admin_token: str) -> None:
+        self._authenticator = TokenAuthenticator(store, admin_token=admin_token)
+        self._authorizer = RbacAuthorizer(store)
+
+    def authenticate(self, token: str | None) -> UserInfo | None:
+        return None if self._authenticator is None else self._authenticator(token)
+
+    def authorize(self, attrs: RequestAttributes) -> str | None:
+        if self._authorizer is None:
+            return forbidden_message(attrs)
+        return self._authorizer(attrs)
+
+
+def rbac_sandbox(**kwargs: Any) -> Sandbox:
+    """A ``Sandbox`` that enforces RBAC from its own store: its kubeconfig's admin token is
+    ``system:admin``; everyone else gets what Roles and RoleBindings grant (``kubectl apply``
+    them), authenticating with ``issue_service_account_token(sandbox.store, ns, name)``."""
+    rbac = SandboxRbac()
+    sandbox = Sandbox(authenticator=rbac.authenticate, authorizer=rbac.authorize, **kwargs)
+    rbac.bind(sandbox.store, admin_token=sandbox.token)
+    return sandbox

@@ -1,0 +1,107 @@
+"""A sandbox that enforces RBAC, loaded with deploy/'s RBAC, and the bot's identity on it.
+
+``deployed()`` starts an RBAC-enforcing sandbox on the test's loop, creates the namespace,
+ServiceAccount, Roles and RoleBindings that ``kubectl kustomize deploy/`` renders (as the
+sandbox admin), mints a token for the rendered ServiceAccount and connects the bot's
+own Kubernetes client with a kubeconfig holding only that token.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from core.kube_asyncio import KubernetesAsyncioClient, connect
+from core.sandbox.apierror import ApiError
+from core.sandbox.rbac import issue_service_account_token, rbac_sandbox
+from core.sandbox.runner import Sandbox
+from tests.deploy.deployfiles import DEPLOY, render
+
+SANDBOX_SPEED = 40.0
+RBAC_KINDS = ("Namespace", "ServiceAccount", "Role", "RoleBinding")
+
+
+def rbac_objects() -> list[dict[str, Any]]:
+    return [o for o in render(DEPLOY) if o["kind"] in RBAC_KINDS]
+
+
+def bot_account(objects: list[dict[str, Any]]) -> tuple[str, str]:
+    (account,) = [o for o in objects if o["kind"] == "ServiceAccount"]
+    return account["metadata"]["namespace"], account["metadata"]["name"]
+
+
+def managed_role(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The Role granting the cluster work: the one outside the bot's own namespace."""
+    bot_namespace, _ = bot_account(objects)
+    (role,) = [
+        o for o in objects
+        if o["kind"] == "Role" and o["metadata"]["namespace"] != bot_namespace
+    ]
+    return role
+
+
+def load_objects(sandbox: Sandbox, objects: list[dict[str, Any]]) -> None:
+    """Store the objects as the cluster admin would create them. (Not with ``kubectl apply``:
+    kubectl never sends a bearer token to a plain-HTTP server, and the sandbox has no TLS.)"""
+    for obj in objects:
+        resource = obj["kind"].lower() + "s"
+        try:
+            sandbox.store.create(resource, copy.deepcopy(obj))
+        except ApiError as err:
+            if err.code != 409 or obj["kind"] != "Namespace":
+                raise
+
+
+def token_kubeconfig(sandbox: Sandbox, token: str, path: Path, *, user: str) -> Path:
+    """The sandbox's kubeconfig with its admin credentials swapped for ``token``."""
+    config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
+    config["users"] = [{"name": user, "user": {"token": token}}]
+    for context in config["contexts"]:
+        context["context"]["user"] = user
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+@dataclass
+class Deployed:
+    sandbox: Sandbox
+    client: KubernetesAsyncioClient  # authenticated as the bot's ServiceAccount, nothing more
+    kubeconfig: Path
+    objects: list[dict[str, Any]]
+
+    @property
+    def namespace(self) -> str:
+        """The managed namespace, where clusters are created."""
+        return str(managed_role(self.objects)["metadata"]["namespace"])
+
+    def set_rules(self, rules: list[dict[str, Any]]) -> None:
+        """Replace the managed Role's rules, as an admin editing rbac.yaml would."""
+        role = managed_role(self.objects)
+        stored = self.sandbox.store.get("roles", role["metadata"]["namespace"],
+                                        role["metadata"]["name"])
+        stored["rules"] = copy.deepcopy(rules)
+        self.sandbox.store.update("roles", stored)
+
+
+@asynccontextmanager
+async def deployed(tmp_path: Path) -> AsyncIterator[Deployed]:
+    objects = rbac_objects()
+    async with rbac_sandbox(
+        speed=SANDBOX_SPEED, kubeconfig_out=tmp_path / "admin.kubeconfig"
+    ) as sandbox:
+        load_objects(sandbox, objects)
+        namespace, name = bot_account(objects)
+        token = issue_service_account_token(sandbox.store, namespace, name)
+        path = token_kubeconfig(sandbox, token, tmp_path / "bot.kubeconfig", user=name)
+        client = await connect(str(path), request_timeout=5)
+        try:
+            yield Deployed(sandbox, client, path, objects)
+        finally:
+            await client.close()
