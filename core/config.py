@@ -165,6 +165,24 @@ def _name(field: str, pattern: re.Pattern[str], limit: int, first: str):
     return BeforeValidator(check)
 
 
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a cluster name (the sentence config validation gives), or None."""
+    try:
+        _name("name", _DNS1035, MAX_CLUSTER_NAME, "a letter").func(name)
+    except PydanticCustomError as err:
+        return str(err.context["problem"]) if err.context else str(err)
+    return None
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why ``namespace`` cannot be a namespace, or None."""
+    try:
+        _name("namespace", _DNS1123, MAX_NAMESPACE, "a letter or digit").func(namespace)
+    except PydanticCustomError as err:
+        return str(err.context["problem"]) if err.context else str(err)
+    return None
+
+
 _CPU_EXAMPLES = "1, 500m or 2.5"
 _MEM_EXAMPLES = "512Mi, 4Gi or 1.5G"
 _TINY_CPU = "the smallest CPU amount is 1m (a thousandth of a CPU)"

@@ -1,0 +1,455 @@
+"""The `/krayne` grammar (DESIGN §7), pure: slash-command text → a ``Command`` or a ``UsageError``.
+
+Slack mangles what people type (em dashes for ``--``, smart quotes, entities, links such as
+``<http://docker.io/x|docker.io/x>``): ``normalize_slack_text`` (bot/slack_text.py) undoes that
+before the words are split with shlex, so quoted values work. Krayne's own flag names are
+accepted as aliases. Sizes are not checked here: ``config_for`` turns the options into
+``build_config`` overrides, so flags and YAML meet exactly the same validation.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.slack_text import normalize_slack_text
+from core.config import MAX_REPLICAS, ClusterConfig, build_config, name_problem, namespace_problem
+from core.errors import ConfigValidationError, KrayneError
+
+USAGE: dict[str, str] = {
+    "help": "/krayne help [command]",
+    "create": "/krayne create NAME [--workers N] [--gpus N] [--gpu-type T] [--cpus C] [--memory M]"
+    " [--head-cpus C] [--head-memory M] [--head-runs-tasks] [--image IMG] [--min-workers N]"
+    " [--max-workers N] [--no-autoscaling] [--no-notebook] [--no-code-server] [--no-ssh]"
+    " [-n NAMESPACE]",
+    "list": "/krayne list [-n NAMESPACE | --all] [--mine]",
+    "describe": "/krayne describe NAME [-n NAMESPACE]   (also: get NAME, status NAME)",
+    "scale": "/krayne scale NAME --workers N [--group G] [--min N] [--max N] [-n NAMESPACE]",
+    "delete": "/krayne delete NAME [-n NAMESPACE]",
+    "manifest": "/krayne manifest NAME [create flags]   (shows the YAML, creates nothing)",
+}
+ALIASES = {"get": "describe", "status": "describe", "ls": "list", "rm": "delete"}
+
+HELP_TEXT = """\
+*krayne* — Ray clusters on Kubernetes, from Slack.
+• `/krayne create NAME` — a cluster with the defaults (1 CPU head, autoscaling CPU workers)
+• `/krayne create NAME --gpus 1` — one worker with a GPU, up when the cluster is ready
+• `/krayne create NAME --workers 4 --cpus 8 --memory 32Gi --max-workers 10`
+• `/krayne create NAME --gpus 2 --gpu-type nvidia-l4 --image rayproject/ray:2.53.0-py311-gpu`
+• `/krayne list` (`--mine`, `--all`) · `/krayne describe NAME` · `/krayne delete NAME`
+• `/krayne scale NAME --workers 8` — change the number of workers
+• `/krayne manifest NAME [create flags]` — show the RayCluster YAML without creating anything
+Add `-n NAMESPACE` to work in another namespace; `/krayne help COMMAND` lists every flag.\
+"""
+
+
+class UsageError(KrayneError):
+    """The text is not a valid `/krayne` command; ``usage`` is the usage line of the command."""
+
+    def __init__(self, message: str, *, usage: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.usage = usage
+
+
+# ---- commands ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class CreateOptions:
+    """Create flags as typed; ``None`` means not given (the config default or the file wins)."""
+
+    workers: int | None = None
+    gpus: int | None = None
+    gpu_type: str | None = None
+    cpus: str | None = None
+    memory: str | None = None
+    head_cpus: str | None = None
+    head_memory: str | None = None
+    head_runs_tasks: bool = False
+    image: str | None = None
+    min_workers: int | None = None
+    max_workers: int | None = None
+    autoscaling: bool = True
+    notebook: bool = True
+    code_server: bool = True
+    ssh: bool = True
+    file: str | None = None  # only `krayne-bot manifest -f`
+
+
+@dataclass(frozen=True, slots=True)
+class HelpCommand:
+    topic: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateCommand:
+    name: str
+    namespace: str | None = None
+    options: CreateOptions = field(default_factory=CreateOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestCommand:
+    name: str
+    namespace: str | None = None
+    options: CreateOptions = field(default_factory=CreateOptions)
+
+
+@dataclass(frozen=True, slots=True)
+class ListCommand:
+    namespace: str | None = None
+    all_namespaces: bool = False
+    mine: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DescribeCommand:
+    name: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleCommand:
+    name: str
+    workers: int
+    group: str | None = None
+    min_workers: int | None = None
+    max_workers: int | None = None
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCommand:
+    name: str
+    namespace: str | None = None
+
+
+Command = (
+    HelpCommand | CreateCommand | ManifestCommand | ListCommand | DescribeCommand | ScaleCommand
+    | DeleteCommand
+)  # fmt: skip
+
+
+# ---- Slack text → words ------------------------------------------------------------------------
+def _words(text: str) -> list[str]:
+    try:
+        words = shlex.split(normalize_slack_text(text))
+    except ValueError:
+        raise UsageError(
+            'A quote is not closed: put a matching `"` at the end of the value.',
+            usage=USAGE["help"],
+        ) from None
+    if words and words[0].lower() in ("/krayne", "krayne"):
+        words = words[1:]
+    return words
+
+
+# ---- flags -------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class _Flag:
+    key: str  # the option it sets
+    kind: str  # "int", "text", "namespace", or "bool" (present → ``value``)
+    example: str = ""
+    value: bool = True
+
+
+def _flags(key: str, kind: str, sample: str, *names: str, value: bool = True) -> dict[str, _Flag]:
+    """One option under several names (ours first, then Krayne's or kubectl's)."""
+    return {n: _Flag(key, kind, f"{n} {sample}".strip(), value) for n in names}
+
+
+_NAME_FLAGS = _flags("namespace", "namespace", "ml-team", "-n", "--namespace")
+_CREATE_FLAGS: dict[str, _Flag] = {
+    **_flags("workers", "int", "2", "--workers"),
+    **_flags("gpus", "int", "1", "--gpus", "--gpus-per-worker"),
+    **_flags("gpu_type", "text", "nvidia-l4", "--gpu-type"),
+    **_flags("cpus", "text", "4", "--cpus", "--cpus-per-worker"),
+    **_flags("memory", "text", "16Gi", "--memory", "--memory-per-worker"),
+    **_flags("head_cpus", "text", "2", "--head-cpus", "--cpus-in-head"),
+    **_flags("head_memory", "text", "8Gi", "--head-memory", "--memory-in-head"),
+    **_flags("head_runs_tasks", "bool", "", "--head-runs-tasks"),
+    **_flags("image", "text", "rayproject/ray:2.53.0-py311", "--image"),
+    **_flags("min_workers", "int", "0", "--min-workers"),
+    **_flags("max_workers", "int", "4", "--max-workers"),
+    **_flags("autoscaling", "bool", "", "--no-autoscaling", value=False),
+    **_flags("notebook", "bool", "", "--no-notebook", value=False),
+    **_flags("code_server", "bool", "", "--no-code-server", value=False),
+    **_flags("ssh", "bool", "", "--no-ssh", value=False),
+    **_NAME_FLAGS,
+}
+_FILE_FLAGS = _flags("file", "text", "cluster.yaml", "-f", "--file")
+_LIST_FLAGS = {
+    **_NAME_FLAGS,
+    **_flags("all_namespaces", "bool", "", "--all", "-A", "--all-namespaces"),
+    **_flags("mine", "bool", "", "--mine"),
+}
+_SCALE_FLAGS = {
+    **_flags("workers", "int", "4", "--workers", "--replicas", "-r"),
+    **_flags("group", "text", "gpu", "--group", "--worker-group", "-g"),
+    **_flags("min_workers", "int", "1", "--min", "--min-workers", "--min-replicas"),
+    **_flags("max_workers", "int", "8", "--max", "--max-workers", "--max-replicas"),
+    **_NAME_FLAGS,
+}
+_INT = re.compile(r"^[+-]?[0-9]+$")
+
+
+def _parse(
+    words: list[str], flags: Mapping[str, _Flag], command: str
+) -> tuple[list[str], dict[str, Any]]:
+    """Split words into positionals and option values (``--flag v`` or ``--flag=v``)."""
+    usage = USAGE.get(command, USAGE["help"])
+    positionals: list[str] = []
+    values: dict[str, Any] = {}
+    given: dict[str, str] = {}
+    index = 0
+    while index < len(words):
+        word = words[index]
+        index += 1
+        if not word.startswith("-") or len(word) == 1 or _INT.match(word):
+            positionals.append(word)
+            continue
+        name, eq, inline = word.partition("=")
+        spec = flags.get(name)
+        if spec is None:
+            raise UsageError(_unknown_flag(name, flags, command), usage=usage)
+        if spec.key in given:
+            raise UsageError(f"`{name}` is given twice: give it once.", usage=usage)
+        given[spec.key] = name
+        if spec.kind == "bool":
+            if eq:
+                raise UsageError(f"`{name}` takes no value: write just `{name}`.", usage=usage)
+            values[spec.key] = spec.value
+            continue
+        if eq:
+            value = inline
+        elif index < len(words) and not (
+            words[index] in flags or (words[index].startswith("--") and len(words[index]) > 2)
+        ):
+            value = words[index]
+            index += 1
+        else:
+            raise UsageError(f"`{name}` needs a value, e.g. `{spec.example}`.", usage=usage)
+        values[spec.key] = _value(name, spec, value, usage)
+    return positionals, values
+
+
+def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
+    if spec.kind == "int":
+        if not _INT.match(value.strip()):
+            raise UsageError(
+                f"`{name}` needs a whole number, e.g. `{spec.example}` (got `{value}`).",
+                usage=usage,
+            )
+        return int(value)
+    if spec.kind == "namespace":
+        problem = namespace_problem(value)
+        if problem:
+            raise UsageError(problem, usage=usage)
+    if not value.strip():
+        raise UsageError(f"`{name}` needs a value, e.g. `{spec.example}`.", usage=usage)
+    return value.strip()
+
+
+def _unknown_flag(name: str, flags: Mapping[str, _Flag], command: str) -> str:
+    close = difflib.get_close_matches(name, list(flags), n=1, cutoff=0.6)
+    if close:
+        return f"`/krayne {command}` has no option `{name}`: did you mean `{close[0]}`?"
+    return f"`/krayne {command}` has no option `{name}`: see `/krayne help {command}`."
+
+
+def _one_name(positionals: list[str], command: str, example: str) -> str:
+    usage = USAGE[command]
+    if not positionals:
+        raise UsageError(
+            f"`/krayne {command}` needs a cluster name, e.g. `/krayne {command} {example}`.",
+            usage=usage,
+        )
+    if len(positionals) > 1:
+        extra = " ".join(positionals[1:])
+        raise UsageError(
+            f"Unexpected `{extra}` after the cluster name: options start with `--`.", usage=usage
+        )
+    return positionals[0]
+
+
+def _checked_name(name: str, command: str) -> str:
+    problem = name_problem(name)
+    if problem:
+        raise UsageError(problem, usage=USAGE[command])
+    return name
+
+
+# ---- commands ----------------------------------------------------------------------------------
+def parse_command(text: str) -> Command:
+    """Parse the text after `/krayne`. Raises ``UsageError`` saying what to type instead."""
+    words = _words(text)
+    if not words:
+        return HelpCommand(None)
+    verb = words[0].lower()
+    command = ALIASES.get(verb, verb)
+    if command in USAGE and ("-h" in words[1:] or "--help" in words[1:]):
+        return HelpCommand(command)
+    return _command(command, words[1:])
+
+
+def _command(command: str, rest: list[str]) -> Command:
+    if command in ("help", "-h", "--help"):
+        return _help(rest)
+    if command in ("create", "manifest"):
+        name, namespace, options = parse_create_args(rest, command=command)
+        cls = CreateCommand if command == "create" else ManifestCommand
+        return cls(name, namespace, options)
+    if command == "list":
+        positionals, values = _parse(rest, _LIST_FLAGS, command)
+        if positionals:
+            raise UsageError(
+                f"`/krayne list` takes no name (got `{positionals[0]}`): "
+                f"use `/krayne describe {positionals[0]}` to see one cluster.",
+                usage=USAGE["list"],
+            )
+        if values.get("namespace") and values.get("all_namespaces"):
+            raise UsageError("Use either `-n NAMESPACE` or `--all`, not both.", usage=USAGE["list"])
+        return ListCommand(values.get("namespace"), values.get("all_namespaces", False),
+                           values.get("mine", False))  # fmt: skip
+    if command in ("describe", "delete"):
+        positionals, values = _parse(rest, _NAME_FLAGS, command)
+        name = _checked_name(_one_name(positionals, command, "my-cluster"), command)
+        cls2 = DescribeCommand if command == "describe" else DeleteCommand
+        return cls2(name, values.get("namespace"))
+    if command == "scale":
+        return _scale(rest)
+    raise UsageError(_unknown_command(command), usage=USAGE["help"])
+
+
+def _help(rest: list[str]) -> HelpCommand:
+    if not rest:
+        return HelpCommand(None)
+    topic = ALIASES.get(rest[0].lower(), rest[0].lower())
+    if topic not in USAGE:
+        raise UsageError(_unknown_command(topic), usage=USAGE["help"])
+    return HelpCommand(topic)
+
+
+def _unknown_command(command: str) -> str:
+    known = [c for c in USAGE if c != "help"]
+    close = difflib.get_close_matches(command, [*known, *ALIASES], n=1, cutoff=0.6)
+    hint = f" Did you mean `{ALIASES.get(close[0], close[0])}`?" if close else ""
+    listed = ", ".join(f"`{c}`" for c in [*known, "help"])
+    return f"Unknown command `{command}`.{hint} Commands: {listed}."
+
+
+def parse_create_args(
+    words: list[str], *, command: str = "create", allow_file: bool = False,
+    name_required: bool = True,
+) -> tuple[Any, str | None, CreateOptions]:  # fmt: skip
+    """(name, namespace, options) from create flags; ``krayne-bot manifest`` allows ``-f``."""
+    flags = {**_CREATE_FLAGS, **(_FILE_FLAGS if allow_file else {})}
+    try:
+        positionals, values = _parse(words, flags, command)
+    except UsageError as err:
+        if not allow_file and any(w in ("-f", "--file") or w.startswith("--file=") for w in words):
+            raise UsageError(
+                "`-f` works only with `krayne-bot manifest` on the command line: in Slack, pass"
+                " the settings as flags.",
+                usage=USAGE[command],
+            ) from err
+        raise
+    if positionals or name_required:
+        name: str | None = _one_name(positionals, command, "my-cluster --gpus 1")
+    else:
+        name = None
+    namespace = values.pop("namespace", None)
+    return name, namespace, CreateOptions(**values)
+
+
+def _scale(rest: list[str]) -> ScaleCommand:
+    usage = USAGE["scale"]
+    positionals, values = _parse(rest, _SCALE_FLAGS, "scale")
+    name = _checked_name(_one_name(positionals, "scale", "my-cluster --workers 4"), "scale")
+    workers = values.get("workers")
+    if workers is None:
+        raise UsageError(
+            f"`/krayne scale` needs a number of workers, e.g. `/krayne scale {name} --workers 4`.",
+            usage=usage,
+        )
+    low, high = values.get("min_workers"), values.get("max_workers")
+    for flag, number in (("--workers", workers), ("--min", low), ("--max", high)):
+        if number is not None and not 0 <= number <= MAX_REPLICAS:
+            raise UsageError(
+                f"`{flag}` must be between 0 and {MAX_REPLICAS}, got {number}.", usage=usage
+            )
+    if low is not None and low > workers:
+        raise UsageError(f"`--min` ({low}) is more than `--workers` ({workers}).", usage=usage)
+    if high is not None and high < workers:
+        raise UsageError(f"`--max` ({high}) is less than `--workers` ({workers}).", usage=usage)
+    return ScaleCommand(name, workers, values.get("group"), low, high, values.get("namespace"))
+
+
+# ---- options → configuration -------------------------------------------------------------------
+def create_overrides(
+    options: CreateOptions, *, base: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Dot-notation overrides for ``build_config``. Group flags apply to the first worker group;
+    ``--image`` to the head and every group. ``--gpus N`` without ``--workers`` asks for one
+    worker that stays up (replicas 1, min 1) unless the file or ``--min-workers`` says otherwise."""
+    groups = (base or {}).get("worker_groups")
+    first = (
+        groups[0] if isinstance(groups, list) and groups and isinstance(groups[0], Mapping) else {}
+    )
+    count = len(groups) if isinstance(groups, list) and groups else 1
+    o = options
+    replicas, low = o.workers, o.min_workers
+    if o.gpus and o.workers is None and "replicas" not in first:
+        replicas = 1
+        if low is None and "min_replicas" not in first:
+            low = 1
+    overrides: dict[str, Any] = {
+        "head.cpus": o.head_cpus,
+        "head.memory": o.head_memory,
+        "head.runs_tasks": True if o.head_runs_tasks else None,
+        "head.image": o.image,
+        "worker_groups.0.replicas": replicas,
+        "worker_groups.0.min_replicas": low,
+        "worker_groups.0.max_replicas": o.max_workers,
+        "worker_groups.0.gpus": o.gpus,
+        "worker_groups.0.gpu_type": o.gpu_type,
+        "worker_groups.0.cpus": o.cpus,
+        "worker_groups.0.memory": o.memory,
+        "autoscaler.enabled": None if o.autoscaling else False,
+        "services.notebook": None if o.notebook else False,
+        "services.code_server": None if o.code_server else False,
+        "services.ssh": None if o.ssh else False,
+    }
+    for index in range(count):
+        overrides[f"worker_groups.{index}.image"] = o.image
+    return {k: v for k, v in overrides.items() if v is not None}
+
+
+def config_for(
+    cmd: CreateCommand | ManifestCommand, *, namespace: str, base: Mapping[str, Any] | None = None
+) -> ClusterConfig:
+    """The validated ClusterConfig for a create/manifest command (``base``: a YAML mapping that
+    the flags override). Raises ``ConfigValidationError`` with one line per problem."""
+    overrides = create_overrides(cmd.options, base=base)
+    overrides["namespace"] = namespace
+    if cmd.name is not None:
+        overrides["name"] = cmd.name
+    try:
+        return build_config(dict(base or {}), overrides)
+    except ConfigValidationError as err:
+        raise ConfigValidationError(_one_line_per_flag(err.problems), hint=err.hint) from None
+
+
+def _one_line_per_flag(problems: list[str]) -> list[str]:
+    """``--image`` sets the head and every group: its problem is said once, not per group."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for line in problems:
+        _, _, rest = line.partition(": ")
+        if rest.startswith("image ") and rest in seen:
+            continue
+        seen.add(rest)
+        kept.append(rest if rest.startswith("image ") else line)
+    return kept
