@@ -33,6 +33,7 @@ from core.errors import (
     ConflictError,
     KrayneError,
     KubeApiError,
+    KubeConnectionError,
 )
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj
 from core.scaling import apply_scale, autoscaling_enabled, current_scale, pick_group, plan_scale
@@ -193,8 +194,8 @@ async def create_cluster(
             await _raise_if_cluster_exists(client, name, namespace)
     try:
         created = await client.create_raycluster(body)
-    except BaseException:
-        if created_secret:
+    except BaseException as err:
+        if created_secret and await _surely_absent(client, name, namespace, err):
             await _discard_secret(client, secret_name, namespace)
         raise
     if tokens:
@@ -203,6 +204,21 @@ async def create_cluster(
         await wait_until_ready(name, namespace, client=client, timeout=timeout)
         return await get_cluster(name, namespace, client=client)
     return summary_from(created, [], [], _now())
+
+
+async def _surely_absent(client: KubeClient, name: str, namespace: str, err: BaseException) -> bool:
+    """After a failed create: is it certain no RayCluster was made? An API refusal says so; after
+    a timeout, a lost connection or a cancellation the request may have landed, so look. When
+    in doubt the Secret stays — a later create of that name reuses it."""
+    if isinstance(err, KrayneError) and not isinstance(err, KubeConnectionError):
+        return True
+    try:
+        await client.get_raycluster(name, namespace)
+    except ClusterNotFoundError:
+        return True
+    except KrayneError:
+        return False
+    return False
 
 
 async def _raise_if_cluster_exists(client: KubeClient, name: str, namespace: str) -> None:

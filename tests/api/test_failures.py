@@ -164,6 +164,16 @@ async def test_rejected_raycluster_leaves_no_secret_behind(
         await get_cluster(name, NS, client=client)
 
 
+async def test_after_a_server_error_the_secret_goes_only_once_the_cluster_is_surely_absent(
+    client: KubeClient, sandbox: Any, unique_name: Callable[[str], str]
+) -> None:
+    name = unique_name("srv")
+    sandbox.faults.fail_next(1, status=503, path_contains="/rayclusters")
+    with pytest.raises(KubeConnectionError, match="failed \\(503\\)"):
+        await create_cluster(cluster_config(name, services={}), client=client)
+    assert not await _secret_exists(client, name)  # a GET proved no RayCluster was made
+
+
 async def _first_pull_error(client: KubeClient, name: str) -> float:
     """When (loop time) a pod of ``name`` first shows an image pull error."""
     loop = asyncio.get_running_loop()
