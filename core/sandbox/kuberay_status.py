@@ -1,0 +1,259 @@
+"""KubeRay's ``calculateStatus``, pure: the RayCluster ``.status`` from its pods and head Service.
+
+Follows ``raycluster_controller.go`` v1.5.1 (shared/kuberay/OPERATOR.md §1): ``state`` becomes
+``ready`` once every pod (desired workers + head) is Running and Ready and never goes back;
+``HeadPodReady`` mirrors the head pod's Ready condition (with the container's waiting reason when
+it is ``ContainersNotReady``); ``RayClusterProvisioned`` flips to True once and stays;
+``ReplicaFailure`` is present only while pod creation/deletion fails. Counts that are zero are
+omitted, as Go's ``omitempty`` does. ``status_changed`` is ``inconsistentRayClusterStatus``:
+the status is written only when something other than ``lastUpdateTime`` changed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.sandbox.kuberay_pods import desired_replicas
+from core.sandbox.objects import clone
+from core.sandbox.scheduler import milli
+
+Obj = dict[str, Any]
+_BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
+
+
+def format_quantity(milli_value: int, *, binary: bool) -> str:
+    """resource.Quantity's canonical string: ``6Gi``, ``1536Mi``, ``1500m``, ``2``, ``0``."""
+    if milli_value % 1000:
+        return f"{milli_value}m"
+    units = milli_value // 1000
+    if binary and units:
+        for suffix, size in _BINARY:
+            if units % size == 0:
+                return f"{units // size}{suffix}"
+    return str(units)
+
+
+def pod_is_ready(pod: Obj) -> bool:
+    status = pod.get("status") or {}
+    if status.get("phase") != "Running":
+        return False
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in status.get("conditions") or ()
+    )
+
+
+def all_pods_running(pods: list[Obj]) -> bool:
+    """``utils.CheckAllPodsRunning``: at least one pod, all Running, none with Ready != True."""
+    if not pods:
+        return False
+    for pod in pods:
+        status = pod.get("status") or {}
+        if status.get("phase") != "Running":
+            return False
+        for cond in status.get("conditions") or ():
+            if cond.get("type") == "Ready" and cond.get("status") != "True":
+                return False
+    return True
+
+
+def _template_resources(template: Obj) -> dict[str, int]:
+    total: dict[str, int] = {}
+    for container in ((template.get("spec") or {}).get("containers")) or ():
+        resources = container.get("resources") or {}
+        merged = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
+        for name, value in merged.items():
+            total[name] = total.get(name, 0) + milli(value)
+    return total
+
+
+def desired_resources(rc: Obj) -> dict[str, int]:
+    """``CalculateDesiredResources``: head + each group × its **unclamped** replicas."""
+    spec = rc.get("spec") or {}
+    total = _template_resources((spec.get("headGroupSpec") or {}).get("template") or {})
+    for group in spec.get("workerGroupSpecs") or ():
+        if group.get("suspend"):
+            continue
+        count = int(group.get("replicas") or 0) * max(1, int(group.get("numOfHosts") or 1))
+        for name, value in _template_resources(group.get("template") or {}).items():
+            total[name] = total.get(name, 0) + value * count
+    return total
+
+
+def _set_condition(conditions: list[Obj], new: Obj, now: str) -> None:
+    """``meta.SetStatusCondition``: lastTransitionTime moves only when the status changes."""
+    for existing in conditions:
+        if existing["type"] == new["type"]:
+            if existing["status"] != new["status"]:
+                existing["status"] = new["status"]
+                existing["lastTransitionTime"] = now
+            existing["reason"] = new["reason"]
+            existing["message"] = new.get("message", "")
+            return
+    conditions.append({**new, "message": new.get("message", ""), "lastTransitionTime": now})
+
+
+def head_pod_ready_condition(head: Obj | None) -> Obj:
+    if head is None:
+        return {"type": "HeadPodReady", "status": "False", "reason": "HeadPodNotFound",
+                "message": "Head Pod not found"}  # fmt: skip
+    condition = {"type": "HeadPodReady", "status": "False", "reason": "Unknown", "message": ""}
+    status = head.get("status") or {}
+    for cond in status.get("conditions") or ():
+        if cond.get("type") != "Ready":
+            continue
+        condition["status"] = cond.get("status", "False")
+        condition["message"] = cond.get("message", "")
+        reason = cond.get("reason", "")
+        if condition["status"] == "True" and not reason:
+            reason = "HeadPodRunningAndReady"
+        if reason == "ContainersNotReady":
+            reason, detail = _container_problem(status)
+            if detail:
+                condition["message"] = f"{condition['message']}; {detail}"
+        if reason:
+            condition["reason"] = reason
+        break
+    return condition
+
+
+def _container_problem(status: Obj) -> tuple[str, str]:
+    """v1.5.1 (PR #4196): the first not-ready container's waiting/terminated reason."""
+    for cs in status.get("containerStatuses") or ():
+        state = cs.get("state") or {}
+        for kind in ("waiting", "terminated"):
+            detail = state.get(kind)
+            if detail and detail.get("reason"):
+                message = detail.get("message", "")
+                return detail["reason"], f"{cs['name']}: {message}" if message else ""
+    return "ContainersNotReady", ""
+
+
+def calculate_status(
+    rc: Obj,
+    pods: list[Obj],
+    service: Obj | None,
+    *,
+    replica_failure: tuple[str, str] | None,
+    now: str,
+) -> Obj:
+    """The new ``.status``; ``replica_failure`` is (reason, message) of this reconcile's error."""
+    old = rc.get("status") or {}
+    status: Obj = clone(old)
+    spec = rc.get("spec") or {}
+    conditions: list[Obj] = status.setdefault("conditions", [])
+    if replica_failure is not None:
+        reason, message = replica_failure
+        _set_condition(conditions, {"type": "ReplicaFailure", "status": "True",
+                                    "reason": reason, "message": message}, now)  # fmt: skip
+    else:
+        conditions[:] = [c for c in conditions if c["type"] != "ReplicaFailure"]
+    status["observedGeneration"] = rc["metadata"].get("generation", 1)
+    workers = [
+        p for p in pods if p["metadata"].get("labels", {}).get("ray.io/node-type") == "worker"
+    ]
+    groups = spec.get("workerGroupSpecs") or ()
+    numbers = {
+        "readyWorkerReplicas": sum(1 for p in workers if pod_is_ready(p)),
+        "availableWorkerReplicas": sum(
+            1 for p in workers if (p.get("status") or {}).get("phase") == "Running"
+        ),
+        "desiredWorkerReplicas": sum(desired_replicas(g) for g in groups),
+        "minWorkerReplicas": sum(
+            0
+            if g.get("suspend")
+            else int(g.get("minReplicas") or 0) * int(g.get("numOfHosts") or 1)
+            for g in groups
+        ),
+        "maxWorkerReplicas": min(
+            2**31 - 1,
+            sum(
+                0
+                if g.get("suspend")
+                else int(g.get("maxReplicas", 2**31 - 1)) * int(g.get("numOfHosts") or 1)
+                for g in groups
+            ),
+        ),
+    }
+    for key, value in numbers.items():
+        if value:
+            status[key] = value
+        else:
+            status.pop(key, None)
+    resources = desired_resources(rc)
+    status["desiredCPU"] = format_quantity(resources.get("cpu", 0), binary=False)
+    status["desiredMemory"] = format_quantity(resources.get("memory", 0), binary=True)
+    gpus = sum(
+        v for k, v in resources.items() if k.endswith("gpu") or k.startswith("nvidia.com/mig-")
+    )
+    status["desiredGPU"] = format_quantity(gpus, binary=False)
+    status["desiredTPU"] = format_quantity(resources.get("google.com/tpu", 0), binary=False)
+    complete = len(pods) == numbers["desiredWorkerReplicas"] + 1
+    if replica_failure is None and complete and all_pods_running(pods):
+        status["state"] = "ready"
+        status.pop("reason", None)
+    head = next(
+        (p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "head"), None
+    )
+    _set_condition(conditions, head_pod_ready_condition(head), now)
+    provisioned = next((c for c in conditions if c["type"] == "RayClusterProvisioned"), None)
+    if provisioned is None or provisioned["status"] != "True":
+        if all_pods_running(pods):
+            _set_condition(conditions, {"type": "RayClusterProvisioned", "status": "True",
+                                        "reason": "AllPodRunningAndReadyFirstTime",
+                                        "message": "All Ray Pods are ready for the first time"},
+                           now)  # fmt: skip
+        else:
+            _set_condition(conditions, {"type": "RayClusterProvisioned", "status": "False",
+                                        "reason": "RayClusterPodsProvisioning",
+                                        "message": "RayCluster Pods are being provisioned for "
+                                                   "first time"}, now)  # fmt: skip
+    suspend = bool(spec.get("suspend"))
+    _set_condition(conditions, {"type": "RayClusterSuspended", "status": "False",
+                                "reason": "RayClusterSuspended"}, now)  # fmt: skip
+    _set_condition(conditions, {"type": "RayClusterSuspending", "status": "False",
+                                "reason": "RayClusterSuspending"}, now)  # fmt: skip
+    if suspend and not pods:
+        status["state"] = "suspended"
+        _set_condition(conditions, {"type": "RayClusterSuspended", "status": "True",
+                                    "reason": "RayClusterSuspended"}, now)  # fmt: skip
+    elif suspend:
+        _set_condition(conditions, {"type": "RayClusterSuspending", "status": "True",
+                                    "reason": "RayClusterSuspending"}, now)  # fmt: skip
+    endpoints: dict[str, str] = {}
+    for port in ((service or {}).get("spec") or {}).get("ports") or ():
+        if port.get("name"):
+            value = port.get("nodePort") or port.get("targetPort")
+            if value:
+                endpoints[port["name"]] = str(value)
+    if endpoints:
+        status["endpoints"] = endpoints
+    head_info: dict[str, str] = {}
+    if head is not None:
+        head_info["podName"] = head["metadata"]["name"]
+        if (head.get("status") or {}).get("podIP"):
+            head_info["podIP"] = head["status"]["podIP"]
+    if service is not None:
+        head_info["serviceName"] = service["metadata"]["name"]
+        cluster_ip = (service.get("spec") or {}).get("clusterIP")
+        service_ip = head_info.get("podIP", "") if cluster_ip == "None" else cluster_ip
+        if service_ip:
+            head_info["serviceIP"] = service_ip
+    status["head"] = head_info
+    status["lastUpdateTime"] = now
+    if old.get("state") != status.get("state"):
+        status.setdefault("stateTransitionTimes", {})[status.get("state", "")] = now
+    return status
+
+
+_COMPARED = ("state", "reason", "readyWorkerReplicas", "availableWorkerReplicas",
+             "desiredWorkerReplicas", "minWorkerReplicas", "maxWorkerReplicas", "endpoints",
+             "head", "conditions")  # fmt: skip
+
+
+def status_changed(old: Obj | None, new: Obj) -> bool:
+    """``inconsistentRayClusterStatus``: anything but lastUpdateTime/observedGeneration differs."""
+    old = old or {}
+    if not old:
+        return True
+    return any(old.get(key) != new.get(key) for key in _COMPARED)
