@@ -174,7 +174,7 @@ class SlackDouble:
                     raise injected
                 if not isinstance(payload, dict):
                     raise SlackError("invalid_payload", status=400)
-                self._ws.respond(token, payload)
+                self._ws.respond(token, payload, url=str(request.url))
             response, status = {"ok": True}, 200
         except SlackError as exc:
             response, status = exc.body(), exc.status
@@ -235,7 +235,7 @@ class SlackDouble:
         """Show a slash command's HTTP ack body as Slack does (ephemeral unless in_channel)."""
         with self._lock:
             channel_id = self._ws.channel(channel).id
-            self._ws.apply_response(ResponseTarget(channel_id, user), payload, via="response_url")
+            self._ws.apply_response(ResponseTarget(channel_id, user), payload, via="ack")
         self._record(Call("ack", {"channel": channel_id, "user": user}, dict(payload)))
 
     # --- observation ------------------------------------------------------------------------

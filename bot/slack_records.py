@@ -170,7 +170,8 @@ class ResponseTarget:
 
 # --- events handed to ``SlackDouble.on_event`` listeners, in the order they happened ---
 
-Via = Literal["api", "response_url"]
+Via = Literal["api", "response_url", "ack"]
+"""How a message came: a Web API call, a response_url POST, or a slash command's HTTP ack."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from bot.slack_records import (
     PostedMessage,
     ReactionAdded,
     ResponseTarget,
+    ResponseUrlPost,
     SlackError,
     SlackEvent,
     UpdatedMessage,
@@ -320,13 +321,14 @@ class Workspace:
 
     # --- response_url -----------------------------------------------------------------------
 
-    def respond(self, token: str, payload: dict[str, Any]) -> None:
+    def respond(self, token: str, payload: dict[str, Any], *, url: str) -> None:
         """Apply a POST to a response_url (errors: HTTP 404 for a bad URL, 400 for bad content)."""
         target = self.response_targets.get(token)
         if target is None or time.monotonic() > target.expires_at:
             raise SlackError("expired_url", status=404)
         if target.uses_left <= 0:
             raise SlackError("used_url", status=404)
+        self.pending.append(ResponseUrlPost(url, target, dict(payload)))
         try:
             target = self.apply_response(target, payload, via="response_url")
         except SlackError as exc:

@@ -70,8 +70,16 @@ async def test_confirmation_on_an_ephemeral_is_replaced_then_deleted(double: Sla
 
     await send(click_url, delete_original=True)
     assert double.ephemerals("U0001") == []
-    assert [type(e) for e in seen] == [Ephemeral, Ephemeral, EphemeralDeleted]
-    assert not any(isinstance(e, ResponseUrlPost) for e in seen)
+    assert [type(e) for e in seen] == [
+        ResponseUrlPost,
+        Ephemeral,
+        ResponseUrlPost,
+        Ephemeral,
+        ResponseUrlPost,
+        EphemeralDeleted,
+    ]
+    posts = [e for e in seen if isinstance(e, ResponseUrlPost)]
+    assert posts[1].url == click_url and posts[1].payload["replace_original"] is True
 
 
 @pytest.mark.parametrize(

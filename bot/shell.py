@@ -1,0 +1,159 @@
+"""`krayne-bot shell`: the real bot in a terminal, like Hubot's Shell adapter.
+
+Each ``/krayne ...`` line becomes a signed slash-command request dispatched through the same Bolt
+pipeline as HTTP mode; the bot's Web API calls go to an in-process Slack double whose every
+message is printed (``bot/shell_transcript.py``); Kubernetes is the embedded sandbox unless
+``--kubeconfig`` is given. Typing a button's number sends a signed ``block_actions`` click.
+
+With a TTY: a prompt_toolkit prompt (history, line editing) appears at once while the sandbox and
+the bot start behind it. With piped input: lines run in order, each after the previous one's
+work finished; then the shell waits until every cluster it touched has settled and everything
+was posted, and exits 0 (non-zero only when the shell itself failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+
+PROMPT_HELP = """\
+Type what you would type in Slack:
+  /krayne help                     the bot's help
+  /krayne create demo --gpus 1     create a cluster; its card and thread appear below
+  1, 2 ...                         click a button of the last answer shown to you
+  3.1, 3.2 ...                     click a button of message 3 (a card or a thread reply)
+  home                             open the bot's App Home tab
+  exit (or Ctrl-D)                 stop the bot and the sandbox"""
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="krayne-bot shell",
+        description="The bot in your terminal: type /krayne commands, read the channel.",
+    )
+    parser.add_argument("--kubeconfig", help="use this cluster instead of the embedded sandbox")
+    parser.add_argument("--context", help="kubeconfig context (with --kubeconfig)")
+    parser.add_argument("--user", default="alice", help="your Slack user name (default: alice)")
+    parser.add_argument("--channel", default="general", help="the channel (default: general)")
+    parser.add_argument(
+        "--speed",
+        type=float,
+        default=10.0,
+        help="sandbox time compression: 10 means pods start ten times faster (default: 10)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=180.0,
+        help="piped input: seconds to wait for clusters to settle before exiting (default: 180)",
+    )
+    args = parser.parse_args(list(argv))
+    if args.speed <= 0:
+        parser.error("--speed must be positive")
+    return args
+
+
+def run_shell(argv: Sequence[str]) -> int:
+    """Entry point of `krayne-bot shell`; returns the process exit code."""
+    args = parse_args(argv)
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    try:
+        return asyncio.run(_interactive(args) if interactive else _piped(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+def _write(line: str) -> None:
+    print(line, flush=True)
+
+
+async def _piped(args: argparse.Namespace) -> int:
+    from bot.shell_session import ShellSession, ShellStartupError
+
+    loop = asyncio.get_running_loop()
+    lines = (await loop.run_in_executor(None, sys.stdin.read)).splitlines()
+    session = ShellSession(args, write=_write)
+    try:
+        await session.start()
+        for line in lines:
+            if line.strip():
+                _write(f"{args.user}> {line.strip()}")
+            if not await session.run_line(line, wait=True):
+                break
+        if not await session.settle(args.timeout):
+            _write(f"(gave up waiting after {args.timeout:g}s for: {session.unsettled()})")
+    except ShellStartupError as err:
+        print(f"krayne-bot shell: {err}", file=sys.stderr)
+        return 1
+    finally:
+        await session.close()
+    return 0
+
+
+async def _interactive(args: argparse.Namespace) -> int:
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    from bot.shell_session import ShellSession, ShellStartupError
+
+    prompt: PromptSession[str] = PromptSession(history=_history())
+    with patch_stdout(raw=True):
+        _write(
+            "krayne-bot shell: starting the bot"
+            + ("" if args.kubeconfig else " and the sandbox")
+            + " — type `help` for help, `exit` or Ctrl-D to leave."
+        )
+        session = ShellSession(args, write=_write)
+        starting = asyncio.create_task(session.start(), name="shell-start")
+        starting.add_done_callback(lambda t: _started(t, args))
+        try:
+            while True:
+                try:
+                    line = await prompt.prompt_async(f"{args.user}> ")
+                except KeyboardInterrupt:
+                    continue
+                except EOFError:
+                    return 0
+                if line.strip() in ("help", "?"):
+                    _write(PROMPT_HELP)
+                    continue
+                if line.strip() in ("exit", "quit"):
+                    return 0
+                if not line.strip():
+                    continue
+                if not starting.done():
+                    _write("(still starting: this runs as soon as the bot is ready)")
+                try:
+                    await asyncio.shield(starting)
+                except ShellStartupError as err:
+                    print(f"krayne-bot shell: {err}", file=sys.stderr)
+                    return 1
+                if not await session.run_line(line, wait=False):
+                    return 0
+        finally:
+            starting.cancel()
+            _write("stopping…")
+            await session.close()
+
+
+def _started(task: asyncio.Task[None], args: argparse.Namespace) -> None:
+    if not task.cancelled() and task.exception() is None:
+        _write(f"ready: you are @{args.user} in #{args.channel}.")
+    elif not task.cancelled():
+        print(f"krayne-bot shell: {task.exception()}", file=sys.stderr)
+
+
+def _history() -> object:
+    """Command history kept across sessions in ~/.krayne_shell_history when it is writable."""
+    from pathlib import Path
+
+    from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+    path = Path.home() / ".krayne_shell_history"
+    try:
+        path.touch(exist_ok=True)
+    except OSError:
+        return InMemoryHistory()
+    return FileHistory(str(path))
