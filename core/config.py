@@ -427,39 +427,41 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
         return super().construct_mapping(node, deep=deep)
 
 
-def load_config_from_yaml(
-    path: str | Path, overrides: Mapping[str, Any] | None = None
-) -> ClusterConfig:
-    """Load a cluster YAML file, apply overrides, validate; every failure is a problem line."""
+def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
+    """Read a cluster YAML file as a mapping (an empty file is ``{}``); problems as lines."""
     file = Path(path)
+    shown = repr(str(file))
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigValidationError([f"file {str(file)!r} was not found"]) from None
+        raise ConfigValidationError([f"file {shown} was not found"]) from None
     except IsADirectoryError:
-        raise ConfigValidationError([f"{str(file)!r} is a directory, not a YAML file"]) from None
+        raise ConfigValidationError([f"{shown} is a directory, not a YAML file"]) from None
     except UnicodeDecodeError:
-        raise ConfigValidationError([f"file {str(file)!r} is not UTF-8 text"]) from None
+        raise ConfigValidationError([f"file {shown} is not UTF-8 text"]) from None
     except OSError as err:
-        raise ConfigValidationError(
-            [f"file {str(file)!r} cannot be read: {err.strerror}"]
-        ) from None
+        raise ConfigValidationError([f"file {shown} cannot be read: {err.strerror}"]) from None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
         problem = getattr(err, "problem", None) or getattr(err, "context", None) or "syntax error"
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigValidationError(
-            [f"file {str(file)!r} is not valid YAML: {problem}{where}"]
-        ) from None
+        raise ConfigValidationError([f"file {shown} is not valid YAML: {problem}{where}"]) from None
     if data is None:
-        data = {}
-    if not isinstance(data, Mapping):
+        return {}
+    if not isinstance(data, dict):
         raise ConfigValidationError(
             [
-                f"file {str(file)!r} must hold a mapping such as `name: my-cluster`, got a"
+                f"file {shown} must hold a mapping such as `name: my-cluster`, got a"
                 f" {type(data).__name__}"
             ]
         )
-    return build_config(data, overrides)
+    return data
+
+
+def load_config_from_yaml(
+    path: str | Path, overrides: Mapping[str, Any] | None = None
+) -> ClusterConfig:
+    """Load a cluster YAML file, apply overrides, validate; every failure is a problem line."""
+    return build_config(load_yaml_mapping(path), overrides)
