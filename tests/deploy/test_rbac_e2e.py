@@ -1,0 +1,226 @@
+"""The bot runs with exactly deploy/'s RBAC: the whole lifecycle works, and every verb is needed.
+
+Each test starts a sandbox that enforces RBAC, loads the Roles and RoleBindings rendered from
+deploy/, and drives the bot's own code path (core.api over core.kube_asyncio) with a token for
+the rendered ServiceAccount: no admin credentials anywhere on the client side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import pytest
+
+from core import api
+from core.config import ClusterConfig, build_config
+from core.errors import ClusterAlreadyExistsError, ClusterNotFoundError, PermissionDeniedError
+from core.status import Phase
+from core.watching import ClusterWatcher
+from manifests.labels import RAY_CLUSTER, RAY_NODE_TYPE, SLACK_THREAD_TS
+from manifests.raycluster import services_secret_name
+from tests.deploy.rbac_env import Deployed, deployed, managed_role, rbac_objects
+
+NAME = "demo"
+NO_SERVICES = {"notebook": False, "code_server": False, "ssh": False}
+WITH_NOTEBOOK = {"notebook": True, "code_server": False, "ssh": False}
+
+
+def _config(namespace: str, *, services: dict[str, bool] = NO_SERVICES, gpus: int = 0,
+            name: str = NAME) -> ClusterConfig:
+    group: dict[str, Any] = {"name": "worker", "replicas": 1, "max_replicas": 4, "gpus": gpus}
+    return build_config(
+        {"name": name, "namespace": namespace, "worker_groups": [group], "services": services}
+    )
+
+
+def _head_pod(env: Deployed, name: str = NAME) -> str:
+    pods, _ = env.sandbox.store.list(
+        "pods", env.namespace, label_selector=f"{RAY_CLUSTER}={name},{RAY_NODE_TYPE}=head"
+    )
+    assert pods, f"no head pod for {name}"
+    return str(pods[0]["metadata"]["name"])
+
+
+async def _until_gone(env: Deployed, name: str) -> None:
+    async with asyncio.timeout(20):
+        while True:
+            try:
+                await api.get_cluster(name, env.namespace, client=env.client)
+            except ClusterNotFoundError:
+                return
+            await asyncio.sleep(0.05)
+
+
+async def test_bot_identity_runs_create_ready_scale_delete(tmp_path: Path) -> None:
+    async with deployed(tmp_path) as env:
+        ns, client = env.namespace, env.client
+        created = await api.create_cluster(
+            _config(ns, services=WITH_NOTEBOOK), client=client, owner="U1"
+        )
+        assert created.owner == "U1"
+        ready = await api.wait_until_ready(NAME, ns, client=client, timeout=60)
+        assert ready.phase is Phase.READY
+
+        scaled = await api.scale_cluster(NAME, ns, "worker", 2, client=client)
+        assert scaled.desired_workers == 2
+        ready = await api.wait_until_ready(NAME, ns, client=client, timeout=60)
+        assert ready.ready_workers == 2
+
+        await api.annotate_cluster(NAME, ns, {SLACK_THREAD_TS: "1700000000.0001"}, client=client)
+        details = await api.describe_cluster(NAME, ns, client=client)
+        assert details.summary.status.phase is Phase.READY
+        (row,) = await api.list_clusters(ns, client=client)
+        assert row.name == NAME and row.ready_workers == 2
+        log = await client.read_pod_log(_head_pod(env), ns, container="ray-head", tail_lines=5)
+        assert isinstance(log, str)
+
+        watcher = ClusterWatcher(client, [ns])
+        async with asyncio.TaskGroup() as tg:
+            task = tg.create_task(watcher.run(), name="rbac-watcher")
+            assert await watcher.wait_synced(10)
+            assert watcher.get(ns, NAME) is not None
+            task.cancel()
+
+        secret = env.sandbox.store.get("secrets", ns, services_secret_name(NAME))
+        owners = secret["metadata"].get("ownerReferences") or []
+        assert [o["kind"] for o in owners] == ["RayCluster"], "the Secret goes with its cluster"
+
+        await api.delete_cluster(NAME, ns, client=client)
+        await _until_gone(env, NAME)
+
+
+async def test_bot_identity_gets_nothing_outside_its_namespace(tmp_path: Path) -> None:
+    async with deployed(tmp_path) as env:
+        with pytest.raises(PermissionDeniedError, match="at the cluster scope"):
+            await api.list_clusters(None, client=env.client)
+        with pytest.raises(PermissionDeniedError, match='in the namespace "kube-system"'):
+            await api.list_clusters("kube-system", client=env.client)
+        with pytest.raises(PermissionDeniedError, match='cannot create resource "rayclusters"'):
+            await api.create_cluster(_config("kube-system"), client=env.client)
+
+
+# ------------------------------------------------------------------- every verb is needed
+Prepare = Literal["nothing", "cluster", "ready", "pending"]
+Run = Callable[[Deployed], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Need:
+    """Without ``verb`` on ``resource``, ``operation`` fails (or, if ``logged``, goes on but logs
+    the refusal: a best-effort step such as handing a Secret to its cluster)."""
+
+    resource: str
+    verb: str
+    operation: str
+    prepare: Prepare
+    run: Run
+    logged: bool = False
+    raises: type[Exception] | None = PermissionDeniedError
+
+
+def _create(services: dict[str, bool] = NO_SERVICES) -> Run:
+    return lambda env: api.create_cluster(
+        _config(env.namespace, services=services), client=env.client, owner="U1"
+    )
+
+
+def _wait(env: Deployed) -> Awaitable[Any]:
+    return api.wait_until_ready(NAME, env.namespace, client=env.client, timeout=30)
+
+
+NEEDS = [
+    Need("rayclusters", "get", "/krayne describe", "cluster",
+         lambda env: api.describe_cluster(NAME, env.namespace, client=env.client)),
+    Need("rayclusters", "list", "/krayne list", "nothing",
+         lambda env: api.list_clusters(env.namespace, client=env.client)),
+    Need("rayclusters", "watch", "waiting for ready (watch)", "pending", _wait),
+    Need("rayclusters", "create", "/krayne create", "nothing", _create()),
+    Need("rayclusters", "update", "/krayne scale (replace with resourceVersion)", "cluster",
+         lambda env: api.scale_cluster(NAME, env.namespace, "worker", 2, client=env.client)),
+    Need("rayclusters", "patch", "recording the Slack thread (annotations)", "cluster",
+         lambda env: api.annotate_cluster(NAME, env.namespace, {SLACK_THREAD_TS: "1.2"},
+                                          client=env.client)),
+    Need("rayclusters", "delete", "/krayne delete", "cluster",
+         lambda env: api.delete_cluster(NAME, env.namespace, client=env.client)),
+    Need("pods", "list", "/krayne list (pods of every cluster)", "nothing",
+         lambda env: api.list_clusters(env.namespace, client=env.client)),
+    Need("pods", "watch", "waiting for ready (pods)", "pending", _wait),
+    Need("pods/log", "get", "quoting a crash loop's log", "ready",
+         lambda env: env.client.read_pod_log(_head_pod(env), env.namespace, container="ray-head")),
+    Need("events", "list", "/krayne describe (events)", "cluster",
+         lambda env: api.describe_cluster(NAME, env.namespace, client=env.client)),
+    Need("events", "watch", "waiting for ready (warnings)", "pending", _wait),
+    Need("secrets", "create", "/krayne create with a notebook token", "nothing",
+         _create(WITH_NOTEBOOK)),
+    Need("secrets", "patch", "handing the token Secret to its cluster", "nothing",
+         _create(WITH_NOTEBOOK), logged=True, raises=None),
+    Need("secrets", "delete", "removing the token Secret of a refused create", "cluster",
+         _create(WITH_NOTEBOOK), logged=True, raises=ClusterAlreadyExistsError),
+]
+
+
+def _granted() -> set[tuple[str, str]]:
+    return {
+        (resource, verb)
+        for rule in managed_role(rbac_objects())["rules"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _without(rules: list[dict[str, Any]], resource: str, verb: str) -> list[dict[str, Any]]:
+    """The rules minus one verb on one resource (a rule left with no verbs disappears)."""
+    out = []
+    for rule in rules:
+        if resource not in rule["resources"] or verb not in rule["verbs"]:
+            out.append(rule)
+            continue
+        others = [r for r in rule["resources"] if r != resource]
+        if others:
+            out.append({**rule, "resources": others})
+        verbs = [v for v in rule["verbs"] if v != verb]
+        if verbs:
+            out.append({**rule, "resources": [resource], "verbs": verbs})
+    return out
+
+
+async def _prepare(env: Deployed, prepare: Prepare) -> None:
+    if prepare == "nothing":
+        return
+    # "pending" asks for more GPUs than any node has: it stays unschedulable, so waiting must watch.
+    config = _config(env.namespace, gpus=16 if prepare == "pending" else 0)
+    await api.create_cluster(config, client=env.client, owner="U1")
+    if prepare == "ready":
+        await api.wait_until_ready(NAME, env.namespace, client=env.client, timeout=60)
+
+
+def test_every_granted_verb_is_needed_by_a_named_operation() -> None:
+    assert {(n.resource, n.verb) for n in NEEDS} == _granted()
+
+
+@pytest.mark.parametrize("need", NEEDS, ids=lambda n: f"{n.resource}:{n.verb}")
+async def test_removing_a_verb_breaks_its_operation_with_a_clear_error(
+    need: Need, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    expected = f'cannot {need.verb} resource "{need.resource}"'
+    async with deployed(tmp_path) as env:
+        await _prepare(env, need.prepare)
+        env.set_rules(_without(managed_role(env.objects)["rules"], need.resource, need.verb))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING):
+            if need.raises is None:
+                await need.run(env)
+            else:
+                with pytest.raises(need.raises) as caught:
+                    await need.run(env)
+    if need.logged:
+        warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+        assert any(expected in w for w in warnings), f"{need.operation}: {warnings}"
+    else:
+        assert isinstance(caught.value, PermissionDeniedError)
+        assert expected in str(caught.value), f"{need.operation}: {caught.value}"
