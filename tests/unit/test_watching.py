@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import random
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,8 +23,12 @@ from tests.unit.kube_objects import (
     head,
     pod,
     raycluster,
+    terminated,
     waiting,
     worker,
+)
+from tests.unit.kube_objects import (
+    running as running_container,
 )
 
 FAST = WatchSettings(
@@ -343,3 +348,25 @@ async def test_wait_synced_times_out_while_the_api_is_down() -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_time_alone_moves_a_recent_oom_restart_to_ready_and_ages_out_events() -> None:
+    kube = FakeKube()
+    kube.apply("rayclusters", raycluster())
+    kube.apply("pods", head())
+    oom = terminated("OOMKilled", 137, minutes_ago=1)
+    kube.apply("pods", worker(containers=[running_container("ray-worker", restarts=1, last=oom)]))
+    kube.apply("events", event("Pod", "demo-head-x7k2p", "BackOff", "old news", minutes_ago=1))
+    now = [NOW]
+    watcher = ClusterWatcher(
+        kube,
+        ["default"],
+        settings=dataclasses.replace(FAST, recompute_interval=0.01, event_max_age=600),
+        clock=lambda: now[0],
+    )
+    async with running(watcher), watcher.subscribe(replay=True) as sub:
+        assert (await anext(sub)).status.phase is Phase.CRASH_LOOP
+        assert len(watcher.events_of("default", "demo")) == 1
+        now[0] = NOW + timedelta(minutes=30)
+        await until(sub, phase_is(Phase.READY))
+        assert watcher.events_of("default", "demo") == []
