@@ -58,6 +58,7 @@ class Store:
         self._indexes = Indexes()
         self._history: dict[str, deque[Change]] = {}
         self._floor: dict[str, int] = {}
+        self._compacted = 0  # every resourceVersion below this one is gone (expire_history)
         self._watches: dict[str, set[Watch]] = {}
         self._listeners: list[Listener] = []
         self._pending: deque[Change] = deque()
@@ -315,7 +316,7 @@ class Store:
                 raise ApiError(
                     400, "BadRequest", f'invalid resource version "{resource_version}"'
                 ) from None
-            floor = self._floor.get(resource, 0)
+            floor = max(self._floor.get(resource, 0), self._compacted)
             if since < floor:
                 raise gone(since, floor + 1)
             for change in self._history.get(resource, ()):
@@ -338,10 +339,13 @@ class Store:
         return count
 
     def expire_history(self) -> None:
-        """Forget all history: a watch from any resourceVersion before now gets 410."""
-        for resource in list(self._history) + list(self._objects):
-            self._floor[resource] = self._rv
-            self._history.pop(resource, None)
+        """Forget all history: a watch from any resourceVersion handed out so far gets 410.
+
+        The resourceVersion advances too (as an etcd compaction does), so a client that re-lists
+        gets a version it can watch from."""
+        self._rv += 1
+        self._compacted = self._rv
+        self._history.clear()
 
     def object_count(self) -> int:
         return sum(len(b) for by_ns in self._objects.values() for b in by_ns.values())
