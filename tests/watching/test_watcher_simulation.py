@@ -125,3 +125,26 @@ async def test_crashing_image_is_a_crash_loop_quoting_the_exit(
     assert status.phase is Phase.CRASH_LOOP, status
     assert "keeps crashing: last exit code" in status.reason
     assert status.pod is not None and "-worker-" in status.pod
+
+
+async def test_ready_is_reached_through_dropped_watches_and_a_forced_410(
+    sandbox: ThreadedSandbox,  # noqa: F811
+    watched: tuple[KubernetesAsyncioClient, ClusterWatcher],
+) -> None:
+    kube, watcher = watched
+    async with watcher.subscribe() as sub:
+        await create(kube, "sim-faults")
+        before = len(sandbox.requests)
+        sandbox.faults.expire_resource_versions()
+        sandbox.faults.drop_watches()
+        async with asyncio.timeout(20):
+            async for change in sub:
+                if change.name == "sim-faults" and change.status.phase is Phase.READY:
+                    break
+                sandbox.faults.drop_watches()  # and again, on every change until ready
+    relists = [
+        path
+        for method, path, query in sandbox.requests[before:]
+        if method == "GET" and "watch=" not in query and path.endswith(("/pods", "/rayclusters"))
+    ]
+    assert len(relists) >= 2, "no re-list after the 410"
