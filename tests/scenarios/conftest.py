@@ -1,0 +1,119 @@
+"""Fixtures: the sandbox Kubernetes (own thread), the Slack double, and the bot serving HTTP.
+
+Nothing is patched: the bot talks to the sandbox's API server through kubernetes-asyncio and to
+the double through slack_sdk's AsyncWebClient, and the tests talk to the bot over HTTP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import aiohttp
+import pytest
+
+from bot.runtime import BotRuntime
+from bot.settings import BotSettings
+from bot.slack_double import SlackDouble
+from core.sandbox.runner import ThreadedSandbox, running_sandbox
+from tests.scenarios.harness import SECRET, SlackClient
+
+SPEED = 40.0
+"""The sandbox runs 40× faster than real time: image pulls and probes take well under a second."""
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[ThreadedSandbox]:
+    with running_sandbox(speed=SPEED) as running:
+        yield running
+
+
+@pytest.fixture
+async def namespace(sandbox: ThreadedSandbox) -> str:
+    """A namespace of the test's own, so clusters of earlier tests never show up in its bot."""
+    name = f"t-{secrets.token_hex(4)}"
+    await asyncio.to_thread(sandbox.store.create, "namespaces", {"metadata": {"name": name}})
+    return name
+
+
+@pytest.fixture
+async def double() -> AsyncIterator[SlackDouble]:
+    async with SlackDouble() as running:
+        yield running
+
+
+def bot_settings(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str, **extra: object
+) -> BotSettings:
+    return BotSettings.load(
+        {
+            "slack_bot_token": double.bot_token,
+            "slack_signing_secret": SECRET,
+            "slack_api_url": double.base_url,
+            "kubeconfig": str(sandbox.kubeconfig_path),
+            "namespace": namespace,
+            "host": "127.0.0.1",
+            "port": 0,
+            "card_interval": 0.05,
+            "drain_timeout": 5.0,
+            **extra,
+        }
+    )
+
+
+class RunningBot:
+    """A ``BotRuntime`` running in a task; ``restart()`` simulates a new pod of the bot."""
+
+    def __init__(self, settings: BotSettings) -> None:
+        self.settings = settings
+        self.runtime = BotRuntime(settings)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self.runtime = BotRuntime(self.settings)
+        self._task = asyncio.create_task(self.runtime.run(), name="bot-under-test")
+        started = asyncio.create_task(self.runtime.started.wait())
+        done, _ = await asyncio.wait(
+            {self._task, started}, timeout=30, return_when="FIRST_COMPLETED"
+        )
+        if started not in done:
+            started.cancel()
+            await asyncio.gather(started, return_exceptions=True)
+            if self._task.done():
+                self._task.result()
+            raise TimeoutError("the bot did not start within 30 s")
+        assert self.runtime.watcher is not None
+        await self.runtime.watcher.wait_synced(30)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self.runtime.stop()
+        try:
+            async with asyncio.timeout(30):
+                await self._task
+        finally:
+            self._task = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.runtime.http_port}"
+
+
+@pytest.fixture
+async def bot(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+) -> AsyncIterator[RunningBot]:
+    running = RunningBot(bot_settings(sandbox, double, namespace))
+    await running.start()
+    try:
+        yield running
+    finally:
+        await running.stop()
+
+
+@pytest.fixture
+async def slack(bot: RunningBot, double: SlackDouble) -> AsyncIterator[SlackClient]:
+    async with aiohttp.ClientSession() as session:
+        yield SlackClient(double, f"{bot.url}/slack/events", session)

@@ -1,0 +1,113 @@
+"""The bot's HTTP face: signatures, acks within 3 s, usage errors, retries, health and metrics."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bot.slack_double import SlackDouble
+from core.sandbox.runner import ThreadedSandbox
+from tests.scenarios.conftest import RunningBot
+from tests.scenarios.harness import SlackClient, rayclusters
+
+
+async def test_health_readiness_and_metrics(bot: RunningBot, slack: SlackClient) -> None:
+    session = slack.session
+    async with session.get(f"{bot.url}/healthz") as response:
+        assert response.status == 200
+    async with session.get(f"{bot.url}/readyz") as response:
+        assert response.status == 200
+    await slack.slash("help")
+    async with session.get(f"{bot.url}/metrics") as response:
+        body = await response.text()
+        assert response.status == 200
+        assert 'krayne_commands_total{command="help",outcome="ok"} 1.0' in body
+
+
+@pytest.mark.parametrize(
+    ("case", "timestamp_offset", "secret"),
+    [("wrong signature", 0, "not-the-secret"), ("stale timestamp", -301, None)],
+)
+async def test_unsigned_or_stale_requests_get_401_and_run_nothing(
+    slack: SlackClient,
+    double: SlackDouble,
+    sandbox: ThreadedSandbox,
+    case: str,
+    timestamp_offset: int,
+    secret: str | None,
+    namespace: str,
+) -> None:
+    body = slack.command_body("create sneaky --gpus 1")
+    answer = await slack.post(body, timestamp=int(time.time()) + timestamp_offset, secret=secret)
+    assert answer.status == 401, case
+    assert not any(c["metadata"]["name"] == "sneaky" for c in await rayclusters(sandbox, namespace))
+    assert double.calls_to("chat.postMessage") == []
+
+
+@pytest.mark.parametrize("text", ["", "help"])
+async def test_krayne_alone_or_help_shows_help_with_examples(slack: SlackClient, text: str) -> None:
+    answer = await slack.slash(text)
+    assert answer.status == 200
+    assert answer.body["response_type"] == "ephemeral"  # type: ignore[index]
+    assert "/krayne create" in answer.text and "/krayne list" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("create Bad_Name!", "name"),
+        ("create " + "a" * 54, "53"),
+        ("create 1demo", "letter"),
+        ("create demo --gpus -1", "gpus"),
+        ("create demo --gpus 1e9", "gpus"),
+        ("create demo --cpus lots", "cpus"),
+        ("create demo --memory 4Zi", "memory"),
+        ("create demo --min-workers 3 --workers 1", "min"),
+        ("create", "name"),
+        ("scale demo", "workers"),
+        ("frobnicate", "frobnicate"),
+    ],
+)
+async def test_malformed_commands_get_an_ephemeral_error_with_usage_and_create_nothing(
+    slack: SlackClient,
+    double: SlackDouble,
+    sandbox: ThreadedSandbox,
+    namespace: str,
+    text: str,
+    complaint: str,
+) -> None:
+    before = len(await rayclusters(sandbox, namespace))
+    answer = await slack.slash(text)
+    assert answer.status == 200
+    assert answer.body["response_type"] == "ephemeral"  # type: ignore[index]
+    assert complaint.lower() in answer.text.lower()
+    assert "Usage" in answer.text or "usage" in answer.text
+    assert "Traceback" not in answer.text and "Error(" not in answer.text
+    assert len(await rayclusters(sandbox, namespace)) == before
+    assert double.calls_to("chat.postMessage") == []
+
+
+async def test_every_command_is_acknowledged_well_within_three_seconds(
+    slack: SlackClient,
+) -> None:
+    for text in ("help", "list", "describe nothing-here", "manifest quick", "create quick"):
+        answer = await slack.slash(text)
+        assert answer.status == 200
+        assert answer.seconds < 2.0, (text, answer.seconds)
+
+
+async def test_a_retried_request_creates_and_posts_only_once(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    body = slack.command_body("create once")
+    first = await slack.post(body)
+    again = await slack.post(body, retry=1)
+    assert first.status == again.status == 200
+    await double.wait_for(lambda: double.calls_to("chat.postMessage"), timeout=10)
+    await double.wait_for(
+        lambda: [m for m in double.messages("C0001") if m.thread_ts is None], timeout=10
+    )
+    cards = [m for m in double.messages("C0001") if "once" in m.text]
+    assert len(cards) == 1
+    assert [c["metadata"]["name"] for c in await rayclusters(sandbox, namespace)].count("once") == 1

@@ -1,0 +1,184 @@
+"""Managing clusters from Slack: list, describe, manifest, scale and delete (commands and
+buttons), the owner rule, App Home, a channel the bot is not in, and Slack's rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from bot.slack_double import SlackDouble
+from core.sandbox.runner import ThreadedSandbox
+from tests.scenarios.conftest import RunningBot, bot_settings
+from tests.scenarios.harness import (
+    WAIT,
+    SlackClient,
+    all_text,
+    current,
+    rayclusters,
+    wait_created,
+    wait_reply,
+)
+
+ALICE, BOB = "U0001", "U0002"
+
+
+def ephemeral_with(double: SlackDouble, user: str, needle: str) -> object:
+    def find() -> object:
+        for message in reversed(double.ephemerals(user)):
+            if needle in all_text(message):
+                return message
+        return None
+
+    return find
+
+
+async def test_list_shows_the_clusters_of_two_users(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.slash("create alpha", user=ALICE)
+    await slack.slash("create beta", user=BOB)
+    await wait_created(double, "alpha")
+    await wait_created(double, "beta")
+    answer = await slack.slash("list", user=ALICE)
+    assert answer.status == 200
+    shown = await double.wait_for(ephemeral_with(double, ALICE, "cluster(s)"), WAIT)
+    table = all_text(shown)
+    assert "alpha" in table and "beta" in table
+    assert "alice" in table and "bob" in table
+    mine = await slack.slash("list --mine", user=BOB)
+    assert mine.status == 200
+    only_bob = await double.wait_for(ephemeral_with(double, BOB, "owned by you"), WAIT)
+    assert "beta" in all_text(only_bob) and "alpha" not in all_text(only_bob)
+
+
+async def test_describe_and_manifest_answer_privately(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    await slack.slash("manifest preview --gpus 1")
+    shown = await double.wait_for(ephemeral_with(double, ALICE, "kind: RayCluster"), WAIT)
+    assert "nvidia.com/gpu" in all_text(shown)
+    assert not await rayclusters(sandbox, namespace)
+
+    await slack.slash("create described")
+    await wait_created(double, "described")
+    await slack.slash("describe described")
+    details = await double.wait_for(ephemeral_with(double, ALICE, "Group `worker`"), WAIT)
+    assert "described-head-svc" in all_text(details)
+
+    await slack.slash("describe nope")
+    missing = await double.wait_for(ephemeral_with(double, ALICE, "was not found"), WAIT)
+    assert "/krayne list" in all_text(missing)
+
+
+async def test_scale_by_command_and_button_is_told_in_the_thread(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    await slack.slash("create scaly --workers 1")
+    card = await wait_created(double, "scaly")
+    await slack.slash("scale scaly --workers 2")
+    said = await wait_reply(double, card, "scaled group `worker` to 2")
+    assert "<@U0001>" in said.text
+
+    await slack.click(current(double, card), "krayne_scale_up")
+    await wait_reply(double, card, "scaled group `worker` to 3")
+    [cluster] = [
+        c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "scaly"
+    ]
+    assert cluster["spec"]["workerGroupSpecs"][0]["replicas"] == 3
+
+
+async def test_only_the_owner_may_scale_or_delete(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    await slack.slash("create mine", user=ALICE)
+    card = await wait_created(double, "mine")
+    await slack.slash("delete mine", user=BOB)
+    await double.wait_for(ephemeral_with(double, BOB, "Only the owner"), WAIT)
+    await slack.slash("scale mine --workers 3", user=BOB)
+    await double.wait_for(
+        lambda: len([e for e in double.ephemerals(BOB) if "Only the owner" in e.text]) == 2, WAIT
+    )
+    await slack.click(current(double, card), "krayne_delete", user=BOB)
+    await double.wait_for(
+        lambda: len([e for e in double.ephemerals(BOB) if "Only the owner" in e.text]) == 3, WAIT
+    )
+    assert any(c["metadata"]["name"] == "mine" for c in await rayclusters(sandbox, namespace))
+
+
+async def test_delete_asks_to_confirm_then_says_who_deleted(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    await slack.slash("create doomed")
+    card = await wait_created(double, "doomed")
+    await slack.slash("delete doomed")
+    confirm = await double.wait_for(ephemeral_with(double, ALICE, "Delete cluster `doomed`"), WAIT)
+    await slack.click(confirm, "krayne_delete_cancel", is_ephemeral=True)  # type: ignore[arg-type]
+    await double.wait_for(ephemeral_with(double, ALICE, "Kept `doomed`"), WAIT)
+    assert any(c["metadata"]["name"] == "doomed" for c in await rayclusters(sandbox, namespace))
+
+    await slack.click(current(double, card), "krayne_delete")
+    confirm = await double.wait_for(ephemeral_with(double, ALICE, "Delete cluster `doomed`"), WAIT)
+    await slack.click(confirm, "krayne_delete_confirm", is_ephemeral=True)  # type: ignore[arg-type]
+    await wait_reply(double, card, "Deleted by <@U0001>")
+
+    async def gone() -> bool:
+        return not any(
+            c["metadata"]["name"] == "doomed" for c in await rayclusters(sandbox, namespace)
+        )
+
+    await double.wait_for(lambda: "Deleted by" in all_text(current(double, card)), WAIT)
+    assert await gone()
+    assert all(b["type"] != "actions" for b in current(double, card).blocks)
+
+
+async def test_app_home_shows_my_clusters_and_the_teams(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.slash("create homey", user=ALICE)
+    await slack.slash("create other", user=BOB)
+    await wait_created(double, "homey")
+    await wait_created(double, "other")
+    answer = await slack.event({"type": "app_home_opened", "user": ALICE, "tab": "home"})
+    assert answer.status == 200
+    views = await double.wait_for(lambda: double.published_views(ALICE), WAIT)
+    home = str(views[-1])
+    assert home.index("Your clusters") < home.index("homey") < home.index("team's")
+    assert home.index("team's") < home.index("other")
+
+
+async def test_a_channel_without_the_bot_is_answered_through_response_url(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    answer = await slack.slash("create outside", channel="C0002")
+    assert answer.status == 200
+    told = await double.wait_for(ephemeral_with(double, ALICE, "/invite @krayne"), WAIT)
+    assert "outside" in all_text(told)
+    assert double.messages("C0002") == []
+    assert any(c["metadata"]["name"] == "outside" for c in await rayclusters(sandbox, namespace))
+
+
+@pytest.fixture
+async def limited() -> AsyncIterator[SlackDouble]:
+    async with SlackDouble(post_rate=2.0, post_burst=1) as running:
+        yield running
+
+
+async def test_slack_rate_limits_are_waited_out_and_nothing_is_dropped(
+    sandbox: ThreadedSandbox, limited: SlackDouble, namespace: str
+) -> None:
+    bot = RunningBot(bot_settings(sandbox, limited, namespace, card_interval=0.01))
+    await bot.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            slack = SlackClient(limited, f"{bot.url}/slack/events", session)
+            for name in ("r1", "r2", "r3"):
+                await slack.slash(f"create {name}")
+            for name in ("r1", "r2", "r3"):
+                card = await wait_created(limited, name)
+                await wait_reply(limited, card, "is ready")
+            limited_calls = [c for c in limited.calls if c.response.get("error") == "ratelimited"]
+            assert limited_calls, "the double should have answered some calls with 429"
+    finally:
+        await bot.stop()
