@@ -16,8 +16,16 @@ __all__ = ["kubeconfig", "sandbox"]
 DATA = Path(__file__).parent / "data"
 
 
-def pytest_report_header() -> str:
-    return f"kubectl: {kubectl_version()}"
+@pytest.fixture(scope="session")
+def kubectl_binary(request: pytest.FixtureRequest) -> str:
+    """The kubectl binary; its version is printed once per session, absence skips the test."""
+    binary = kubectl_path()
+    if binary is None:
+        pytest.skip("kubectl is not installed (needed to drive the sandbox like a user would)")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"sandbox tests drive {binary}: {kubectl_version()}")
+    return binary
 
 
 @dataclass(frozen=True)
@@ -31,11 +39,9 @@ Kubectl = Callable[..., KubectlResult]
 
 
 @pytest.fixture
-def kubectl(kubeconfig: Path) -> Kubectl:
+def kubectl(kubectl_binary: str, kubeconfig: Path) -> Kubectl:
     """Run the real kubectl against the sandbox: ``kubectl("get", "pods", check=True)``."""
-    binary = kubectl_path()
-    if binary is None:
-        pytest.skip("kubectl is not installed (needed to drive the sandbox like a user would)")
+    binary = kubectl_binary
 
     def run(*args: str, check: bool = True, timeout: float = 30.0) -> KubectlResult:
         proc = subprocess.run(
