@@ -77,16 +77,23 @@ class WorkQueue:
         self._handler = handler
         self._dirty: dict[Hashable, None] = {}
         self._wake = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
         self._batch = batch
         self.handled = 0
 
     def mark(self, key: Hashable) -> None:
         self._dirty[key] = None
+        self._drained.clear()
         self._wake.set()
 
     @property
     def idle(self) -> bool:
         return not self._dirty
+
+    async def wait_idle(self) -> None:
+        """Until every key marked so far has been handled."""
+        await self._drained.wait()
 
     async def run(self) -> None:
         while True:
@@ -104,3 +111,4 @@ class WorkQueue:
                 done += 1
                 if done % self._batch == 0:
                     await asyncio.sleep(0)  # let the API server answer requests meanwhile
+            self._drained.set()
