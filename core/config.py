@@ -6,8 +6,8 @@ value from a flag and the same value from a file meet exactly the same checks. E
 unknown keys (Krayne silently dropped typos in nested models). Problems surface as one
 ``ConfigValidationError`` with one line per problem, in the user's terms, never pydantic's text.
 
-This module is a leaf: ``manifests`` may import it and nothing else of ``core``, which is why the
-Kubernetes quantity parser lives here too.
+``manifests`` may import this module and nothing else of ``core``, which is why the Kubernetes
+quantity parser lives here too.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
+from core.config_yaml import load_yaml_mapping
 from core.errors import ConfigValidationError
 
 # ---- limits, and why ---------------------------------------------------------------------------
@@ -165,22 +165,26 @@ def _name(field: str, pattern: re.Pattern[str], limit: int, first: str):
     return BeforeValidator(check)
 
 
+_CLUSTER_NAME = _name("name", _DNS1035, MAX_CLUSTER_NAME, "a letter")
+_NAMESPACE = _name("namespace", _DNS1123, MAX_NAMESPACE, "a letter or digit")
+
+
+def _problem_of(validator: BeforeValidator, value: str) -> str | None:
+    try:
+        validator.func(value)  # type: ignore[call-arg]
+    except PydanticCustomError as err:
+        return str((err.context or {}).get("problem", err))
+    return None
+
+
 def name_problem(name: str) -> str | None:
     """Why ``name`` cannot be a cluster name (the sentence config validation gives), or None."""
-    try:
-        _name("name", _DNS1035, MAX_CLUSTER_NAME, "a letter").func(name)
-    except PydanticCustomError as err:
-        return str(err.context["problem"]) if err.context else str(err)
-    return None
+    return _problem_of(_CLUSTER_NAME, name)
 
 
 def namespace_problem(namespace: str) -> str | None:
     """Why ``namespace`` cannot be a namespace, or None."""
-    try:
-        _name("namespace", _DNS1123, MAX_NAMESPACE, "a letter or digit").func(namespace)
-    except PydanticCustomError as err:
-        return str(err.context["problem"]) if err.context else str(err)
-    return None
+    return _problem_of(_NAMESPACE, namespace)
 
 
 _CPU_EXAMPLES = "1, 500m or 2.5"
@@ -275,10 +279,8 @@ class ServicesConfig(_Model):
 class ClusterConfig(_Model):
     """A whole Ray cluster as the user describes it; ``manifests`` turns it into a RayCluster."""
 
-    name: Annotated[str, _name("name", _DNS1035, MAX_CLUSTER_NAME, "a letter")]
-    namespace: Annotated[str, _name("namespace", _DNS1123, MAX_NAMESPACE, "a letter or digit")] = (
-        "default"
-    )
+    name: Annotated[str, _CLUSTER_NAME]
+    namespace: Annotated[str, _NAMESPACE] = "default"
     head: HeadNodeConfig = Field(default_factory=HeadNodeConfig)
     worker_groups: list[WorkerGroupConfig] = Field(default_factory=lambda: [WorkerGroupConfig()])
     services: ServicesConfig = Field(default_factory=ServicesConfig)
@@ -410,54 +412,6 @@ def build_config(
         return ClusterConfig.model_validate(merged)
     except ValidationError as err:
         raise ConfigValidationError(_problems(err, merged)) from None
-
-
-class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """Safe YAML that refuses duplicate keys (PyYAML keeps the last one silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate key {key!r}", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
-    """Read a cluster YAML file as a mapping (an empty file is ``{}``); problems as lines."""
-    file = Path(path)
-    shown = repr(str(file))
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigValidationError([f"file {shown} was not found"]) from None
-    except IsADirectoryError:
-        raise ConfigValidationError([f"{shown} is a directory, not a YAML file"]) from None
-    except UnicodeDecodeError:
-        raise ConfigValidationError([f"file {shown} is not UTF-8 text"]) from None
-    except OSError as err:
-        raise ConfigValidationError([f"file {shown} cannot be read: {err.strerror}"]) from None
-    try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
-        problem = getattr(err, "problem", None) or getattr(err, "context", None) or "syntax error"
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigValidationError([f"file {shown} is not valid YAML: {problem}{where}"]) from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigValidationError(
-            [
-                f"file {shown} must hold a mapping such as `name: my-cluster`, got a"
-                f" {type(data).__name__}"
-            ]
-        )
-    return data
 
 
 def load_config_from_yaml(
