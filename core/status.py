@@ -350,9 +350,7 @@ def _starting(pod: PodView) -> str | None:
                 pod=pod.name, container=c.name, state=c.waiting_reason
             )
     if pod.phase == "Pending":
-        return msg.CONTAINERS_CREATING.format(
-            pod=pod.name, container="Kubernetes", state="starting it"
-        )
+        return msg.POD_STARTING.format(pod=pod.name)
     return None
 
 

@@ -269,6 +269,7 @@ CREATING_NO_STATUS_HINT = (
 )
 PODS_PENDING = "{pod} is waiting to be scheduled onto a node."
 CONTAINERS_CREATING = "{pod} is starting: {container} is {state}."
+POD_STARTING = "{pod} has a node and is starting its containers."
 WAITING_FOR_GCS = "{pod} is waiting for the head's Ray GCS to come up ({state})."
 HEAD_NOT_READY = "The head pod {pod} is running; waiting for Ray on it to become ready."
 WORKERS_NOT_READY = "{ready}/{desired} workers are ready; waiting for {pod}."

@@ -456,6 +456,13 @@ CASES = [
         counts=(0, 1, True),
     ),
     Case(
+        "scheduled-pod-without-container-statuses-is-starting",
+        raycluster(),
+        [head(ready=False, phase="Pending")],
+        Phase.CONTAINERS_CREATING,
+        ("demo-head-x7k2p has a node and is starting its containers.",),
+    ),
+    Case(
         "head-running-not-ready",
         raycluster(),
         [head(ready=False), worker(ready=False)],
@@ -655,7 +662,7 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     rc=_json,
     pods=st.lists(_json, max_size=4),
