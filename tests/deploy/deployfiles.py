@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,6 +18,8 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.37.0"
 # deploy/ directories `kubectl apply -k` is pointed at, by variant name.
 VARIANTS = {"http": DEPLOY, "socket-mode": DEPLOY / "socket-mode"}
+# Optional kustomize components, enabled from an overlay.
+COMPONENTS = {"leader-election": DEPLOY / "components" / "leader-election"}
 
 
 def kubectl() -> str:
@@ -27,11 +31,35 @@ def kubectl() -> str:
 
 def render(directory: Path) -> list[dict[str, Any]]:
     """``kubectl kustomize DIR``: the objects ``kubectl apply -k DIR`` would send."""
+    return [doc for doc in yaml.safe_load_all(_kustomize(directory, _tree_stamp())) if doc]
+
+
+def _tree_stamp() -> tuple[tuple[str, int], ...]:
+    """deploy/'s files and modification times: a render is reused only while they are unchanged."""
+    return tuple(sorted((str(p), p.stat().st_mtime_ns) for p in DEPLOY.rglob("*.yaml")))
+
+
+@functools.lru_cache(maxsize=32)
+def _kustomize(directory: Path, _stamp: tuple[tuple[str, int], ...]) -> str:
     result = subprocess.run(
         [kubectl(), "kustomize", str(directory)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, f"kubectl kustomize {directory} failed:\n{result.stderr}"
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
+
+
+def render_with(directory: Path, components: list[str], workdir: Path) -> list[dict[str, Any]]:
+    """Render ``directory`` with ``components`` enabled, as an overlay in ``workdir`` would."""
+    overlay = workdir / "overlay"
+    overlay.mkdir(parents=True, exist_ok=True)
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(directory, overlay)],
+        "components": [os.path.relpath(COMPONENTS[c], overlay) for c in components],
+    }
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
+    return render(overlay)
 
 
 def load_documents(path: Path) -> list[dict[str, Any]]:

@@ -9,7 +9,7 @@ own Kubernetes client with a kubeconfig holding only that token.
 from __future__ import annotations
 
 import copy
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,14 +21,22 @@ from core.kube_asyncio import KubernetesAsyncioClient, connect
 from core.sandbox.apierror import ApiError
 from core.sandbox.rbac import issue_service_account_token, rbac_sandbox
 from core.sandbox.runner import Sandbox
-from tests.deploy.deployfiles import DEPLOY, render
+from tests.deploy.deployfiles import DEPLOY, render, render_with
 
 SANDBOX_SPEED = 40.0
 RBAC_KINDS = ("Namespace", "ServiceAccount", "Role", "RoleBinding")
 
 
-def rbac_objects() -> list[dict[str, Any]]:
-    return [o for o in render(DEPLOY) if o["kind"] in RBAC_KINDS]
+def rbac_objects(
+    components: Sequence[str] = (), workdir: Path | None = None
+) -> list[dict[str, Any]]:
+    """The RBAC objects of the HTTP variant, with ``components`` enabled (needs ``workdir``)."""
+    if components:
+        assert workdir is not None
+        objects = render_with(DEPLOY, list(components), workdir)
+    else:
+        objects = render(DEPLOY)
+    return [o for o in objects if o["kind"] in RBAC_KINDS]
 
 
 def bot_account(objects: list[dict[str, Any]]) -> tuple[str, str]:
@@ -91,8 +99,8 @@ class Deployed:
 
 
 @asynccontextmanager
-async def deployed(tmp_path: Path) -> AsyncIterator[Deployed]:
-    objects = rbac_objects()
+async def deployed(tmp_path: Path, components: Sequence[str] = ()) -> AsyncIterator[Deployed]:
+    objects = rbac_objects(components, tmp_path)
     async with rbac_sandbox(
         speed=SANDBOX_SPEED, kubeconfig_out=tmp_path / "admin.kubeconfig"
     ) as sandbox:

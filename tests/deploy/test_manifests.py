@@ -10,11 +10,13 @@ import kubernetes_validate
 import pytest
 
 from tests.deploy.deployfiles import (
+    COMPONENTS,
     DEPLOY,
     KUBERNETES_VERSION,
     VARIANTS,
     load_documents,
     render,
+    render_with,
 )
 
 # YAML under deploy/ that is not a Kubernetes object: kustomize's own files and Slack's.
@@ -58,8 +60,11 @@ def test_every_object_file_validates_strictly(path: Path) -> None:
 @pytest.mark.parametrize("path", KUSTOMIZATIONS, ids=lambda p: str(p.relative_to(DEPLOY)))
 def test_kustomization_parses_and_lists_only_existing_files(path: Path) -> None:
     (doc,) = load_documents(path)
-    assert doc["apiVersion"] == "kustomize.config.k8s.io/v1beta1"
-    assert doc["kind"] == "Kustomization"
+    if path.parent in COMPONENTS.values():
+        assert (doc["apiVersion"], doc["kind"]) == ("kustomize.config.k8s.io/v1alpha1", "Component")
+    else:
+        assert (doc["apiVersion"], doc["kind"]) == ("kustomize.config.k8s.io/v1beta1",
+                                                    "Kustomization")
     assert "namespace" not in doc, "a namespace override would move the managed-namespace Role"
     for entry in doc.get("resources", []):
         target = (path.parent / entry).resolve()
@@ -68,11 +73,15 @@ def test_kustomization_parses_and_lists_only_existing_files(path: Path) -> None:
         )
 
 
-def test_every_object_file_is_rendered_by_some_variant_except_the_secret_example() -> None:
+def test_every_object_file_is_rendered_by_some_variant_except_the_secret_example(
+    tmp_path: Path,
+) -> None:
+    renders = [render(directory) for directory in VARIANTS.values()]
+    renders.append(render_with(DEPLOY, sorted(COMPONENTS), tmp_path))
     rendered = {
         (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))
-        for directory in VARIANTS.values()
-        for o in render(directory)
+        for objects in renders
+        for o in objects
     }
     for path in OBJECT_FILES:
         for obj in load_documents(path):
@@ -89,11 +98,57 @@ def test_rendered_variant_validates_strictly(variant: str) -> None:
     for obj in objects:
         _validate(obj)
     kinds = sorted(o["kind"] for o in objects)
-    expected = ["Deployment", "Namespace", "Role", "Role", "RoleBinding", "RoleBinding",
-                "ServiceAccount"]
+    expected = ["Deployment", "Namespace", "Role", "RoleBinding", "ServiceAccount"]
     if variant == "http":
         expected = sorted([*expected, "Service"])
     assert kinds == expected
+
+
+@pytest.mark.parametrize("component", sorted(COMPONENTS))
+def test_component_renders_valid_objects_on_top_of_both_variants(
+    component: str, tmp_path: Path
+) -> None:
+    for variant, directory in VARIANTS.items():
+        plain = render(directory)
+        objects = render_with(directory, [component], tmp_path / variant)
+        for obj in objects:
+            _validate(obj)
+        assert len(objects) > len(plain)
+
+
+def test_leader_election_component_grants_leases_only_in_the_bots_namespace(
+    tmp_path: Path,
+) -> None:
+    plain = {(o["kind"], o["metadata"]["name"]) for o in render(DEPLOY)}
+    objects = render_with(DEPLOY, ["leader-election"], tmp_path)
+    added = [o for o in objects if (o["kind"], o["metadata"]["name"]) not in plain]
+    (account,) = _by_kind(objects, "ServiceAccount")
+    assert sorted(o["kind"] for o in added) == ["Role", "RoleBinding"]
+    for obj in added:
+        assert obj["metadata"]["namespace"] == account["metadata"]["namespace"]
+    (role,) = _by_kind(added, "Role")
+    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                              "verbs": ["get", "create", "update"]}]
+
+
+def test_rbac_is_namespaced_and_names_every_resource_and_verb(tmp_path: Path) -> None:
+    renders = [render(directory) for directory in VARIANTS.values()]
+    renders.append(render_with(DEPLOY, sorted(COMPONENTS), tmp_path))
+    for objects in renders:
+        kinds = {o["kind"] for o in objects}
+        assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
+        for role in _by_kind(objects, "Role"):
+            for rule in role["rules"]:
+                for field in ("apiGroups", "resources", "verbs"):
+                    assert "*" not in rule[field], f"{role['metadata']['name']}: wildcard"
+                assert not {"namespaces", "customresourcedefinitions"} & set(rule["resources"])
+        for binding in _by_kind(objects, "RoleBinding"):
+            assert binding["roleRef"]["kind"] == "Role"
+            (subject,) = binding["subjects"]
+            (account,) = _by_kind(objects, "ServiceAccount")
+            assert (subject["kind"], subject["name"], subject["namespace"]) == (
+                "ServiceAccount", account["metadata"]["name"], account["metadata"]["namespace"]
+            )
 
 
 def test_strict_validation_rejects_a_misspelled_field() -> None:

@@ -8,6 +8,7 @@ the rendered ServiceAccount: no admin credentials anywhere on the client side.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,6 +16,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
+from kubernetes_asyncio.client import ApiClient, Configuration, CoordinationV1Api
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config import load_kube_config
 
 from core import api
 from core.config import ClusterConfig, build_config
@@ -23,7 +27,7 @@ from core.status import Phase
 from core.watching import ClusterWatcher
 from manifests.labels import RAY_CLUSTER, RAY_NODE_TYPE, SLACK_THREAD_TS
 from manifests.raycluster import services_secret_name
-from tests.deploy.rbac_env import Deployed, deployed, managed_role, rbac_objects
+from tests.deploy.rbac_env import Deployed, bot_account, deployed, managed_role, rbac_objects
 
 NAME = "demo"
 NO_SERVICES = {"notebook": False, "code_server": False, "ssh": False}
@@ -224,3 +228,31 @@ async def test_removing_a_verb_breaks_its_operation_with_a_clear_error(
     else:
         assert isinstance(caught.value, PermissionDeniedError)
         assert expected in str(caught.value), f"{need.operation}: {caught.value}"
+
+
+# ------------------------------------------------------------- the leader-election component
+# No code takes a Lease yet, so kubernetes-asyncio's own CoordinationV1Api stands in for it.
+async def test_leader_election_component_lets_the_bot_hold_a_lease_in_its_namespace_only(
+    tmp_path: Path,
+) -> None:
+    async with deployed(tmp_path, components=["leader-election"]) as env:
+        bot_namespace, _ = bot_account(env.objects)
+        lease = {"metadata": {"name": "krayne-bot"},
+                 "spec": {"holderIdentity": "krayne-bot-0", "leaseDurationSeconds": 15}}
+        configuration = Configuration()
+        await load_kube_config(str(env.kubeconfig), client_configuration=configuration)
+        async with ApiClient(configuration) as api_client:
+            leases = CoordinationV1Api(api_client)
+            created = await leases.create_namespaced_lease(bot_namespace, lease)
+            got = await leases.read_namespaced_lease("krayne-bot", bot_namespace)
+            got.spec.holder_identity = "krayne-bot-1"
+            renewed = await leases.replace_namespaced_lease("krayne-bot", bot_namespace, got)
+            assert created.spec.holder_identity == "krayne-bot-0"
+            assert renewed.spec.holder_identity == "krayne-bot-1"
+            with pytest.raises(ApiException) as caught:
+                await leases.create_namespaced_lease(env.namespace, lease)
+            assert caught.value.status == 403
+            assert 'cannot create resource "leases"' in json.loads(caught.value.body)["message"]
+            with pytest.raises(ApiException) as caught:
+                await leases.delete_namespaced_lease("krayne-bot", bot_namespace)
+            assert 'cannot delete resource "leases"' in json.loads(caught.value.body)["message"]
