@@ -8,7 +8,7 @@ types, so ``core.status`` can state its rules without defensive clutter.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -103,7 +103,12 @@ class PodView:
     scheduled: bool
     unschedulable_message: str | None
     containers: tuple[ContainerView, ...]
-    requests: dict[str, Decimal]
+    spec: dict[str, Any] = field(repr=False, compare=False)
+
+    @property
+    def requests(self) -> dict[str, Decimal]:
+        """Computed on demand: only an unschedulable pod's message names them."""
+        return _pod_requests(self.spec)
 
     @property
     def is_head(self) -> bool:
@@ -142,7 +147,7 @@ class PodView:
             scheduled=sched.get("status") == "True" or bool(text(spec.get("nodeName"))),
             unschedulable_message=text(sched.get("message")) if unschedulable else None,
             containers=containers,
-            requests=_pod_requests(spec),
+            spec=spec,
         )
 
 
