@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 USER_ID, CHANNEL_ID, TEAM_ID = "U0001", "C0001", "T0001"
 BOT_TOKEN = "xoxb-krayne-shell"
-STARTUP_TIMEOUT = 60.0
+STARTUP_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60.0
 _CLICK = re.compile(r"^\d+(\.\d+)?$")
 
@@ -144,10 +144,12 @@ class ShellSession:
         runtime = self.runtime = ShellRuntime(settings, http=False)
         self._run_task = asyncio.create_task(runtime.run(), name="krayne-bot")
         self._stack.push_async_callback(self._stop_runtime)
-        await self._until_ready(runtime, self._run_task)
+        await self._until_ready(runtime, self._run_task, where=self.args.kubeconfig)
 
     @staticmethod
-    async def _until_ready(runtime: ShellRuntime, run_task: asyncio.Task[None]) -> None:
+    async def _until_ready(
+        runtime: ShellRuntime, run_task: asyncio.Task[None], *, where: str | None
+    ) -> None:
         async def synced() -> None:
             await runtime.started.wait()
             assert runtime.watcher is not None
@@ -166,12 +168,19 @@ class ShellSession:
                 error = error.exceptions[0]
             raise ShellStartupError(f"the bot stopped while starting: {error}") from error
         if ready not in done or ready.exception() is not None:
-            raise ShellStartupError("Kubernetes did not answer in time (watches not synced)")
+            raise ShellStartupError(
+                f"Kubernetes ({where or 'the sandbox'}) did not answer within "
+                f"{STARTUP_TIMEOUT:g}s; check --kubeconfig and --context"
+            )
 
     async def _stop_runtime(self) -> None:
         if self.runtime is None or self._run_task is None:
             return
         self.runtime.stop()
+        if self._run_task.done():  # it failed while starting; that error was reported
+            if not self._run_task.cancelled():
+                self._run_task.exception()
+            return
         try:
             await asyncio.wait_for(self._run_task, timeout=self.runtime.settings.drain_timeout + 5)
         except (TimeoutError, asyncio.CancelledError):

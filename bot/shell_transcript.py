@@ -53,6 +53,7 @@ class Transcript:
         self._targets: dict[int, ButtonTarget] = {}
         self._reply: ButtonTarget | None = None
         self._held: list[SlackEvent] | None = None
+        self._last_thread: tuple[str, str] | None = None
 
     # --- names ------------------------------------------------------------------------------
 
@@ -130,8 +131,10 @@ class Transcript:
         if self._held is not None:
             self._held.append(event)
             return
+        thread = self._last_thread
+        self._last_thread = None
         if isinstance(event, PostedMessage):
-            self._posted(event.message)
+            self._posted(event.message, continues=thread)
         elif isinstance(event, UpdatedMessage):
             self._updated(event.message, event.previous)
         elif isinstance(event, DeletedMessage):
@@ -150,15 +153,21 @@ class Transcript:
             title = (event.view.get("title") or {}).get("text", "")
             self._write(f"(a dialog opened: {title})")
 
-    def _posted(self, message: Message) -> None:
+    def _posted(self, message: Message, *, continues: tuple[str, str] | None) -> None:
         rendered = self._render(message.text, message.blocks)
         prefix = self._tag(message, rendered)
         if message.is_reply and message.thread_ts:
-            parent = self._double.message(message.channel, message.thread_ts)
-            name = self._render(parent.text, parent.blocks).headline if parent else "?"
-            name = name.removeprefix("▌ ")
-            head = f"{INDENT}↳ in the thread of “{name}” · {self._bot()}"
+            key = (message.channel, message.thread_ts)
+            head = None  # replies in a row share one header
+            if continues != key:
+                parent = self._double.message(message.channel, message.thread_ts)
+                name = self._render(parent.text, parent.blocks).headline if parent else "?"
+                name = name.removeprefix("▌ ")
+                head = f"{INDENT}↳ in the thread of “{name}” · {self._bot()}"
+            if rendered.lines:  # each reply starts with a bullet
+                rendered.lines = [f"· {rendered.lines[0]}"] + [f"  {x}" for x in rendered.lines[1:]]
             self._block(head, rendered, INDENT * 2, prefix)
+            self._last_thread = key
         else:
             head = f"{self._channel_name(message.channel)} · {self._bot()}"
             self._block(head, rendered, INDENT, prefix)
@@ -192,13 +201,14 @@ class Transcript:
             self._reply = None
 
     def _block(
-        self, head: str, rendered: Rendered, indent: str, prefix: str, *, inline: bool = False
-    ) -> None:
+        self, head: str | None, rendered: Rendered, indent: str, prefix: str, *,
+        inline: bool = False,
+    ) -> None:  # fmt: skip
         lines = list(rendered.lines)
-        if inline and len(lines) >= 1:
+        if inline and lines:
             self._write(f"{head} {lines[0]}")
             lines = lines[1:]
-        else:
+        elif head is not None:
             self._write(head)
         for line in lines:
             self._write(indent + line)

@@ -65,7 +65,7 @@ async def test_card_thread_reply_and_update_read_in_order(setup: Any) -> None:
         "    creating",
         "    [1.1] Describe  [1.2] Delete",
         "    ↳ in the thread of “Ray cluster demo” · krayne",
-        "        @alice `demo` is ready",
+        "        · @alice `demo` is ready",
         "✎ card updated: Ray cluster demo — ready",
     ]
     target, button = transcript.find("1.2")
