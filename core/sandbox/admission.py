@@ -8,6 +8,7 @@ before ``core.sandbox.schema`` exists.
 
 from __future__ import annotations
 
+import base64
 import importlib
 import ipaddress
 from collections.abc import Callable
@@ -113,8 +114,8 @@ def _service(store: Store, obj: Obj, old: Obj | None) -> Obj:
 
 def _raycluster(store: Store, obj: Obj, old: Obj | None) -> Obj:
     schema = _schema()
-    if schema is None:
-        return obj
+    if schema is None or (old is not None and obj.get("spec") == old.get("spec")):
+        return obj  # a metadata-only write: the stored spec is already defaulted and valid
     status = obj.pop("status", None)
     obj = schema.apply_crd_defaults(obj)
     problems: list[str] = schema.validate_raycluster(obj)
@@ -134,9 +135,21 @@ def _cause(problem: str) -> tuple[str, str, str]:
     return (reason, field, message)
 
 
+def _secret(store: Store, obj: Obj, old: Obj | None) -> Obj:
+    """``stringData`` is write-only: the server folds it into base64 ``data``."""
+    obj.setdefault("type", "Opaque")
+    string_data = obj.pop("stringData", None) or {}
+    if string_data:
+        data = obj.setdefault("data", {})
+        for key, value in string_data.items():
+            data[key] = base64.b64encode(str(value).encode()).decode()
+    return obj
+
+
 _HOOKS: dict[str, Callable[[Store, Obj, Obj | None], Obj]] = {
     "namespaces": _namespace,
     "pods": _pod,
     "services": _service,
     "rayclusters": _raycluster,
+    "secrets": _secret,
 }

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
@@ -46,6 +47,7 @@ class ApiServer:
         log_reader: LogReader | None = None,
         bookmark_interval: float = 30.0,
         default_watch_timeout: float = 1800.0,
+        max_recorded_requests: int = 100_000,
     ) -> None:
         self.store = store
         self.faults = faults or Faults(store)
@@ -53,7 +55,7 @@ class ApiServer:
         self.authorizer = authorizer
         self.bookmark_interval = bookmark_interval
         self.default_watch_timeout = default_watch_timeout
-        self.requests: list[RequestRecord] = []
+        self.requests: deque[RequestRecord] = deque(maxlen=max_recorded_requests)
         self.handlers = ResourceHandlers(store, clock=self.clock, log_reader=log_reader)
         self.app = web.Application(middlewares=[self._middleware], client_max_size=16 * 2**20)
         self.app.router.add_route("*", "/{tail:.*}", self._route)

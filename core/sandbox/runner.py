@@ -96,7 +96,7 @@ class Sandbox:
 
     @property
     def requests(self) -> list[RequestRecord]:
-        return self.server.requests if self.server else []
+        return list(self.server.requests) if self.server else []
 
     def reset_requests(self) -> None:
         if self.server:
