@@ -9,6 +9,7 @@ from typing import Any
 import kubernetes_validate
 import pytest
 
+from bot.serve import load_settings
 from tests.deploy.deployfiles import (
     COMPONENTS,
     DEPLOY,
@@ -215,3 +216,27 @@ def test_namespace_enforces_the_restricted_pod_security_standard() -> None:
     assert namespace["metadata"]["name"] == deployment["metadata"]["namespace"]
     labels = namespace["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_deployment_environment_and_secret_are_settings_the_bot_reads(
+    variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (deployment,) = _by_kind(render(VARIANTS[variant]), "Deployment")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (secret,) = load_documents(DEPLOY / "secret.example.yaml")
+    environment = {e["name"]: e["value"] for e in container["env"]}
+    environment |= secret["stringData"] | {"SLACK_APP_TOKEN": "xapp-REPLACE-ME"}
+    for name in ("KUBECONFIG", "KRAYNE_NAMESPACE", "KRAYNE_LOG_FORMAT", "KRAYNE_SOCKET_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    settings = load_settings(container["args"][1:])
+    assert settings.namespace == environment["KRAYNE_NAMESPACE"]
+    assert settings.log_format == environment["KRAYNE_LOG_FORMAT"]
+    assert settings.secret("bot_token") == secret["stringData"]["SLACK_BOT_TOKEN"]
+    assert settings.secret("signing_secret") == secret["stringData"]["SLACK_SIGNING_SECRET"]
+    assert settings.socket_mode is (variant == "socket-mode")
+    (port,) = container["ports"]
+    assert settings.port == port["containerPort"]
+    assert settings.kubeconfig is None, "in the cluster the bot uses its ServiceAccount"
