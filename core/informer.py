@@ -94,6 +94,7 @@ class Informer:
         self._on_change = on_change
         self._on_synced = on_synced
         self._failures = 0
+        self._expired = 0  # 410s in a row with no event in between
 
     @property
     def name(self) -> str:
@@ -105,8 +106,12 @@ class Informer:
             try:
                 await self._list_then_watch()
             except WatchExpiredError:
+                # The first 410 re-lists at once; a server that answers 410 to every fresh
+                # resourceVersion must not turn that into a tight list loop.
+                self._expired += 1
+                delay = self.settings.backoff(self._expired - 2) if self._expired > 1 else 0.0
                 log.info("%s: resourceVersion expired (410), listing again", self.name)
-                continue
+                await asyncio.sleep(delay)
             except KrayneError as exc:
                 delay = self.settings.backoff(self._failures)
                 self._failures += 1
@@ -124,6 +129,8 @@ class Informer:
         while True:
             started = loop.time()
             version, events = await self._watch_once(version)
+            if events:
+                self._expired = 0
             # A server that ends every watch at once, empty, must not make this a busy loop.
             quick = quick + 1 if not events and loop.time() - started < 1.0 else 0
             if quick > 1:

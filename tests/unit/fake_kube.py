@@ -53,6 +53,7 @@ class FakeKube:
         self.calls: Counter[str] = Counter()
         self.failures: dict[str, list[Exception]] = {}
         self.hang_watches = False  # accept watches but never send or end (a dead connection)
+        self.always_expire = False  # answer every watch with 410, however fresh its version
         self._live: set[asyncio.Queue[object]] = set()
         self._called = asyncio.Event()
         self.gates: dict[str, asyncio.Event] = {}  # a call waits until its gate is set
@@ -134,7 +135,7 @@ class FakeKube:
     ) -> AsyncIterator[WatchEvent]:
         self._count(f"watch:{kind}")
         since = int(resource_version or 0)
-        if since < self.oldest_valid:
+        if since < self.oldest_valid or self.always_expire:
             raise WatchExpiredError(
                 f"too old resource version: {since}", status=410, reason="Expired"
             )

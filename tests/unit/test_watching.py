@@ -199,6 +199,19 @@ async def test_a_silent_connection_is_abandoned_after_the_inactivity_timeout() -
         assert kube.calls["list:rayclusters"] == 1
 
 
+async def test_a_server_answering_410_to_every_watch_gets_backoff_not_a_list_storm() -> None:
+    kube = FakeKube()
+    kube.always_expire = True
+    watcher = make(kube, backoff_initial=30, backoff_max=30)
+    async with running(watcher):
+        async with asyncio.timeout(5):
+            await kube.wait_calls("watch:rayclusters", 2)
+        for _ in range(100):  # give a misbehaving informer every chance to list again
+            await asyncio.sleep(0)
+        # The first 410 re-listed at once; the second one waits out the backoff.
+        assert kube.calls["list:rayclusters"] == 2
+
+
 async def test_slow_subscriber_gets_latest_state_per_cluster_in_first_changed_order() -> None:
     kube = FakeKube()
     watcher = make(kube)
