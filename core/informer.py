@@ -78,6 +78,7 @@ class Informer:
         *,
         on_change: Callable[[ChangeType, Obj], None],
         on_synced: Callable[[], None],
+        on_error: Callable[[KrayneError], None] | None = None,
         label_selector: str | None = None,
         field_selector: str | None = None,
         settings: WatchSettings,
@@ -93,6 +94,7 @@ class Informer:
         self.listing = False  # True while a list's changes are being reported (one batch)
         self._on_change = on_change
         self._on_synced = on_synced
+        self._on_error = on_error
         self._failures = 0
         self._expired = 0  # 410s in a row with no event in between
 
@@ -113,6 +115,8 @@ class Informer:
                 log.info("%s: resourceVersion expired (410), listing again", self.name)
                 await asyncio.sleep(delay)
             except KrayneError as exc:
+                if self._on_error is not None:
+                    self._on_error(exc)
                 delay = self.settings.backoff(self._failures)
                 self._failures += 1
                 log.warning("%s: %s; retrying in %.1f s", self.name, exc, delay)

@@ -14,6 +14,8 @@ Decisions:
 - Subscribers never slow the informer: each has its own queue holding at most one pending change
   per cluster object (the latest), delivered in the order clusters first changed. A deleted
   cluster and a new one of the same name are different objects (uid) and both are delivered.
+- Warning events are optional: if listing them is forbidden (RBAC), clusters are published
+  without them instead of never; the events stream keeps retrying.
 - A deletion is published with ``deleted=True`` and the last known RayCluster (its annotations
   locate the Slack thread), not ``None``.
 """
@@ -30,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import status_reasons as msg
+from core.errors import KrayneError, PermissionDeniedError
 from core.informer import ChangeType, Informer, WatchSettings
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj, WatchKind
 from core.status import ClusterStatus, Phase, derive_status
@@ -126,7 +129,9 @@ class ClusterWatcher:
             self._scopes[scope] = [
                 self._informer(scope, "rayclusters", self._on_cluster, label=MANAGED_BY_SELECTOR),
                 self._informer(scope, "pods", self._on_pod, label=POD_SELECTOR),
-                self._informer(scope, "events", self._on_event, field=EVENT_SELECTOR),
+                self._informer(
+                    scope, "events", self._on_event, field=EVENT_SELECTOR, optional=True
+                ),
             ]
             self._unsynced.update(self._scopes[scope])
         if not self._unsynced:  # an empty namespace list watches nothing and is synced at once
@@ -211,13 +216,22 @@ class ClusterWatcher:
         *,
         label: str | None = None,
         field: str | None = None,
+        optional: bool = False,
     ) -> Informer:
+        def failed(error: KrayneError) -> None:
+            # Warnings only sharpen reasons: if RBAC forbids them, publish without them rather
+            # than never (the informer keeps retrying, so granting access later is picked up).
+            if optional and isinstance(error, PermissionDeniedError) and informer in self._unsynced:
+                log.error("%s: %s; cluster status will go without events", informer.name, error)
+                self._on_synced(informer)
+
         informer = Informer(
             self.client,
             kind,
             scope,
             on_change=handler,
             on_synced=lambda: self._on_synced(informer),
+            on_error=failed,
             label_selector=label,
             field_selector=field,
             settings=self.settings,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from core.errors import KubeConnectionError
+from core.errors import KubeConnectionError, PermissionDeniedError
 from core.informer import WatchSettings
 from core.status import Phase
 from core.watching import ClusterChange, ClusterWatcher, Subscription
@@ -347,6 +347,31 @@ async def test_subscription_ends_when_the_watcher_stops_and_run_cancels_cleanly(
     assert kube.open_watches == 0
     with pytest.raises(RuntimeError):
         await watcher.run()
+
+
+async def test_forbidden_events_do_not_stop_clusters_from_being_published() -> None:
+    kube = FakeKube()
+    kube.apply("rayclusters", raycluster())
+    forbidden = PermissionDeniedError('events is forbidden: cannot list resource "events"')
+    kube.fail("list:events", forbidden, times=1000)
+    watcher = make(kube)
+    async with running(watcher):
+        assert watcher.get("default", "demo") is not None
+
+
+async def test_forbidden_clusters_keep_the_watcher_unsynced() -> None:
+    kube = FakeKube()
+    kube.fail("list:rayclusters", PermissionDeniedError("forbidden"), times=1000)
+    watcher = make(kube)
+    task = asyncio.create_task(watcher.run())
+    try:
+        async with asyncio.timeout(5):
+            await kube.wait_calls("list:rayclusters", 3)  # retried with backoff
+        assert not watcher.synced
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def test_wait_synced_times_out_while_the_api_is_down() -> None:
