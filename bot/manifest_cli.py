@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from bot.grammar import ManifestCommand, UsageError, config_for, parse_create_args
 from bot.settings import BotSettings
-from core.config import load_yaml_mapping
+from core.config_yaml import load_yaml_mapping
 from core.errors import ConfigValidationError
 from manifests.raycluster import build_raycluster
 

@@ -92,7 +92,9 @@ def _shown(value: Any) -> str:
     return str(value) if isinstance(value, (int, float, str)) else repr(value)
 
 
-def _quantity(field: str, low: Decimal, high: Decimal, examples: str, tiny_hint: str):
+def _quantity(
+    field: str, low: Decimal, high: Decimal, examples: str, tiny_hint: str
+) -> BeforeValidator:
     def check(value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise _problem(f"{field} must be a quantity such as {examples}, got {_shown(value)}")
@@ -115,7 +117,7 @@ def _quantity(field: str, low: Decimal, high: Decimal, examples: str, tiny_hint:
     return BeforeValidator(check)
 
 
-def _whole(field: str, high: int):
+def _whole(field: str, high: int) -> BeforeValidator:
     def check(value: Any) -> int:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
@@ -131,7 +133,7 @@ def _whole(field: str, high: int):
     return BeforeValidator(check)
 
 
-def _boolean(field: str):
+def _boolean(field: str) -> BeforeValidator:
     def check(value: Any) -> bool:
         if isinstance(value, bool):
             return value
@@ -142,7 +144,7 @@ def _boolean(field: str):
     return BeforeValidator(check)
 
 
-def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int):
+def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int) -> BeforeValidator:
     def check(value: Any) -> str | None:
         if value is None:
             return None
@@ -153,7 +155,7 @@ def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int):
     return BeforeValidator(check)
 
 
-def _name(field: str, pattern: re.Pattern[str], limit: int, first: str):
+def _name(field: str, pattern: re.Pattern[str], limit: int, first: str) -> BeforeValidator:
     def check(value: Any) -> str:
         if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
             raise _problem(
@@ -334,7 +336,7 @@ def _line(error: Mapping[str, Any], data: Any) -> str:
     if kind == "krayne":
         is_field = bool(loc) and isinstance(loc[-1], str)
         prefix, _ = _where(loc[:-1] if is_field else loc, data, field if is_field else None)
-        return prefix + error["ctx"]["problem"]
+        return prefix + str(error["ctx"]["problem"])
     if kind == "extra_forbidden":
         prefix, model = _where(loc[:-1], data)
         known = list(model.model_fields) if model else []

@@ -52,14 +52,16 @@ def crd() -> dict[str, Any]:
     """The whole RayCluster CustomResourceDefinition (parsed once)."""
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     text = resources.files("core.sandbox").joinpath("data", CRD_FILE).read_bytes()
-    return yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    loaded: dict[str, Any] = yaml.load(text, Loader=loader)  # noqa: S506 - a safe loader
+    return loaded
 
 
 @functools.cache
 def raycluster_schema() -> Schema:
     """The served ``v1`` openAPIV3Schema."""
     version = next(v for v in crd()["spec"]["versions"] if v["name"] == SERVED_VERSION)
-    return version["schema"]["openAPIV3Schema"]
+    schema: Schema = version["schema"]["openAPIV3Schema"]
+    return schema
 
 
 def _is_integer(_checker: Any, value: Any) -> bool:
@@ -167,8 +169,8 @@ class _Walk:
                     self.node(item, items, [*path, index])
                 self._list_keys(value, schema, path)
         elif isinstance(value, int) and not isinstance(value, bool):
-            low, high = {"int32": INT32, "int64": INT64}.get(schema.get("format", ""), (None, None))
-            if low is not None and not low <= value <= high:
+            bounds = {"int32": INT32, "int64": INT64}.get(schema.get("format", ""))
+            if bounds is not None and not bounds[0] <= value <= bounds[1]:
                 where = _path(path)
                 self.problems.append(
                     f"{where}: Invalid value: {value}: {where} in body must be of type"

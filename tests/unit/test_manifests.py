@@ -131,11 +131,14 @@ def test_no_nulls_are_emitted(case: str) -> None:
 
 
 def _head(manifest: dict[str, Any]) -> dict[str, Any]:
-    return manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    head: dict[str, Any] = manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    return head
 
 
 def _worker(manifest: dict[str, Any], index: int = 0) -> dict[str, Any]:
-    return manifest["spec"]["workerGroupSpecs"][index]["template"]["spec"]["containers"][0]
+    group: dict[str, Any] = manifest["spec"]["workerGroupSpecs"][index]
+    worker: dict[str, Any] = group["template"]["spec"]["containers"][0]
+    return worker
 
 
 def test_kind_version_and_ray_version() -> None:
@@ -229,7 +232,9 @@ def test_head_container_ports_and_guaranteed_resources() -> None:
         ({"cpus": "1500m", "memory": "8G"}, {"cpu": "1500m", "memory": "8G"}),
     ],
 )
-def test_head_is_clamped_up_to_one_cpu_and_4gi(head: dict[str, str], expected: dict) -> None:
+def test_head_is_clamped_up_to_one_cpu_and_4gi(
+    head: dict[str, str], expected: dict[str, str]
+) -> None:
     resources = _head(build_raycluster(build_config({"name": "h", "head": head})))["resources"]
     assert resources["requests"] == resources["limits"] == expected
 

@@ -57,7 +57,7 @@ def test_the_served_v1_schema_is_loaded_once_from_package_data() -> None:
         "spec.autoscalerOptions",
     ],
 )
-def test_undeclared_field_at_any_depth_is_reported(manifest: dict, parent: str) -> None:
+def test_undeclared_field_at_any_depth_is_reported(manifest: dict[str, Any], parent: str) -> None:
     target = _at(manifest, parent) if parent else manifest
     target["surprise"] = "x"
     path = f"{parent}.surprise" if parent else "surprise"
@@ -65,14 +65,14 @@ def test_undeclared_field_at_any_depth_is_reported(manifest: dict, parent: str) 
     assert unknown_fields(manifest) == [path]
 
 
-def test_map_valued_fields_accept_any_key(manifest: dict) -> None:
+def test_map_valued_fields_accept_any_key(manifest: dict[str, Any]) -> None:
     manifest["spec"]["headGroupSpec"]["rayStartParams"]["object-store-memory"] = "1000000000"
     _at(manifest, f"{WORKER}.template.spec.containers[0].resources.limits")["ephemeral"] = "1Gi"
     manifest["metadata"]["labels"]["team"] = "ml"
     assert validate_raycluster(manifest) == []
 
 
-def test_float_quantity_is_rejected_like_the_api_server(manifest: dict) -> None:
+def test_float_quantity_is_rejected_like_the_api_server(manifest: dict[str, Any]) -> None:
     _at(manifest, f"{HEAD}.resources.limits")["cpu"] = 0.5
     field = f"{HEAD}.resources.limits.cpu"
     assert validate_raycluster(manifest) == [
@@ -81,7 +81,7 @@ def test_float_quantity_is_rejected_like_the_api_server(manifest: dict) -> None:
     ]
 
 
-def test_integer_quantity_is_accepted(manifest: dict) -> None:
+def test_integer_quantity_is_accepted(manifest: dict[str, Any]) -> None:
     _at(manifest, f"{HEAD}.resources.limits")["cpu"] = 2
     assert validate_raycluster(manifest) == []
 
@@ -101,7 +101,7 @@ def test_integer_quantity_is_accepted(manifest: dict) -> None:
     ],
 )  # fmt: skip
 def test_schema_violations_read_like_api_server_field_errors(
-    manifest: dict, path: str, value: Any, expected: str
+    manifest: dict[str, Any], path: str, value: Any, expected: str
 ) -> None:
     *parent, leaf = path.rsplit(".", 1)
     _at(manifest, parent[0])[leaf] = value
@@ -110,7 +110,7 @@ def test_schema_violations_read_like_api_server_field_errors(
     assert expected.format(p=path) in problem
 
 
-def test_missing_required_fields(manifest: dict) -> None:
+def test_missing_required_fields(manifest: dict[str, Any]) -> None:
     del manifest["spec"]["workerGroupSpecs"][0]["groupName"]
     del manifest["metadata"]["name"]
     assert validate_raycluster(manifest) == [
@@ -119,7 +119,7 @@ def test_missing_required_fields(manifest: dict) -> None:
     ]
 
 
-def test_defaulted_required_fields_need_not_be_sent(manifest: dict) -> None:
+def test_defaulted_required_fields_need_not_be_sent(manifest: dict[str, Any]) -> None:
     group = manifest["spec"]["workerGroupSpecs"][0]
     del group["minReplicas"], group["maxReplicas"], group["replicas"]
     assert validate_raycluster(manifest) == []
@@ -133,7 +133,7 @@ def test_defaulted_required_fields_need_not_be_sent(manifest: dict) -> None:
     assert "minReplicas" not in manifest["spec"]["workerGroupSpecs"][0]  # input untouched
 
 
-def test_defaults_fill_port_protocols_and_nulls_are_dropped(manifest: dict) -> None:
+def test_defaults_fill_port_protocols_and_nulls_are_dropped(manifest: dict[str, Any]) -> None:
     manifest["spec"]["suspend"] = None
     defaulted = apply_crd_defaults(manifest)
     assert "suspend" not in defaulted["spec"]
@@ -141,7 +141,7 @@ def test_defaults_fill_port_protocols_and_nulls_are_dropped(manifest: dict) -> N
     assert validate_raycluster(manifest) == []
 
 
-def test_duplicate_list_map_keys(manifest: dict) -> None:
+def test_duplicate_list_map_keys(manifest: dict[str, Any]) -> None:
     head = _at(manifest, HEAD)
     head["ports"].append({"name": "again", "containerPort": 6379})
     containers = manifest["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
@@ -154,14 +154,14 @@ def test_duplicate_list_map_keys(manifest: dict) -> None:
     ]
 
 
-def test_same_port_with_another_protocol_is_fine(manifest: dict) -> None:
+def test_same_port_with_another_protocol_is_fine(manifest: dict[str, Any]) -> None:
     _at(manifest, HEAD)["ports"].append(
         {"name": "gcs-udp", "containerPort": 6379, "protocol": "UDP"}
     )
     assert validate_raycluster(manifest) == []
 
 
-def test_label_values_must_be_strings(manifest: dict) -> None:
+def test_label_values_must_be_strings(manifest: dict[str, Any]) -> None:
     manifest["metadata"]["labels"]["size"] = 3
     assert validate_raycluster(manifest) == [
         'metadata.labels.size: Invalid value: "integer": metadata.labels.size in body must be of'
@@ -169,7 +169,7 @@ def test_label_values_must_be_strings(manifest: dict) -> None:
     ]
 
 
-def test_managed_by_rule(manifest: dict) -> None:
+def test_managed_by_rule(manifest: dict[str, Any]) -> None:
     manifest["spec"]["managedBy"] = "someone-else"
     assert validate_raycluster(manifest) == [
         'spec.managedBy: Invalid value: "string": the managedBy field value must be either'
@@ -183,7 +183,7 @@ def test_not_an_object() -> None:
     assert validate_raycluster(["a"]) == ['<nil>: Invalid value: "array": must be of type object']
 
 
-def test_prune_removes_undeclared_fields_and_says_which(manifest: dict) -> None:
+def test_prune_removes_undeclared_fields_and_says_which(manifest: dict[str, Any]) -> None:
     original = copy.deepcopy(manifest)
     dirty = copy.deepcopy(manifest)
     dirty["spec"]["workerGroupSpecs"][0]["foo"] = {"deep": 1}
@@ -195,7 +195,7 @@ def test_prune_removes_undeclared_fields_and_says_which(manifest: dict) -> None:
     assert "foo" in dirty["spec"]["workerGroupSpecs"][0]  # input untouched
 
 
-def test_validation_is_fast_enough_for_a_thousand_clusters(manifest: dict) -> None:
+def test_validation_is_fast_enough_for_a_thousand_clusters(manifest: dict[str, Any]) -> None:
     validate_raycluster(manifest)  # warm the cache
     start = time.perf_counter()
     for _ in range(50):
