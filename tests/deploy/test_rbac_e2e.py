@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import aiohttp
 import pytest
+import yaml
 from kubernetes_asyncio.client import ApiClient, Configuration, CoordinationV1Api
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import load_kube_config
@@ -256,3 +258,25 @@ async def test_leader_election_component_lets_the_bot_hold_a_lease_in_its_namesp
             with pytest.raises(ApiException) as caught:
                 await leases.delete_namespaced_lease("krayne-bot", bot_namespace)
             assert 'cannot delete resource "leases"' in json.loads(caught.value.body)["message"]
+
+
+# ------------------------------------------------------------------------------ on the wire
+async def test_refusals_are_the_api_servers_status_objects(tmp_path: Path) -> None:
+    async with deployed(tmp_path) as env, aiohttp.ClientSession() as http:
+        url = f"{env.sandbox.url}/apis/ray.io/v1/namespaces/kube-system/rayclusters"
+        token = yaml.safe_load(env.kubeconfig.read_text())["users"][0]["user"]["token"]
+        async with http.get(url, headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status == 403
+            forbidden = await response.json()
+        async with http.get(url, headers={"Authorization": "Bearer not-a-token"}) as response:
+            assert response.status == 401
+            unauthorized = await response.json()
+    assert forbidden["kind"] == "Status" and forbidden["status"] == "Failure"
+    assert (forbidden["code"], forbidden["reason"]) == (403, "Forbidden")
+    assert forbidden["message"] == (
+        'rayclusters.ray.io is forbidden: User "system:serviceaccount:krayne:krayne-bot" '
+        'cannot list resource "rayclusters" in API group "ray.io" in the namespace "kube-system"'
+    )
+    assert forbidden["details"]["kind"] == "rayclusters"
+    assert forbidden["details"]["group"] == "ray.io"
+    assert (unauthorized["code"], unauthorized["reason"]) == (401, "Unauthorized")

@@ -11,6 +11,7 @@ from core.sandbox.authz_types import RequestAttributes, UserInfo
 from core.sandbox.rbac import (
     ADMIN_USER,
     RbacAuthorizer,
+    SandboxRbac,
     TokenAuthenticator,
     issue_service_account_token,
     subject_matches,
@@ -205,3 +206,15 @@ def test_binding_subjects_match_users_groups_and_service_accounts(
     subject: dict[str, str], user: UserInfo, matches: bool
 ) -> None:
     assert subject_matches(subject, user, binding_namespace="krayne") is matches
+
+
+def test_hooks_refuse_everything_until_bound_to_a_store() -> None:
+    store = _store()
+    rbac = SandboxRbac()
+    token = issue_service_account_token(store, "krayne", "krayne-bot")
+    assert rbac.authenticate(ADMIN_TOKEN) is None
+    assert rbac.authorize(_attrs(ADMIN_USER, "get", "pods", name="p")) is not None
+    rbac.bind(store, admin_token=ADMIN_TOKEN)
+    assert rbac.authenticate(ADMIN_TOKEN) == ADMIN_USER
+    bot = rbac.authenticate(token)
+    assert bot is not None and rbac.authorize(_attrs(bot, "get", "pods", name="p")) is None
