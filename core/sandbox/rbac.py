@@ -1,8 +1,8 @@
 """RBAC for the sandbox: who is calling (bearer tokens) and may they (Roles and RoleBindings).
 
-The sandbox can run as a real API server with RBAC enabled does, so deploy/'s Role and
-RoleBinding are proven by running the bot with exactly the ServiceAccount identity they grant.
-Both halves follow Kubernetes' own code, in miniature:
+With these hooks the sandbox answers as an API server with RBAC enabled does, so deploy/'s Role
+and RoleBinding are proven by running the bot with exactly the ServiceAccount identity they
+grant. Both halves follow Kubernetes' own code, in miniature:
 
 - ``TokenAuthenticator``: the sandbox's admin token is ``system:admin`` in ``system:masters``
   (the superuser group, never checked against RBAC); ServiceAccount tokens come from
@@ -17,7 +17,9 @@ Both halves follow Kubernetes' own code, in miniature:
 
 The sandbox stores no ClusterRoles or ClusterRoleBindings: cluster-scope requests (a cluster-wide
 list, namespaces) are refused for everyone but ``system:masters`` — what krayne-bot's namespaced
-deployment must live with in production too.
+deployment must live with in production too. kubectl never sends a bearer token to a plain-HTTP
+server, so against an enforcing sandbox (no TLS) it is refused with 401: load objects through
+the store, and use kubernetes-asyncio (which does send the token) for the identity under test.
 """
 
 from __future__ import annotations
@@ -179,9 +181,7 @@ def rule_allows(
     return not names or name in names
 
 
-def subject_matches(
-    subject: Mapping[str, Any], user: UserInfo, *, binding_namespace: str
-) -> bool:
+def subject_matches(subject: Mapping[str, Any], user: UserInfo, *, binding_namespace: str) -> bool:
     """Does a RoleBinding subject name this user? (rbac ``appliesToUser``.)"""
     kind, name = subject.get("kind"), subject.get("name")
     if kind == "User":
@@ -198,9 +198,7 @@ def forbidden_message(attrs: RequestAttributes, reasons: Sequence[str] = ()) -> 
     """The API server's 403 text, e.g. ``pods "x" is forbidden: User "u" cannot get resource
     "pods/log" in API group "" in the namespace "default"``."""
     combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
-    scope = (
-        f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
-    )
+    scope = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
     detail = (
         f'User "{attrs.user.username}" cannot {attrs.verb} resource "{combined}" '
         f'in API group "{attrs.api_group}" {scope}'
@@ -234,8 +232,7 @@ class RbacAuthorizer:
         for binding in self._bindings(attrs.namespace):
             subjects = binding.get("subjects") or []
             if not any(
-                subject_matches(s, attrs.user, binding_namespace=attrs.namespace)
-                for s in subjects
+                subject_matches(s, attrs.user, binding_namespace=attrs.namespace) for s in subjects
             ):
                 continue
             rules = self._rules(binding.get("roleRef") or {}, attrs.namespace, reasons)
