@@ -15,8 +15,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.shell_session import ShellSession
 
 PROMPT_HELP = """\
 Type what you would type in Slack:
@@ -69,8 +74,12 @@ def _write(line: str) -> None:
     print(line, flush=True)
 
 
+class ShellStartupError(Exception):
+    """The sandbox, the Slack double or the bot could not start; the message says why."""
+
+
 async def _piped(args: argparse.Namespace) -> int:
-    from bot.shell_session import ShellSession, ShellStartupError
+    from bot.shell_session import ShellSession
 
     loop = asyncio.get_running_loop()
     lines = (await loop.run_in_executor(None, sys.stdin.read)).splitlines()
@@ -92,22 +101,43 @@ async def _piped(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preload(args: argparse.Namespace) -> None:
+    """The heavy imports (Bolt, kubernetes-asyncio, the sandbox), done on a worker thread so
+    the prompt is drawn at once instead of after them."""
+    import importlib
+
+    modules = ["bot.shell_session", "core.kube_asyncio"]
+    if not args.kubeconfig:
+        modules += ["core.sandbox.runner", "core.sandbox.simulation"]
+    for module in modules:
+        importlib.import_module(module)
+
+
+async def _start_session(args: argparse.Namespace) -> ShellSession:
+    await asyncio.to_thread(_preload, args)
+    from bot.shell_session import ShellSession
+
+    session = ShellSession(args, write=_write)
+    try:
+        await session.start()
+    except BaseException:
+        await session.close()
+        raise
+    _write(f"ready: you are @{args.user} in #{args.channel}.")
+    return session
+
+
 async def _interactive(args: argparse.Namespace) -> int:
     from prompt_toolkit import PromptSession
     from prompt_toolkit.patch_stdout import patch_stdout
 
-    from bot.shell_session import ShellSession, ShellStartupError
-
     prompt: PromptSession[str] = PromptSession(history=_history())
     with patch_stdout(raw=True):
-        _write(
-            "krayne-bot shell: starting the bot"
-            + ("" if args.kubeconfig else " and the sandbox")
-            + " — type `help` for help, `exit` or Ctrl-D to leave."
-        )
-        session = ShellSession(args, write=_write)
-        starting = asyncio.create_task(session.start(), name="shell-start")
-        starting.add_done_callback(lambda t: _started(t, args))
+        where = "" if args.kubeconfig else " and the sandbox"
+        _write(f"krayne-bot shell: starting the bot{where}; `help` for help, `exit` to leave.")
+        starting = asyncio.create_task(_start_session(args), name="shell-start")
+        starting.add_done_callback(_report_startup_failure)
+        session: ShellSession | None = None
         try:
             while True:
                 try:
@@ -116,33 +146,35 @@ async def _interactive(args: argparse.Namespace) -> int:
                     continue
                 except EOFError:
                     return 0
-                if line.strip() in ("help", "?"):
+                text = line.strip()
+                if text in ("help", "?"):
                     _write(PROMPT_HELP)
                     continue
-                if line.strip() in ("exit", "quit"):
+                if text in ("exit", "quit"):
                     return 0
-                if not line.strip():
+                if not text:
                     continue
                 if not starting.done():
                     _write("(still starting: this runs as soon as the bot is ready)")
                 try:
-                    await asyncio.shield(starting)
-                except ShellStartupError as err:
-                    print(f"krayne-bot shell: {err}", file=sys.stderr)
-                    return 1
+                    session = await asyncio.shield(starting)
+                except ShellStartupError:
+                    return 1  # already reported
                 if not await session.run_line(line, wait=False):
                     return 0
         finally:
-            starting.cancel()
             _write("stopping…")
-            await session.close()
+            if starting.done() and not starting.cancelled() and starting.exception() is None:
+                await starting.result().close()
+            else:
+                starting.cancel()
+                with contextlib.suppress(BaseException):
+                    await starting
 
 
-def _started(task: asyncio.Task[None], args: argparse.Namespace) -> None:
-    if not task.cancelled() and task.exception() is None:
-        _write(f"ready: you are @{args.user} in #{args.channel}.")
-    elif not task.cancelled():
-        print(f"krayne-bot shell: {task.exception()}", file=sys.stderr)
+def _report_startup_failure(task: asyncio.Task[ShellSession]) -> None:
+    if not task.cancelled() and isinstance(task.exception(), ShellStartupError):
+        print(f"krayne-bot shell: {task.exception()} (type exit to leave)", file=sys.stderr)
 
 
 def _history() -> object:

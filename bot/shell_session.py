@@ -28,7 +28,7 @@ from bot.grammar import CreateCommand, DeleteCommand, ScaleCommand, UsageError, 
 from bot.notifier import parse_record
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
-from bot.shell import PROMPT_HELP
+from bot.shell import PROMPT_HELP, ShellStartupError
 from bot.shell_transcript import Transcript
 from bot.signing import (
     JSON,
@@ -50,10 +50,6 @@ BOT_TOKEN = "xoxb-krayne-shell"
 STARTUP_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60.0
 _CLICK = re.compile(r"^\d+(\.\d+)?$")
-
-
-class ShellStartupError(Exception):
-    """The sandbox, the double or the bot could not start; the message says why."""
 
 
 class ShellRuntime(BotRuntime):
