@@ -6,6 +6,8 @@
 # slim base: no compiler, no pip cache, no source tree. .ci/wheel-smoke.sh runs the same steps
 # (wheel -> fresh venv -> `krayne-bot --help`) in CI, where no container engine is available.
 
+# The Python the tests run on. For reproducible builds pin it by digest in your pipeline:
+#   --build-arg PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:<digest>
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
