@@ -53,17 +53,18 @@ class Kubelet:
         }
         self._next_ip = {n.name: 0 for n in config.nodes}
         self._head_ready: set[ClusterKey] = set()
+        self._unwritten: set[tuple[str, str]] = set()
         self._gcs_waiters: dict[ClusterKey, set[tuple[str, str]]] = {}
 
     # ---------------------------------------------------------------- entry points
-    def admit(self, pod: Obj, node: NodeSpec) -> None:
+    def admit(self, pod: Obj, node: NodeSpec, scheduled_at: str | None = None) -> None:
         meta, spec = pod["metadata"], pod.get("spec") or {}
         key = (meta["namespace"], meta["name"])
         if key in self.runs:
             return
         labels = meta.get("labels") or {}
         now = format_time(self.store.now())
-        scheduled = next(
+        scheduled = scheduled_at or next(
             (c.get("lastTransitionTime") for c in (pod.get("status") or {}).get("conditions") or ()
              if c.get("type") == "PodScheduled" and c.get("status") == "True"),
             now,
@@ -332,6 +333,13 @@ class Kubelet:
 
     # ------------------------------------------------------------------ writes
     def _write(self, run: PodRun) -> None:
+        """Write the pod's status once per loop tick, however many steps changed it."""
+        if run.key not in self._unwritten and not self.timers.closed:
+            self._unwritten.add(run.key)
+            self.timers.later(0, self._flush, run)
+
+    def _flush(self, run: PodRun) -> None:
+        self._unwritten.discard(run.key)
         if self.runs.get(run.key) is not run:
             return
         status = render_status(run, format_time(self.store.now()))

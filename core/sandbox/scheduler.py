@@ -193,14 +193,14 @@ def place(spec: Mapping[str, Any], nodes: list[NodeState]) -> tuple[NodeState | 
 
 
 class Scheduler:
-    """Binds pods to nodes; ``on_bound(pod, node)`` hands a bound pod to the kubelet."""
+    """Binds pods to nodes; ``on_bound(pod, node, when)`` hands a bound pod to the kubelet."""
 
     def __init__(
         self,
         store: Any,
         config: SimConfig,
         timers: SimTimers,
-        on_bound: Callable[[Obj, NodeSpec], None],
+        on_bound: Callable[[Obj, NodeSpec, str], None],
     ) -> None:
         self.store = store
         self.timers = timers
@@ -273,11 +273,6 @@ class Scheduler:
         node.bind(requests)
         self._bound[key] = (node, requests)
         bound = self.store.merge_patch("pods", key[0], key[1], {"spec": {"nodeName": node.name}})
-        condition = {"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                     "lastTransitionTime": now}  # fmt: skip
-        bound = self.store.merge_patch(
-            "pods", key[0], key[1], {"status": {"conditions": [condition]}}, subresource="status"
-        )
         self.store.record_event(
             bound,
             type="Normal",
@@ -285,7 +280,7 @@ class Scheduler:
             message=f"Successfully assigned {key[0]}/{key[1]} to {node.name}",
             component="default-scheduler",
         )
-        self._on_bound(bound, node.spec)
+        self._on_bound(bound, node.spec, now)  # the kubelet writes PodScheduled=True with it
 
     def _mark_unschedulable(self, key: PodKey, pod: Obj, message: str, now: str) -> None:
         self._unschedulable[key] = None
