@@ -155,8 +155,12 @@ def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int) 
     return BeforeValidator(check)
 
 
-def _name(field: str, pattern: re.Pattern[str], limit: int, first: str) -> BeforeValidator:
+def _name(
+    field: str, pattern: re.Pattern[str], limit: int, first: str, example: str
+) -> BeforeValidator:
     def check(value: Any) -> str:
+        if value is None or value == "":
+            raise _problem(f"{field} is empty: give one, e.g. `{example}`")
         if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
             raise _problem(
                 f"{field} {_shown(value)!r} is not valid: use lowercase letters, digits and '-',"
@@ -167,8 +171,8 @@ def _name(field: str, pattern: re.Pattern[str], limit: int, first: str) -> Befor
     return BeforeValidator(check)
 
 
-_CLUSTER_NAME = _name("name", _DNS1035, MAX_CLUSTER_NAME, "a letter")
-_NAMESPACE = _name("namespace", _DNS1123, MAX_NAMESPACE, "a letter or digit")
+_CLUSTER_NAME = _name("name", _DNS1035, MAX_CLUSTER_NAME, "a letter", "my-cluster")
+_NAMESPACE = _name("namespace", _DNS1123, MAX_NAMESPACE, "a letter or digit", "ml-team")
 
 
 def _problem_of(validator: BeforeValidator, value: str) -> str | None:
@@ -232,9 +236,9 @@ class HeadNodeConfig(_Model):
 class WorkerGroupConfig(_Model):
     """One worker group: ``replicas > max_replicas`` raises the max; ``min > replicas`` fails."""
 
-    name: Annotated[str, _name("group name", _DNS1123, MAX_GROUP_NAME, "a letter or digit")] = (
-        "worker"
-    )
+    name: Annotated[
+        str, _name("group name", _DNS1123, MAX_GROUP_NAME, "a letter or digit", "gpu")
+    ] = "worker"
     replicas: Annotated[int, _whole("replicas", MAX_REPLICAS)] = 0
     min_replicas: Annotated[int, _whole("min_replicas", MAX_REPLICAS)] = 0
     max_replicas: Annotated[int, _whole("max_replicas", MAX_REPLICAS)] = 1
@@ -350,6 +354,8 @@ def _line(error: Mapping[str, Any], data: Any) -> str:
         example = ", e.g. `name: my-cluster`" if loc == ("name",) else ""
         return f"{prefix}{field} is required{example}"
     if kind in ("model_type", "dict_type", "model_attributes_type"):
+        if loc[:1] == ("worker_groups",) and isinstance(loc[-1], int):
+            field = f"worker group #{loc[-1] + 1}"
         return f"{prefix}{field} must be a mapping of keys to values, got {_shown(error['input'])}"
     if kind == "list_type":
         return f"{prefix}{field} must be a list of worker groups, got {_shown(error['input'])}"

@@ -130,6 +130,11 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], dict[str, Any], str]] = [
      "worker_groups must be a list"),
     ("bad boolean", {"name": "a", "services": {"ssh": "maybe"}}, {},
      "services: ssh must be true or false, got maybe"),
+    ("empty name", {"name": None}, {}, "name is empty: give one, e.g. `my-cluster`"),
+    ("group not a map", {"name": "a", "worker_groups": ["x"]}, {},
+     "worker group #1 must be a mapping of keys to values, got x"),
+    ("empty group name", {"name": "a", "worker_groups": [{"name": ""}]}, {},
+     "worker group #1: group name is empty"),
 ]  # fmt: skip
 
 
