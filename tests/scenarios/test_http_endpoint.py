@@ -9,7 +9,7 @@ import pytest
 from bot.slack_double import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import RunningBot
-from tests.scenarios.harness import SlackClient, rayclusters
+from tests.scenarios.harness import SlackClient, rayclusters, wait_created
 
 
 async def test_health_readiness_and_metrics(bot: RunningBot, slack: SlackClient) -> None:
@@ -104,10 +104,7 @@ async def test_a_retried_request_creates_and_posts_only_once(
     first = await slack.post(body)
     again = await slack.post(body, retry=1)
     assert first.status == again.status == 200
-    await double.wait_for(lambda: double.calls_to("chat.postMessage"), timeout=10)
-    await double.wait_for(
-        lambda: [m for m in double.messages("C0001") if m.thread_ts is None], timeout=10
-    )
+    await wait_created(double, "once")
     cards = [m for m in double.messages("C0001") if "once" in m.text]
     assert len(cards) == 1
     assert [c["metadata"]["name"] for c in await rayclusters(sandbox, namespace)].count("once") == 1

@@ -1,0 +1,135 @@
+"""`/krayne create` end to end: a card in the channel, one thread reply per phase, failures
+explained with a hint, and a restarted bot that resumes its threads without repeating itself."""
+
+from __future__ import annotations
+
+import re
+
+from bot.slack_double import SlackDouble
+from bot.slack_records import Message
+from core.sandbox.runner import ThreadedSandbox
+from tests.scenarios.conftest import RunningBot
+from tests.scenarios.harness import (
+    CHANNEL,
+    WAIT,
+    SlackClient,
+    all_text,
+    current,
+    rayclusters,
+    wait_card,
+    wait_reply,
+)
+
+ORDER = ["creating", "pods-pending", "containers-creating", "running", "ready"]
+_PHASE = re.compile(r"\(`([a-z-]+)`\)")
+
+
+def phases(replies: list[Message]) -> list[str]:
+    """The phase each status reply announced, in thread order (other replies skipped)."""
+    found = [_PHASE.search(r.text) for r in replies]
+    named = ["ready" if "is ready" in r.text else None for r in replies]
+    return [m.group(1) if m else n for m, n in zip(found, named, strict=True) if m or n]
+
+
+async def test_create_walks_through_phases_to_ready_and_mentions_the_owner(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    answer = await slack.slash("create demo --gpus 1")
+    assert answer.status == 200
+    assert answer.seconds < 2.0
+    assert "demo" in answer.text
+
+    card = await wait_card(double, "demo")
+    ready = await wait_reply(double, card, "is ready")
+
+    replies = double.thread(CHANNEL, card.ts)
+    assert all(r.thread_ts == card.ts for r in replies)
+    walked = phases(replies)
+    assert walked[-1] == "ready"
+    assert len(walked) >= 3, walked  # e.g. creating/pods-pending, containers-creating, ready
+    assert walked == [p for p in ORDER if p in walked], walked  # forward only, each once
+    assert replies[-1].ts == ready.ts
+    assert "<@U0001>" in ready.text
+    body = all_text(ready)
+    assert f"demo-head-svc.{namespace}.svc.cluster.local" in body
+    assert ":8265" in body and ":10001" in body
+    assert f"kubectl port-forward -n {namespace} svc/demo-head-svc 8265:8265 10001:10001" in body
+
+    await double.wait_for(lambda: current(double, card).text == "Ray cluster demo: ready", WAIT)
+    assert "ready" in all_text(current(double, card))
+
+    [cluster] = [
+        c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "demo"
+    ]
+    notes = cluster["metadata"]["annotations"]
+    assert notes["krayne.io/owner"] == "U0001"
+    assert notes["krayne.io/slack-channel"] == CHANNEL
+    assert notes["krayne.io/slack-thread-ts"] == card.ts
+    assert '"phase":"ready"' in notes["krayne.io/notified"]
+
+
+async def test_too_many_gpus_end_in_unschedulable_quoting_the_scheduler(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    # 8 GPUs on one worker: valid (core.config caps a worker at 16), but no node has more than 4.
+    answer = await slack.slash("create huge --gpus 8")
+    assert "Creating" in answer.text
+    card = await wait_card(double, "huge")
+    reply = await wait_reply(double, card, "(`unschedulable`)")
+    text = all_text(reply)
+    assert "Insufficient nvidia.com/gpu" in text
+    assert "8 nvidia.com/gpu" in text  # what the pod asked for, beside the scheduler's message
+    assert ":bulb:" in text
+    assert {"krayne_describe", "krayne_delete"} <= {
+        e["action_id"] for b in reply.blocks if b["type"] == "actions" for e in b["elements"]
+    }
+
+
+async def test_a_bad_image_reports_image_pull_error_with_a_hint(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.slash("create badimg --image docker.io/rayproject/ray:0.0.0-nope")
+    card = await wait_card(double, "badimg")
+    reply = await wait_reply(double, card, "(`image-pull-error`)")
+    text = all_text(reply)
+    assert "docker.io/rayproject/ray:0.0.0-nope" in text
+    assert "not found" in text
+    assert ":bulb:" in text
+
+
+async def test_a_crashing_image_reports_crash_loop_with_its_last_log_lines(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.slash("create crashy --image example.com/krayne/crashing-ray:latest")
+    card = await wait_card(double, "crashy")
+    reply = await wait_reply(double, card, "(`crash-loop`)")
+    text = all_text(reply)
+    assert "exit code" in text
+    assert "```" in text  # the previous run's log lines
+    assert ":bulb:" in text
+
+
+async def test_a_restarted_bot_resumes_the_thread_without_repeating_a_transition(
+    bot: RunningBot, slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.slash("create again")
+    card = await wait_card(double, "again")
+    await wait_reply(double, card, "is ready")
+    before = [all_text(r) for r in double.thread(CHANNEL, card.ts)]
+    updates = len(double.calls_to("chat.update"))
+
+    await bot.stop()
+    await bot.start()
+    slack.url = f"{bot.url}/slack/events"  # the new bot listens on a new port
+    # The new bot refreshes every card it finds once, then has nothing new to say.
+    await double.wait_for(lambda: len(double.calls_to("chat.update")) > updates, WAIT)
+    assert bot.runtime.notifier is not None
+    await bot.runtime.notifier.wait_idle()
+    await bot.runtime.outbox.drain(10)
+    assert [all_text(r) for r in double.thread(CHANNEL, card.ts)] == before
+
+    await slack.slash("scale again --workers 2")
+    await wait_reply(double, card, "scaled group")
+    walked = phases(double.thread(CHANNEL, card.ts))
+    first_ready = walked.index("ready")
+    assert walked[: first_ready + 1] == [p for p in ORDER if p in walked[: first_ready + 1]]
