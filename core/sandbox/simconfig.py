@@ -141,7 +141,6 @@ class Timings(_Model):
     waits. Back-offs follow the kubelet (10 s doubling up to 300 s) so a crash loop looks real.
     """
 
-    reconcile: float = Field(default=0.05, ge=0)  # operator reaction time
     schedule: float = Field(default=0.3, ge=0)
     pull_base: float = Field(default=0.8, ge=0)  # first pull of an image on a node
     pull_per_gib: float = Field(default=0.5, ge=0)

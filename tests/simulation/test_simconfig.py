@@ -73,3 +73,8 @@ def test_empty_yaml_means_defaults(tmp_path: Path) -> None:
     path = tmp_path / "sim.yaml"
     path.write_text("", encoding="utf-8")
     assert SimConfig.from_yaml(path) == SimConfig.default()
+
+
+def test_shipped_example_config_spells_out_the_defaults() -> None:
+    path = Path(__file__).resolve().parents[2] / "core" / "sandbox" / "data" / "sim-default.yaml"
+    assert SimConfig.from_yaml(path) == SimConfig.default()
