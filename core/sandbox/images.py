@@ -26,6 +26,8 @@ KNOWN_REGISTRIES = (
 )  # fmt: skip
 KNOWN_REGISTRY_SUFFIXES = ("-docker.pkg.dev", ".gcr.io", ".amazonaws.com", ".azurecr.io")
 RAY_ML_RELEASES = ("2.30.0", "2.31.0", "2.32.0", "2.33.0", "2.34.0", "2.35.0")
+# Docker official images a user may try with `kubectl run`: any tag pulls.
+OFFICIAL_IMAGES = ("busybox", "alpine", "ubuntu", "debian", "python", "nginx", "redis", "postgres")
 
 _COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REFERENCE = re.compile(
@@ -193,7 +195,7 @@ class ImageCatalogue:
             return PullResult(ref, PullOutcome.TIMEOUT, error=_timeout_error(ref))
         if not _registry_exists(ref.registry):
             return PullResult(ref, PullOutcome.NO_SUCH_HOST, error=_no_such_host_error(ref))
-        if full in self._exact:
+        if full in self._exact or _official(ref):
             return PullResult(ref, PullOutcome.OK, _size(full, False, False), _digest(full))
         tags = self._tags.get(ref.name)
         if ref.name in self._private or tags is None:
@@ -203,6 +205,10 @@ class ImageCatalogue:
             size = _size(full, gpu, ref.name.endswith("ray-ml"))
             return PullResult(ref, PullOutcome.OK, size, _digest(full))
         return PullResult(ref, PullOutcome.NOT_FOUND, error=_not_found_error(ref))
+
+
+def _official(ref: ImageRef) -> bool:
+    return ref.registry == DOCKER_HUB and ref.repository.removeprefix("library/") in OFFICIAL_IMAGES
 
 
 def _registry_exists(host: str) -> bool:

@@ -37,6 +37,7 @@ class Simulation:
         self.scheduler = Scheduler(store, self.config, self.timers, on_bound=self.kubelet.admit)
         self.operator = KubeRayOperator(store, self.config, self.timers)
         self.started = asyncio.Event()
+        self._nodes = {n.name: n for n in self.config.nodes}
 
     async def run(self) -> None:
         """Run the controllers until cancelled."""
@@ -58,8 +59,7 @@ class Simulation:
             self.operator.on_change("ADDED", "rayclusters", rc)
         for pod in self.store.list_refs("pods")[0]:
             self.scheduler.pod_changed("ADDED", pod)
-            node_name = (pod.get("spec") or {}).get("nodeName")
-            node = next((n for n in self.config.nodes if n.name == node_name), None)
+            node = self._nodes.get((pod.get("spec") or {}).get("nodeName") or "")
             if node is not None:
                 self.kubelet.admit(pod, node)
 
@@ -72,9 +72,14 @@ class Simulation:
         elif resource == "pods":
             self.operator.on_change(event, resource, obj)
             self.scheduler.pod_changed(event, obj)
+            meta = obj["metadata"]
             if event == "DELETED":
-                meta = obj["metadata"]
                 self.timers.later(0, self.kubelet.forget, meta["namespace"], meta["name"])
+            elif (meta["namespace"], meta["name"]) not in self.kubelet.runs:
+                node_name = (obj.get("spec") or {}).get("nodeName")
+                node = self._nodes.get(node_name or "")
+                if node is not None and event == "ADDED":
+                    self.timers.later(0, self.kubelet.admit, obj, node)  # created pre-bound
 
     # ------------------------------------------------------------------ logs
     def read_log(

@@ -179,3 +179,23 @@ async def test_shutdown_cancels_every_timer() -> None:
     await stop_simulation(task)
     assert sim.timers.pending == 0
     assert task.cancelled()
+
+
+async def test_plain_pods_are_scheduled_and_run_too(sim: Simulation) -> None:
+    """`kubectl run web --image=nginx` works in the sandbox: not only KubeRay's pods."""
+    store = sim.store
+    store.create("pods", {"metadata": {"name": "web", "namespace": "default"},
+                          "spec": {"containers": [{"name": "web", "image": "nginx"}]}})  # fmt: skip
+    pinned = {"metadata": {"name": "pinned", "namespace": "default"},
+              "spec": {"nodeName": sim.config.nodes[0].name,
+                       "containers": [{"name": "c", "image": "busybox:1.36"}]}}  # fmt: skip
+    store.create("pods", pinned)
+
+    def running(name: str) -> bool:
+        pod = store.get("pods", "default", name)
+        return condition(pod, "Ready").get("status") == "True"
+
+    await until(store, lambda: running("web") and running("pinned"))
+    assert store.get("pods", "default", "web")["spec"]["nodeName"]
+    pulls = [e["message"] for e in events_for(store, "web") if e["reason"] == "Pulling"]
+    assert pulls == ['Pulling image "nginx"']
