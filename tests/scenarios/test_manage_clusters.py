@@ -3,20 +3,16 @@ buttons), the owner rule, App Home, a channel the bot is not in, and Slack's rat
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import aiohttp
-import pytest
-
 from bot.slack_double import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
-from tests.scenarios.conftest import RunningBot, bot_settings
+from tests.scenarios.conftest import RunningBot
 from tests.scenarios.harness import (
     WAIT,
     SlackClient,
     all_text,
     current,
     rayclusters,
+    wait_card,
     wait_created,
     wait_reply,
 )
@@ -159,26 +155,24 @@ async def test_a_channel_without_the_bot_is_answered_through_response_url(
     assert any(c["metadata"]["name"] == "outside" for c in await rayclusters(sandbox, namespace))
 
 
-@pytest.fixture
-async def limited() -> AsyncIterator[SlackDouble]:
-    async with SlackDouble(post_rate=2.0, post_burst=1) as running:
-        yield running
-
-
 async def test_slack_rate_limits_are_waited_out_and_nothing_is_dropped(
-    sandbox: ThreadedSandbox, limited: SlackDouble, namespace: str
+    bot: RunningBot, slack: SlackClient, double: SlackDouble
 ) -> None:
-    bot = RunningBot(bot_settings(sandbox, limited, namespace, card_interval=0.01))
-    await bot.start()
-    try:
-        async with aiohttp.ClientSession() as session:
-            slack = SlackClient(limited, f"{bot.url}/slack/events", session)
-            for name in ("r1", "r2", "r3"):
-                await slack.slash(f"create {name}")
-            for name in ("r1", "r2", "r3"):
-                card = await wait_created(limited, name)
-                await wait_reply(limited, card, "is ready")
-            limited_calls = [c for c in limited.calls if c.response.get("error") == "ratelimited"]
-            assert limited_calls, "the double should have answered some calls with 429"
-    finally:
-        await bot.stop()
+    double.fail_next("chat.postMessage", "ratelimited", retry_after=1, times=3)
+    double.fail_next("chat.update", "ratelimited", retry_after=1, times=2)
+    await slack.slash("create limited")
+    card = await wait_card(double, "limited")
+    await wait_reply(double, card, "is ready")
+    refused = [c for c in double.calls if c.response.get("error") == "ratelimited"]
+    assert len(refused) == 5
+    announced = bot.runtime.metrics.registry.get_sample_value(
+        "krayne_notifications_total", {"phase": "ready"}
+    )
+    assert announced == 1
+    replies = double.thread("C0001", card.ts)
+    total = sum(
+        bot.runtime.metrics.registry.get_sample_value("krayne_notifications_total", {"phase": p})
+        or 0
+        for p in ("creating", "pods-pending", "containers-creating", "running", "ready")
+    )
+    assert len(replies) == total  # every reply the notifier queued reached the thread
