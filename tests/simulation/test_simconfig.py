@@ -78,3 +78,18 @@ def test_empty_yaml_means_defaults(tmp_path: Path) -> None:
 def test_shipped_example_config_spells_out_the_defaults() -> None:
     path = Path(__file__).resolve().parents[2] / "core" / "sandbox" / "data" / "sim-default.yaml"
     assert SimConfig.from_yaml(path) == SimConfig.default()
+
+
+def test_node_pool_is_offered_as_v1_node_objects() -> None:
+    from core.sandbox.simulation import Simulation
+    from core.sandbox.store import Store
+
+    nodes = Simulation(Store(), SimConfig.default()).node_objects()
+    assert len(nodes) == 5
+    gpu = [n for n in nodes if "nvidia.com/gpu" in n["status"]["allocatable"]]
+    assert [n["status"]["allocatable"]["nvidia.com/gpu"] for n in gpu] == ["4", "4"]
+    assert all(n["metadata"]["labels"]["kubernetes.io/hostname"] == n["metadata"]["name"]
+               for n in nodes)  # fmt: skip
+    assert gpu[0]["spec"]["taints"] == [
+        {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+    ]
