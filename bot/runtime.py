@@ -131,41 +131,34 @@ class BotRuntime:
             self.settings, commands=self.commands, spawn=self.spawn, client=self.web,
             metrics=self.metrics,
         )  # fmt: skip
-        roots: list[asyncio.Task[None]] = []
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
-            roots.append(tg.create_task(watcher.run(), name="watcher"))
-            roots.append(tg.create_task(self.outbox.run(), name="outbox"))
-            roots.append(tg.create_task(notifier.run(), name="notifier"))
+            outbox = tg.create_task(self.outbox.run(), name="outbox")
+            inputs = [
+                tg.create_task(watcher.run(), name="watcher"),
+                tg.create_task(notifier.run(), name="notifier"),
+            ]
             if self._http:
                 web_app = http_application(self.app, ready=self.ready, metrics=self.metrics)
-                roots.append(
-                    tg.create_task(
-                        serve_http(
-                            web_app,
-                            host=self.settings.host,
-                            port=self.settings.port,
-                            on_started=self._bound,
-                        ),  # fmt: skip
-                        name="http",
-                    )
-                )
+                serving = serve_http(
+                    web_app, host=self.settings.host, port=self.settings.port,
+                    on_started=self._bound,
+                )  # fmt: skip
+                inputs.append(tg.create_task(serving, name="http"))
             if self.settings.socket_mode:
                 token = self.settings.secret("app_token")
                 if not token:
                     raise ValueError("Socket Mode needs SLACK_APP_TOKEN (an xapp- token)")
-                roots.append(
-                    tg.create_task(
-                        serve_socket_mode(self.app, app_token=token, client=self.web),
-                        name="socket-mode",
-                    )
-                )
+                socket_mode = serve_socket_mode(self.app, app_token=token, client=self.web)
+                inputs.append(tg.create_task(socket_mode, name="socket-mode"))
             if not self._http:
                 self.started.set()
             await self._stop.wait()
-            await self._drain()
-            for task in roots:
+            # Stop taking work in, let commands in flight finish, send what is queued, stop.
+            for task in inputs:
                 task.cancel()
+            await self._drain()
+            outbox.cancel()
 
     def _bound(self, port: int) -> None:
         self.http_port = port

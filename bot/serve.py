@@ -95,7 +95,6 @@ def run_serve(argv: Sequence[str]) -> int:
     except ValidationError as err:
         print(f"krayne-bot serve: invalid settings:\n{err}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_format)
     missing = [
         env
         for env, value in (
@@ -108,6 +107,7 @@ def run_serve(argv: Sequence[str]) -> int:
     if missing:
         print(f"krayne-bot serve: set {', '.join(missing)}", file=sys.stderr)
         return 2
+    configure_logging(settings.log_format)
     try:
         asyncio.run(serve(settings))
     except KrayneError as err:

@@ -66,12 +66,14 @@ class BotSettings(BaseSettings):
     )
     card_interval: float = Field(
         default=1.0,
+        validation_alias=AliasChoices("card_interval", "KRAYNE_CARD_INTERVAL"),
         gt=0,
         description="Seconds between two messages to one channel: Slack allows about one "
         "message per second per channel, and bursts beyond it are answered with 429.",
     )
     drain_timeout: float = Field(
         default=10.0,
+        validation_alias=AliasChoices("drain_timeout", "KRAYNE_DRAIN_TIMEOUT"),
         ge=0,
         description="Seconds the outbox may spend sending what is queued when the bot stops.",
     )

@@ -1,0 +1,103 @@
+"""`krayne-bot serve` as an operator runs it: a process configured by the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+
+import aiohttp
+import pytest
+
+from bot.serve import load_settings, run_serve
+from bot.slack_double import SlackDouble
+from core.sandbox.runner import ThreadedSandbox
+from tests.scenarios.harness import SECRET, SlackClient, wait_created
+
+LISTENING = re.compile(rb"listening on http://[0-9.]+:(\d+)/slack/events")
+
+
+async def test_serve_runs_from_the_environment_and_stops_cleanly_on_sigterm(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+) -> None:
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": double.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "KRAYNE_SLACK_API_URL": double.base_url,
+        "KUBECONFIG": str(sandbox.kubeconfig_path),
+        "KRAYNE_NAMESPACE": namespace,
+        "KRAYNE_LOG_FORMAT": "text",
+        "KRAYNE_CARD_INTERVAL": "0.05",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", "--port", "0", "--host", "127.0.0.1",
+        env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        port = None
+        async with asyncio.timeout(30):
+            while port is None:
+                line = await process.stderr.readline()
+                assert line, "krayne-bot serve exited before listening"
+                if found := LISTENING.search(line):
+                    port = int(found.group(1))
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            async with asyncio.timeout(30):
+                while True:
+                    async with session.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            break
+                    await asyncio.sleep(0.05)  # polling a separate process's endpoint
+            slack = SlackClient(double, f"{url}/slack/events", session)
+            answer = await slack.slash("create served")
+            assert answer.status == 200
+            await wait_created(double, "served")
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(30):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needed"),
+    [([], ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"]), (["--socket-mode"], ["SLACK_APP_TOKEN"])],
+)
+def test_serve_without_slack_credentials_says_which_are_missing(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    needed: list[str],
+) -> None:
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    if argv:
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-x")
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", "s")
+    assert run_serve(argv) == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in needed)
+
+
+def test_serve_rejects_an_invalid_setting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KRAYNE_LOG_FORMAT", "xml")
+    assert run_serve([]) == 2
+    assert "log_format" in capsys.readouterr().err
+
+
+def test_flags_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KRAYNE_NAMESPACE", "from-env")
+    monkeypatch.setenv("KUBECONFIG", "/env/kubeconfig")
+    settings = load_settings(["--kubeconfig", "/flag/kubeconfig", "--port", "8080"])
+    assert settings.kubeconfig == "/flag/kubeconfig"
+    assert settings.namespace == "from-env"
+    assert settings.port == 8080
