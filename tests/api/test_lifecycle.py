@@ -144,9 +144,11 @@ async def test_scale_retries_a_conflict_and_keeps_the_concurrent_change(
 
     await scale_cluster(name, NS, "cpu", 3, client=racer)  # type: ignore[arg-type]
 
-    assert racer.refusals == [409]
+    # The colleague's write made the first PUT stale; the simulated operator's status writes may
+    # make a retry stale too (they bump the resourceVersion), and each is retried the same way.
+    assert racer.refusals and set(racer.refusals) == {409}
     puts = [p for method, p, _q in sandbox.requests if method == "PUT" and p.endswith(name)]
-    assert len(puts) == 2  # the refused write and the retried one
+    assert len(puts) == len(racer.refusals) + 1  # every refused write, then the one that landed
     cpu, big = (await client.get_raycluster(name, NS))["spec"]["workerGroupSpecs"]
     assert (cpu["replicas"], cpu["minReplicas"], cpu["maxReplicas"]) == (3, 3, 4)
     assert big["maxReplicas"] == 7  # the colleague's change survived
