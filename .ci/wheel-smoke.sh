@@ -9,7 +9,12 @@ PYTHON="${PYTHON:-python3}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheels" .
+# Build from exactly what the Dockerfile copies into its build stage, in a clean directory: the
+# wheel cannot pick up files the image would lack, nor stale modules from an old build/ here.
+mkdir "$work/src"
+cp -R pyproject.toml README.md bot core manifests "$work/src/"
+find "$work/src" -name __pycache__ -type d -prune -exec rm -rf {} +
+"$PYTHON" -m pip wheel --quiet --no-deps --wheel-dir "$work/wheels" "$work/src"
 wheels=("$work"/wheels/krayne_bot-*.whl)
 if [ "${#wheels[@]}" -ne 1 ] || [ ! -f "${wheels[0]}" ]; then
     echo "wheel-smoke: expected exactly one krayne_bot wheel, found: ${wheels[*]}" >&2

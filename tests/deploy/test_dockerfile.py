@@ -132,3 +132,11 @@ def test_dockerignore_sends_only_what_the_build_copies() -> None:
     for secret_or_noise in (".venv/bin/python", ".git/config", "tests/conftest.py",
                             "deploy/secret.example.yaml", "core/__pycache__/x.pyc"):
         assert not sent(secret_or_noise), f"{secret_or_noise} is sent to the build"
+
+
+def test_ci_smoke_test_builds_from_exactly_what_the_image_copies() -> None:
+    build, _ = _stages()
+    copied = {src for arg in build.all("COPY") for src in shlex.split(arg)[:-1]}
+    script = (ROOT / ".ci" / "wheel-smoke.sh").read_text()
+    (line,) = [ln for ln in script.splitlines() if ln.startswith("cp -R ")]
+    assert set(shlex.split(line)[2:-1]) == copied
