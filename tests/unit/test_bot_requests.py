@@ -1,0 +1,75 @@
+"""Recognising Slack's re-deliveries, and the bot's settings precedence."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.commands import error_text, may_modify
+from bot.listeners import SeenRequests, request_key
+from bot.settings import BotSettings
+from core.api import ClusterSummary
+from core.errors import ClusterNotFoundError, ConfigValidationError
+from core.status import ClusterStatus, Phase
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        ({"event_id": "Ev1", "trigger_id": "t"}, "event:Ev1"),
+        ({"trigger_id": "123.456.abc", "command": "/krayne"}, "trigger:123.456.abc"),
+        ({"user": {"id": "U1"}, "actions": [{"action_ts": "1.5"}]}, "action:U1:1.5"),
+        ({"type": "url_verification"}, None),
+    ],
+)
+def test_request_keys_identify_one_user_action(body: dict[str, object], key: str | None) -> None:
+    assert request_key(body) == key
+
+
+def test_a_key_is_new_once_then_seen_until_it_expires() -> None:
+    now = [0.0]
+    seen = SeenRequests(ttl=10, size=100, clock=lambda: now[0])
+    assert seen.first_time("a")
+    assert not seen.first_time("a")
+    now[0] = 11
+    assert seen.first_time("b")  # expiry happens as new keys arrive
+    assert seen.first_time("a")
+
+
+def test_the_seen_set_is_bounded() -> None:
+    seen = SeenRequests(ttl=1000, size=3, clock=lambda: 0.0)
+    for key in "abcd":
+        assert seen.first_time(key)
+    assert seen.first_time("a")  # the oldest was evicted to make room
+
+
+def _cluster(owner: str | None) -> ClusterSummary:
+    return ClusterSummary("c", "ns", owner, ClusterStatus(Phase.READY, ""), None, 0, 0, 0, None)
+
+
+@pytest.mark.parametrize(
+    ("user", "owner", "allowed"),
+    [("U1", "U1", True), ("U2", "U1", False), ("U1", None, False)],
+)
+def test_only_the_owner_may_modify(user: str, owner: str | None, allowed: bool) -> None:
+    assert may_modify(user, _cluster(owner)) is allowed
+
+
+def test_errors_show_message_hint_and_usage_never_a_repr() -> None:
+    text = error_text(ClusterNotFoundError("demo", "ns"), usage_of="describe")
+    assert "`demo` was not found" in text and "/krayne list" in text and "Usage" in text
+    problems = error_text(ConfigValidationError(["a is bad", "b is bad"]), usage_of="create")
+    assert "• a is bad\n• b is bad" in problems
+    internal = error_text(ValueError("secret <object at 0x1>"), usage_of="list")
+    assert "0x1" not in internal and "ValueError" not in internal
+
+
+def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KRAYNE_SLACK_API_URL", "http://127.0.0.1:9/api")
+    monkeypatch.setenv("KRAYNE_RAY_VERSION", "2.50.0")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-env")
+    settings = BotSettings.load({"ray_version": "2.53.0", "namespace": None})
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+    assert settings.ray_version == "2.53.0"
+    assert settings.namespace == "default"
+    assert settings.secret("bot_token") == "xoxb-env"
+    assert "xoxb-env" not in repr(settings)
