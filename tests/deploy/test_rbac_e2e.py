@@ -280,3 +280,37 @@ async def test_refusals_are_the_api_servers_status_objects(tmp_path: Path) -> No
     assert forbidden["details"]["kind"] == "rayclusters"
     assert forbidden["details"]["group"] == "ray.io"
     assert (unauthorized["code"], unauthorized["reason"]) == (401, "Unauthorized")
+
+
+class _Seen(logging.Handler):
+    """Sets ``event`` when a log record containing ``needle`` is emitted."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.WARNING)
+        self.needle = needle
+        self.event = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage():
+            self.event.set()
+
+
+async def test_without_a_list_grant_the_watcher_never_syncs_and_logs_the_refusal(
+    tmp_path: Path,
+) -> None:
+    """What an operator sees when the Role misses a rule: /readyz stays 503 (the watcher is not
+    synced) and the log names the refused request."""
+    seen = _Seen('cannot list resource "pods" in API group "" in the namespace')
+    logging.getLogger().addHandler(seen)
+    try:
+        async with deployed(tmp_path) as env:
+            env.set_rules(_without(managed_role(env.objects)["rules"], "pods", "list"))
+            watcher = ClusterWatcher(env.client, [env.namespace])
+            async with asyncio.TaskGroup() as tg:
+                task = tg.create_task(watcher.run(), name="rbac-watcher")
+                async with asyncio.timeout(20):
+                    await seen.event.wait()
+                assert not watcher.synced
+                task.cancel()
+    finally:
+        logging.getLogger().removeHandler(seen)
