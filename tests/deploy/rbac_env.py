@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import yaml
 
 from core.kube_asyncio import KubernetesAsyncioClient, connect
 from core.sandbox.apierror import ApiError
+from core.sandbox.authz_types import RequestAttributes
 from core.sandbox.rbac import issue_service_account_token, rbac_sandbox
 from core.sandbox.runner import Sandbox
 from tests.deploy.deployfiles import DEPLOY, render, render_with
@@ -83,6 +84,7 @@ class Deployed:
     client: KubernetesAsyncioClient  # authenticated as the bot's ServiceAccount, nothing more
     kubeconfig: Path
     objects: list[dict[str, Any]]
+    denied: list[str] = field(default_factory=list)  # every 403 message the server sent
 
     @property
     def namespace(self) -> str:
@@ -109,7 +111,18 @@ async def deployed(tmp_path: Path, components: Sequence[str] = ()) -> AsyncItera
         token = issue_service_account_token(sandbox.store, namespace, name)
         path = token_kubeconfig(sandbox, token, tmp_path / "bot.kubeconfig", user=name)
         client = await connect(str(path), request_timeout=5)
+        env = Deployed(sandbox, client, path, objects)
+        assert sandbox.server is not None and sandbox.server.authorizer is not None
+        authorize = sandbox.server.authorizer
+
+        def recording(attrs: RequestAttributes) -> str | None:
+            refusal = authorize(attrs)
+            if refusal is not None:
+                env.denied.append(refusal)
+            return refusal
+
+        sandbox.server.authorizer = recording
         try:
-            yield Deployed(sandbox, client, path, objects)
+            yield env
         finally:
             await client.close()

@@ -83,6 +83,7 @@ async def test_bot_as_its_service_account_creates_scales_and_deletes_from_slack(
                 await wait_reply(double, card, "Deleted by")
             runtime.stop()
             await task
+    assert env.denied == [], "the bot was refused"
     refused = [r.getMessage() for r in caplog.records if "forbidden" in r.getMessage()]
     assert not refused, f"the bot was refused: {refused}"
     assert not env.sandbox.store.list("rayclusters", env.namespace)[0]

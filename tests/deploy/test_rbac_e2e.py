@@ -98,6 +98,7 @@ async def test_bot_identity_runs_create_ready_scale_delete(tmp_path: Path) -> No
 
         await api.delete_cluster(NAME, ns, client=client)
         await _until_gone(env, NAME)
+        assert env.denied == []
 
 
 async def test_bot_identity_gets_nothing_outside_its_namespace(tmp_path: Path) -> None:
