@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from prompt_toolkit.history import History
+
     from bot.shell_session import ShellSession
 
 PROMPT_HELP = """\
@@ -177,7 +179,7 @@ def _report_startup_failure(task: asyncio.Task[ShellSession]) -> None:
         print(f"krayne-bot shell: {task.exception()} (type exit to leave)", file=sys.stderr)
 
 
-def _history() -> object:
+def _history() -> History:
     """Command history kept across sessions in ~/.krayne_shell_history when it is writable."""
     from pathlib import Path
 

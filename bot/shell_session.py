@@ -22,8 +22,9 @@ from collections.abc import Callable, Coroutine, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
+from bot import facts
 from bot.blocks import card_text, parse_ref
-from bot.facts import NOTIFIED, SLACK_CHANNEL, SLACK_THREAD_TS, CardView, annotations
+from bot.facts import NOTIFIED, SLACK_CHANNEL, SLACK_THREAD_TS, CardView
 from bot.grammar import CreateCommand, DeleteCommand, ScaleCommand, UsageError, parse_command
 from bot.notifier import parse_record
 from bot.runtime import BotRuntime
@@ -324,7 +325,8 @@ class ShellSession:
                     waiting.append(f"{name} (deleted, card not updated yet)")
                 continue
             phase = change.status.phase
-            notes = annotations(change.raycluster)
+            # mypy takes facts.annotations for that module's `from __future__ import annotations`
+            notes: dict[str, str] = facts.annotations(change.raycluster)  # type: ignore[attr-defined,operator]
             if notes.get(SLACK_THREAD_TS):
                 self._cards[key] = (notes.get(SLACK_CHANNEL, CHANNEL_ID), notes[SLACK_THREAD_TS])
             record = parse_record(notes.get(NOTIFIED))

@@ -137,6 +137,7 @@ class SlackDouble:
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         args, token = await _read_args(request)
+        headers: dict[str, str] = {}
         try:
             with self._lock:
                 injected = self._failures.take(method)
@@ -151,9 +152,9 @@ class SlackDouble:
                     if limited is not None:
                         raise limited
                 response: dict[str, Any] = {"ok": True, **handler(self._ws, args)}
-                status, headers = 200, {}
+                status = 200
         except SlackError as exc:
-            response, status, headers = exc.body(), exc.status, {}
+            response, status = exc.body(), exc.status
             if exc.retry_after is not None:
                 headers["Retry-After"] = str(exc.retry_after)
             with self._lock:

@@ -142,7 +142,9 @@ class Workspace:
 
     # --- content checks ---------------------------------------------------------------------
 
-    def content(self, args: dict[str, Any], *, retain: Message | None = None) -> tuple[str, tuple]:
+    def content(
+        self, args: dict[str, Any], *, retain: Message | None = None
+    ) -> tuple[str, tuple[dict[str, Any], ...]]:
         """Validated (text, blocks) of a post or edit; ``retain`` keeps what an edit omits."""
         text = args.get("text")
         blocks = _decode_json(args.get("blocks"), "invalid_blocks_format")

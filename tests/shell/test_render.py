@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from bot.shell_render import button_bar, mrkdwn, render_blocks, render_message
@@ -33,7 +35,7 @@ def test_mrkdwn_becomes_terminal_text(text: str, shown: str) -> None:
 
 
 def test_a_status_card_reads_as_lines_with_numbered_buttons() -> None:
-    blocks = [
+    blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Ray cluster demo"}},
         {"type": "section", "text": {"type": "mrkdwn", "text": ":red_circle: *unschedulable*"}},
         {

@@ -29,14 +29,16 @@ class Terminal:
         )  # fmt: skip
         os.close(follower)
         self.raw = bytearray()
+        self._seen = 0
 
     @property
     def text(self) -> str:
         return ANSI.sub(b"", bytes(self.raw)).decode(errors="replace")
 
     def expect(self, marker: str, timeout: float = 30) -> None:
+        """Wait for ``marker`` to appear after what the previous ``expect`` matched."""
         deadline = time.monotonic() + timeout
-        while marker not in self.text:
+        while marker not in self.text[self._seen :]:
             left = deadline - time.monotonic()
             assert left > 0, f"{marker!r} not shown; screen ends with:\n{self.text[-1500:]}"
             ready, _, _ = select.select([self._fd], [], [], min(left, 0.2))
@@ -44,8 +46,9 @@ class Terminal:
                 try:
                     self.raw += os.read(self._fd, 65536)
                 except OSError:  # the shell exited and closed the terminal
-                    assert marker in self.text, self.text[-1500:]
-                    return
+                    assert marker in self.text[self._seen :], self.text[-1500:]
+                    break
+        self._seen = self.text.index(marker, self._seen) + len(marker)
 
     def type(self, keys: str) -> None:
         os.write(self._fd, keys.encode())
@@ -70,6 +73,7 @@ def test_prompt_runs_typed_commands_and_ctrl_d_exits(terminal: Terminal) -> None
     terminal.type("/krayne create demo\r")
     terminal.expect("#general · krayne")
     terminal.expect("▌ Ray cluster demo")
+    terminal.expect("alice>")  # the prompt is back: keys typed before it would go to the tty
     terminal.type("\x04")  # Ctrl-D
     terminal.expect("stopping…")
     assert terminal.proc.wait(timeout=30) == 0

@@ -11,7 +11,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.slack_double import SlackDouble
 from bot.slack_records import Ephemeral, EphemeralDeleted, ResponseUrlPost, SlackEvent
 
-BUTTONS = [
+BUTTONS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "Delete *big*?"}},
     {
         "type": "actions",
