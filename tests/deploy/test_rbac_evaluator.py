@@ -218,3 +218,19 @@ def test_hooks_refuse_everything_until_bound_to_a_store() -> None:
     assert rbac.authenticate(ADMIN_TOKEN) == ADMIN_USER
     bot = rbac.authenticate(token)
     assert bot is not None and rbac.authorize(_attrs(bot, "get", "pods", name="p")) is None
+
+
+def test_every_dangling_binding_is_named_in_the_reason() -> None:
+    store = _store(role_name="gone")
+    store.create("rolebindings", {
+        "metadata": {"name": "to-a-cluster-role", "namespace": "default"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                    "name": "view"},
+        "subjects": [{"kind": "Group", "name": "system:serviceaccounts"}],
+    })
+    message = RbacAuthorizer(store)(_attrs(_bot(store), "list", "pods"))
+    assert message is not None
+    assert message.endswith(
+        ': RBAC: [role.rbac.authorization.k8s.io "gone" not found, '
+        'clusterrole.rbac.authorization.k8s.io "view" not found]'
+    )
