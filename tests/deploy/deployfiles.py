@@ -14,7 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
-# The newest Kubernetes release kubernetes-validate ships schemas for; bump with the package.
+# The newest Kubernetes release kubernetes-validate 1.37 ships schemas for (pinned, so a newer
+# validator does not silently move the target; bump it deliberately).
 KUBERNETES_VERSION = "1.37.0"
 # deploy/ directories `kubectl apply -k` is pointed at, by variant name.
 VARIANTS = {"http": DEPLOY, "socket-mode": DEPLOY / "socket-mode"}
