@@ -40,6 +40,7 @@ _SUFFIX = {
 _MISMATCH = "node(s) didn't match Pod's node affinity/selector"
 _NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _NO_VICTIMS = "No preemption victims found for incoming pod"
+UNSCHEDULABLE_RETRY_SECONDS = 300.0  # podMaxInUnschedulablePodsDuration
 
 
 def milli(quantity: Any) -> int:
@@ -212,6 +213,7 @@ class Scheduler:
         self._queued: set[PodKey] = set()
         self._unschedulable: dict[PodKey, None] = {}
         self._retry_pending = False
+        self._flush_pending = False
 
     def pod_changed(self, event: str, pod: Obj) -> None:
         """Store listener hook (synchronous): only records and schedules timers."""
@@ -253,6 +255,11 @@ class Scheduler:
         for key in list(self._unschedulable):
             self._attempt(key)
 
+    def _flush_leftover(self) -> None:
+        """kube-scheduler retries pods left unschedulable for 5 minutes even without events."""
+        self._flush_pending = False
+        self._retry()
+
     def _attempt(self, key: PodKey) -> None:
         self._queued.discard(key)
         try:
@@ -284,6 +291,9 @@ class Scheduler:
 
     def _mark_unschedulable(self, key: PodKey, pod: Obj, message: str, now: str) -> None:
         self._unschedulable[key] = None
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.timers.later(UNSCHEDULABLE_RETRY_SECONDS, self._flush_leftover)
         conditions = (pod.get("status") or {}).get("conditions") or []
         previous = next((c for c in conditions if c.get("type") == "PodScheduled"), None)
         if previous is None or previous.get("message") != message:

@@ -273,3 +273,21 @@ async def test_name_longer_than_53_characters_gets_invalid_spec_event_and_no_sta
     await sim.operator.queue.wait_idle()
     assert "status" not in store.get("rayclusters", "default", name)
     assert pods_of(store, name) == []
+
+
+async def test_unschedulable_pods_are_retried_every_five_minutes() -> None:
+    sim, task = await start_simulation(speed=2000)
+    try:
+        store = sim.store
+        store.create("rayclusters", raycluster(workers=1, gpus=64))
+
+        def failed_scheduling_count() -> int:
+            worker = _worker(sim)
+            if worker is None:
+                return 0
+            events = events_for(store, worker["metadata"]["name"])
+            return sum(e["count"] for e in events if e["reason"] == "FailedScheduling")
+
+        await until(store, lambda: failed_scheduling_count() >= 3, deadline=10)
+    finally:
+        await stop_simulation(task)
