@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import aiohttp
 import pytest
@@ -25,10 +26,13 @@ from kubernetes_asyncio.config import load_kube_config
 from core import api
 from core.config import ClusterConfig, build_config
 from core.errors import ClusterAlreadyExistsError, ClusterNotFoundError, PermissionDeniedError
+from core.kube import WatchKind
+from core.kube_asyncio import KubernetesAsyncioClient
 from core.status import Phase
 from core.watching import ClusterWatcher
 from manifests.labels import RAY_CLUSTER, RAY_NODE_TYPE, SLACK_THREAD_TS
 from manifests.raycluster import services_secret_name
+from tests.deploy.deployfiles import ROOT
 from tests.deploy.rbac_env import Deployed, bot_account, deployed, managed_role, rbac_objects
 
 NAME = "demo"
@@ -208,6 +212,42 @@ async def _prepare(env: Deployed, prepare: Prepare) -> None:
 
 def test_every_granted_verb_is_needed_by_a_named_operation() -> None:
     assert {(n.resource, n.verb) for n in NEEDS} == _granted()
+
+
+# What each KubernetesAsyncioClient method asks of the API server. A new method must be added
+# here, and the Role follows from which methods the code calls.
+CLIENT_METHODS: dict[str, set[tuple[str, str]]] = {
+    "get_raycluster": {("rayclusters", "get")},
+    "list_rayclusters": {("rayclusters", "list")},
+    "create_raycluster": {("rayclusters", "create")},
+    "replace_raycluster": {("rayclusters", "update")},
+    "patch_raycluster": {("rayclusters", "patch")},
+    "delete_raycluster": {("rayclusters", "delete")},
+    "list_pods": {("pods", "list")},
+    "list_events": {("events", "list")},
+    "read_pod_log": {("pods/log", "get")},
+    "get_secret": {("secrets", "get")},
+    "create_secret": {("secrets", "create")},
+    "patch_secret": {("secrets", "patch")},
+    "delete_secret": {("secrets", "delete")},
+    "watch": {(kind, "watch") for kind in get_args(WatchKind)},
+}
+
+
+def test_role_grants_exactly_what_the_code_calls() -> None:
+    public = {
+        name for name in vars(KubernetesAsyncioClient)
+        if not name.startswith("_") and name not in ("server", "close")
+    }
+    assert public == set(CLIENT_METHODS), "map the client's new methods in CLIENT_METHODS"
+    calls = re.compile(r"\.(" + "|".join(CLIENT_METHODS) + r")\(")
+    called: set[str] = set()
+    for path in [*(ROOT / "bot").rglob("*.py"), *(ROOT / "core").rglob("*.py")]:
+        if "sandbox" in path.parts or path.name in ("kube_asyncio.py", "kube.py"):
+            continue
+        called |= set(calls.findall(path.read_text()))
+    needed = set().union(*(CLIENT_METHODS[m] for m in called))
+    assert needed == _granted()
 
 
 @pytest.mark.parametrize("need", NEEDS, ids=lambda n: f"{n.resource}:{n.verb}")
