@@ -12,8 +12,11 @@ value: "string": spec.workerGroupSpecs[0].replicas in body must be of type integ
 an undeclared field is ``spec.workerGroupSpecs[0].foo: unknown field`` (``unknown_fields`` gives
 the bare paths, for the ``strict decoding error: unknown field "..."`` message of a 400).
 
-The 900 KB schema is parsed once (C YAML loader when available) and cached; validating one
-manifest takes a few milliseconds.
+The 900 KB schema is parsed once (C YAML loader when available) and cached. Validation is one
+walk of the object along the schema that checks the keywords the CRD uses (type, int-or-string,
+enum, pattern, min/maxLength, minimum, required, formats) — about 1 ms per RayCluster, five times
+faster than jsonschema, which matters when the sandbox admits thousands. ``jsonschema_problems``
+runs jsonschema Draft7 on the same schema as the reference; a property test holds the two equal.
 """
 
 from __future__ import annotations
@@ -80,6 +83,11 @@ def _validator() -> Any:
     return _Validator(raycluster_schema())
 
 
+@functools.cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
 # ---- paths and values as the API server prints them -------------------------------------------
 def _path(parts: Iterator[Any] | list[Any] | tuple[Any, ...]) -> str:
     text = ""
@@ -120,15 +128,19 @@ def _go_map(value: dict[str, Any]) -> str:
 class _Walk:
     """Walks an object along the schema, normalising it in place like the API server does."""
 
-    def __init__(self, *, prune: bool, defaults: bool) -> None:
+    def __init__(self, *, prune: bool = False, defaults: bool = False, check: bool = False) -> None:
         self.prune = prune
         self.defaults = defaults
+        self.check = check
         self.unknown: list[str] = []
         self.problems: list[str] = []
 
     def root(self, obj: dict[str, Any]) -> None:
-        schema = raycluster_schema()
-        self.node(obj, schema, [], is_root=True)
+        self.node(obj, raycluster_schema(), [], is_root=True)
+        self.metadata(obj)
+
+    def metadata(self, obj: dict[str, Any]) -> None:
+        """Root metadata is ``type: object`` in the CRD: check it against ObjectMeta."""
         meta = obj.get("metadata")
         if isinstance(meta, dict):
             for key in list(meta):
@@ -156,10 +168,12 @@ class _Walk:
             del parent[key]
 
     def node(self, value: Any, schema: Schema, path: list[Any], *, is_root: bool = False) -> None:
-        if schema.get("x-kubernetes-preserve-unknown-fields") or schema.get(
-            "x-kubernetes-int-or-string"
-        ):
+        if schema.get("x-kubernetes-preserve-unknown-fields"):
             return
+        if self.defaults and isinstance(value, dict):
+            self._defaults(value, schema)
+        if self.check and not self._keywords(value, schema, path):
+            return  # wrong type: nothing below it is checked (as the API server does)
         if isinstance(value, dict):
             self._object(value, schema, path, is_root=is_root)
         elif isinstance(value, list):
@@ -168,28 +182,69 @@ class _Walk:
                 for index, item in enumerate(value):
                     self.node(item, items, [*path, index])
                 self._list_keys(value, schema, path)
-        elif isinstance(value, int) and not isinstance(value, bool):
+
+    def _keywords(self, value: Any, schema: Schema, path: list[Any]) -> bool:
+        """The OpenAPI keywords the CRD uses, checked on one node; False if the type is wrong."""
+        if value is None and schema.get("nullable"):
+            return False
+        actual = _json_type(value)
+        if schema.get("x-kubernetes-int-or-string"):
+            expected = "integer,string"
+            ok = actual in ("integer", "string")
+        else:
+            expected = schema.get("type", "")
+            ok = (
+                not expected or actual == expected or (expected == "number" and actual == "integer")
+            )
+        if not ok:
+            where = _path(path)
+            self.problems.append(
+                f'{where}: Invalid value: "{actual}": {where} in body must be of type {expected}:'
+                f' "{actual}"'
+            )
+        if "enum" in schema and value not in schema["enum"]:  # reported even after a type error
+            allowed = ", ".join(_shown(v) for v in schema["enum"])
+            self.problems.append(
+                f"{_path(path)}: Unsupported value: {_shown(value)}: supported values: {allowed}"
+            )
+        if not ok:
+            return False
+        if actual == "string":
+            if "maxLength" in schema and len(value) > schema["maxLength"]:
+                self.problems.append(
+                    f"{_path(path)}: Too long: may not be more than {schema['maxLength']} bytes"
+                )
+            if "minLength" in schema and len(value) < schema["minLength"]:
+                self._should(value, path, f"be at least {schema['minLength']} chars long")
+            if "pattern" in schema and not _regex(schema["pattern"]).search(value):
+                self._should(value, path, f"match '{schema['pattern']}'")
+        elif actual in ("integer", "number"):
+            if "minimum" in schema and value < schema["minimum"]:
+                self._should(value, path, f"be greater than or equal to {schema['minimum']}")
             bounds = {"int32": INT32, "int64": INT64}.get(schema.get("format", ""))
-            if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            if bounds is not None and actual == "integer" and not bounds[0] <= value <= bounds[1]:
                 where = _path(path)
                 self.problems.append(
                     f"{where}: Invalid value: {value}: {where} in body must be of type"
                     f' {schema["format"]}: "{value}"'
                 )
+        elif actual == "object":
+            for name in schema.get("required", ()):
+                if name not in value:
+                    self.problems.append(f"{_path([*path, name])}: Required value")
+        return True
+
+    def _should(self, value: Any, path: list[Any], rule: str) -> None:
+        where = _path(path)
+        self.problems.append(
+            f"{where}: Invalid value: {_shown(value)}: {where} in body should {rule}"
+        )
 
     def _object(
         self, value: dict[str, Any], schema: Schema, path: list[Any], *, is_root: bool
     ) -> None:
         props: dict[str, Schema] = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
-        if self.defaults:
-            for key in [k for k, v in value.items() if v is None]:
-                sub = props.get(key) or (extra if isinstance(extra, dict) else {})
-                if not sub.get("nullable"):
-                    del value[key]  # the server drops nulls of non-nullable fields, then defaults
-            for key, sub in props.items():
-                if key not in value and "default" in sub:
-                    value[key] = copy.deepcopy(sub["default"])
         for key in list(value):
             if key in props:
                 if not (is_root and key == "metadata"):
@@ -198,6 +253,19 @@ class _Walk:
                 self.node(value[key], extra, [*path, key])
             elif extra is not True:
                 self._unknown(value, key, path)
+
+    @staticmethod
+    def _defaults(value: dict[str, Any], schema: Schema) -> None:
+        """The server drops nulls of non-nullable fields, then applies defaults."""
+        props: dict[str, Schema] = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        for key in [k for k, v in value.items() if v is None]:
+            sub = props.get(key) or (extra if isinstance(extra, dict) else {})
+            if not sub.get("nullable"):
+                del value[key]
+        for key, sub in props.items():
+            if key not in value and "default" in sub:
+                value[key] = copy.deepcopy(sub["default"])
 
     def _list_keys(self, value: list[Any], schema: Schema, path: list[Any]) -> None:
         kind = schema.get("x-kubernetes-list-type")
@@ -216,7 +284,7 @@ class _Walk:
 
 
 # ---- schema errors → API-server lines ----------------------------------------------------------
-def _schema_line(error: ValidationError) -> str | None:
+def _schema_line(error: ValidationError) -> str:
     where = _path(list(error.absolute_path))
     value = error.instance
     kind = error.validator
@@ -297,13 +365,22 @@ def validate_raycluster(obj: Any) -> list[str]:
     if not isinstance(obj, dict):
         return [f'<nil>: Invalid value: "{_json_type(obj)}": must be of type object']
     normalised = copy.deepcopy(obj)
-    walk = _Walk(prune=False, defaults=True)
-    walk.root(normalised)
-    problems = [f"{path}: unknown field" for path in walk.unknown]
-    for error in sorted(_validator().iter_errors(normalised), key=lambda e: list(map(str, e.path))):
+    walk = _Walk(defaults=True, check=True)
+    walk.node(normalised, raycluster_schema(), [], is_root=True)
+    walk.metadata(normalised)
+    unknown = [f"{path}: unknown field" for path in walk.unknown]
+    return [*unknown, *walk.problems, *_cel_rules(normalised)]
+
+
+def jsonschema_problems(obj: dict[str, Any]) -> list[str]:
+    """The reference check: jsonschema Draft7 on the served schema after defaults, worded like
+    ``validate_raycluster``. About 5x slower than the walk, whose schema checks it must agree
+    with (tests hold the two together); ``validate_raycluster`` adds undeclared fields,
+    list-map keys, the ``managedBy`` rule and ObjectMeta."""
+    normalised = apply_crd_defaults(obj)
+    lines: list[str] = []
+    for error in _validator().iter_errors(normalised):
         line = _schema_line(error)
-        if line and line not in problems:
-            problems.append(line)
-    problems.extend(walk.problems)
-    problems.extend(_cel_rules(normalised))
-    return problems
+        if line not in lines:
+            lines.append(line)
+    return lines

@@ -7,10 +7,13 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from core.config import build_config
 from core.sandbox.schema import (
     apply_crd_defaults,
+    jsonschema_problems,
     prune_unknown_fields,
     raycluster_schema,
     unknown_fields,
@@ -201,3 +204,59 @@ def test_validation_is_fast_enough_for_a_thousand_clusters(manifest: dict[str, A
     for _ in range(50):
         assert validate_raycluster(manifest) == []
     assert (time.perf_counter() - start) / 50 < 0.05  # generous: ~3 ms on a laptop
+
+
+# ---- the fast walk agrees with jsonschema Draft7 on every schema check -----------------------
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found: list[tuple[Any, ...]] = []
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(
+        node, list
+    ) else []  # fmt: skip
+    for key, child in children:
+        found.append((*prefix, key))
+        found.extend(_paths(child, (*prefix, key)))
+    return found
+
+
+_BASES = [
+    build_raycluster(build_config({"name": "demo"})),
+    build_raycluster(
+        build_config(
+            {"name": "multi", "autoscaler": {"enabled": False},
+             "worker_groups": [{"name": "a", "gpus": 2, "gpu_type": "nvidia-l4"}, {"name": "b"}]}
+        ),
+        owner="U1",
+    ),
+]  # fmt: skip
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**40), max_value=2**40)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=12)
+    | st.sampled_from(["4Gi", "500m", "TCP", "Default", "Fast", "IfNotPresent", "-1", ""]),
+    lambda inner: st.lists(inner, max_size=3)
+    | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)  # fmt: skip
+_SCHEMA_ONLY = ("unknown field", "Duplicate value", "type int32", "type int64", "managedBy")
+
+
+def _schema_lines(problems: list[str]) -> set[str]:
+    return {p for p in problems if not any(mark in p for mark in _SCHEMA_ONLY)
+            and not p.startswith("metadata.")}  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_walk_and_jsonschema_agree_on_mutated_manifests(data: st.DataObject) -> None:
+    manifest = copy.deepcopy(data.draw(st.sampled_from(_BASES)))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        path = data.draw(st.sampled_from(_paths(manifest["spec"], ("spec",))))
+        *parent_path, leaf = path
+        parent: Any = manifest
+        for part in parent_path:
+            parent = parent[part]
+        if data.draw(st.booleans()) and isinstance(parent, dict):
+            del parent[leaf]
+        else:
+            parent[leaf] = data.draw(_JSON)
+    expected = set(jsonschema_problems(manifest))
+    assert _schema_lines(validate_raycluster(manifest)) == expected
