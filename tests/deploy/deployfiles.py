@@ -20,7 +20,9 @@ KUBERNETES_VERSION = "1.37.0"
 # deploy/ directories `kubectl apply -k` is pointed at, by variant name.
 VARIANTS = {"http": DEPLOY, "socket-mode": DEPLOY / "socket-mode"}
 # Optional kustomize components, enabled from an overlay.
-COMPONENTS = {"leader-election": DEPLOY / "components" / "leader-election"}
+COMPONENTS = {
+    name: DEPLOY / "components" / name for name in ("leader-election", "network-policy")
+}
 
 
 def kubectl() -> str:

@@ -133,6 +133,22 @@ def test_leader_election_component_grants_leases_only_in_the_bots_namespace(
                               "verbs": ["get", "create", "update"]}]
 
 
+def test_network_policy_component_admits_the_bots_port_and_selects_its_pod(
+    tmp_path: Path,
+) -> None:
+    objects = render_with(DEPLOY, ["network-policy"], tmp_path)
+    (policy,) = _by_kind(objects, "NetworkPolicy")
+    (deployment,) = _by_kind(objects, "Deployment")
+    pod = deployment["spec"]["template"]
+    assert policy["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+    assert policy["spec"]["podSelector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
+    port_names = {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+    (rule,) = policy["spec"]["ingress"]
+    assert {p["port"] for p in rule["ports"]} <= port_names
+    egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
+    assert {53, 443} <= egress_ports
+
+
 def test_rbac_is_namespaced_and_names_every_resource_and_verb(tmp_path: Path) -> None:
     renders = [render(directory) for directory in VARIANTS.values()]
     renders.append(render_with(DEPLOY, sorted(COMPONENTS), tmp_path))
