@@ -294,7 +294,7 @@ WORDS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.lists(WORDS, max_size=8))
 def test_arbitrary_flag_soup_only_ever_raises_usage_or_config_errors(words: list[str]) -> None:
     _parse_and_configure(" ".join(words))

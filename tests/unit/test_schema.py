@@ -244,7 +244,7 @@ def _schema_lines(problems: list[str]) -> set[str]:
             and not p.startswith("metadata.")}  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.data())
 def test_walk_and_jsonschema_agree_on_mutated_manifests(data: st.DataObject) -> None:
     manifest = copy.deepcopy(data.draw(st.sampled_from(_BASES)))
