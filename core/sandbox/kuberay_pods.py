@@ -83,7 +83,28 @@ def validate(rc: Obj) -> str | None:
     head_env = {e.get("name") for e in head["template"]["spec"]["containers"][0].get("env") or ()}
     if not is_autoscaling(rc) and "RAY_enable_autoscaler_v2" in head_env:
         return "RAY_enable_autoscaler_v2 is set but enableInTreeAutoscaling is not true"
+    versioned = (spec.get("autoscalerOptions") or {}).get("version")
+    if is_autoscaling(rc) and versioned and "RAY_enable_autoscaler_v2" in head_env:
+        return (
+            "both .spec.autoscalerOptions.version and head Pod env var "
+            "RAY_enable_autoscaler_v2 are set, please only use the former"
+        )
+    if autoscaler_v2(rc):
+        if head["template"]["spec"].get("restartPolicy") not in (None, "", "Never"):
+            return "restartPolicy for head Pod should be Never or unset when using autoscaler V2"
+        for group in spec.get("workerGroupSpecs") or ():
+            if group["template"]["spec"].get("restartPolicy") not in (None, "", "Never"):
+                return (
+                    f"restartPolicy for worker group {group.get('groupName')} should be Never or "
+                    "unset when using autoscaler V2"
+                )
     return None
+
+
+def autoscaler_v2(rc: Obj) -> bool:
+    """``autoscalerOptions.version: v2``: pods get ``restartPolicy: Never``."""
+    options = (rc.get("spec") or {}).get("autoscalerOptions") or {}
+    return is_autoscaling(rc) and options.get("version") == "v2"
 
 
 def is_autoscaling(rc: Obj) -> bool:
@@ -266,6 +287,10 @@ def _build_pod(rc: Obj, group_spec: Obj, *, head: bool, group: str, generate_nam
         if ray.get("imagePullPolicy"):
             init["imagePullPolicy"] = ray["imagePullPolicy"]
         spec["initContainers"] = [*(spec.get("initContainers") or []), init]
+    if autoscaler_v2(rc):
+        spec["restartPolicy"] = "Never"
+        if head:
+            ray["env"].append({"name": "RAY_enable_autoscaler_v2", "value": "true"})
     spec.setdefault("restartPolicy", "Always")
     labels = {**(meta_in.get("labels") or {}), **(group_spec.get("labels") or {})}
     annotations = {**(meta_in.get("annotations") or {}), "ray.io/ft-enabled": "false"}

@@ -127,8 +127,13 @@ def test_head_service_is_headless_with_container_ports_and_metrics() -> None:
          "rayStartParams['labels'] is not supported for headGroupSpec"),
         (lambda rc: rc["spec"]["workerGroupSpecs"][0].update(suspend=True),
          "worker group workers can be suspended only when the RayJobDeletionPolicy"),
+        (lambda rc: rc["spec"].update(enableInTreeAutoscaling=True,
+                                      autoscalerOptions={"version": "v2"})
+         or rc["spec"]["headGroupSpec"]["template"]["spec"].update(restartPolicy="Always"),
+         "restartPolicy for head Pod should be Never or unset when using autoscaler V2"),
     ],
-    ids=["long-name", "not-dns1035", "no-head-container", "labels-param", "suspended-group"],
+    ids=["long-name", "not-dns1035", "no-head-container", "labels-param", "suspended-group",
+         "v2-restart-policy"],
 )  # fmt: skip
 def test_operator_validation_rejects_what_kuberay_rejects(mutate: Any, problem: str) -> None:
     rc = _rc()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
 from core.sandbox.simulation import Simulation
 
 from .conftest import condition, events_for, pods_of, raycluster, until
@@ -101,3 +102,29 @@ async def test_suspend_deletes_all_pods_and_reports_suspended(sim: Simulation) -
     assert pods_of(store, "demo") == []
     assert condition(rc, "RayClusterSuspended")["status"] == "True"
     assert any(e["reason"] == "DeletedPod" for e in events_for(store, "demo"))
+
+
+async def test_autoscaler_v2_pods_never_restart_and_failed_workers_are_replaced(
+    sim: Simulation,
+) -> None:
+    store = sim.store
+    rc = raycluster(workers=1, autoscaling=True, worker_image=CRASHING_DEMO_IMAGE)
+    rc["spec"]["autoscalerOptions"] = {"version": "v2"}
+    store.create("rayclusters", rc)
+    deleted = await until(
+        store,
+        lambda: [e for e in events_for(store, "demo") if e["reason"] == "DeletedWorkerPod"],
+        deadline=15,
+    )
+    assert deleted[0]["message"].startswith("Deleted worker Pod default/demo-workers-worker-")
+    assert deleted[0]["message"].endswith(
+        "Pod status: Failed; Pod restart policy: Never; Ray container terminated status: "
+        "&ContainerStateTerminated{ExitCode:1,Reason:Error}"
+    )
+    await until(store, lambda: len(_workers(sim)) == 1)
+    head = next(p for p in pods_of(store, "demo")
+                if p["metadata"]["labels"]["ray.io/node-type"] == "head")  # fmt: skip
+    assert head["spec"]["restartPolicy"] == "Never"
+    assert {"name": "RAY_enable_autoscaler_v2", "value": "true"} in (
+        head["spec"]["containers"][0]["env"]
+    )
