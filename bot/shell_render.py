@@ -29,6 +29,7 @@ EMOJI = {
     "x": "❌",
     "rocket": "🚀",
     "tada": "🎉",
+    "straight_ruler": "📏",
 }
 
 _ANGLE = re.compile(r"<([^<>]+)>")

@@ -148,7 +148,7 @@ class Transcript:
                 if self._reply and self._reply.message_ts == event.message.ts:
                     self._reply = None
         elif isinstance(event, ViewPublished) and event.user == self._user:
-            self._write(f"(your App Home tab was updated: {len(event.view['blocks'])} blocks)")
+            self._home(event.view)
         elif isinstance(event, ViewOpened) and event.user == self._user:
             title = (event.view.get("title") or {}).get("text", "")
             self._write(f"(a dialog opened: {title})")
@@ -199,6 +199,16 @@ class Transcript:
             self._reply = target
         elif self._reply and self._reply.message_ts == message.ts:
             self._reply = None
+
+    def _home(self, view: dict[str, Any]) -> None:
+        """The App Home tab as text; its buttons are listed (clicks from a view are not sent)."""
+        rendered = self._render("", view.get("blocks", []))
+        self._write(f"(your App Home tab of {self._bot()} now shows:)")
+        for line in rendered.lines:
+            self._write(INDENT + line)
+        labels = sorted({b.label for b in rendered.buttons})
+        if labels:
+            self._write(f"{INDENT}(buttons there: {', '.join(labels)}; use /krayne in the shell)")
 
     def _block(
         self, head: str | None, rendered: Rendered, indent: str, prefix: str, *,

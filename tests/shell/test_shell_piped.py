@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from core.sandbox.runner import ThreadedSandbox
+
 SCRIPT = """\
 /krayne create demo --gpus 1
 /krayne create big --gpus 8
@@ -108,3 +110,17 @@ def test_unknown_kubeconfig_fails_with_a_message_not_a_traceback() -> None:
     assert result.returncode == 1
     assert "krayne-bot shell:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_given_kubeconfig_is_used_instead_of_the_embedded_sandbox(
+    sandbox: ThreadedSandbox,
+) -> None:
+    result = run_shell(
+        "/krayne create outside\n",
+        "--kubeconfig", str(sandbox.kubeconfig_path), "--context", "krayne-sandbox",
+        "--user", "bob", "--channel", "ml-team", "--timeout", "60",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "#ml-team · krayne\n    ▌ Ray cluster outside" in result.stdout
+    assert "@bob your cluster `outside` is ready" in result.stdout
+    assert sandbox.store.get("rayclusters", "default", "outside") is not None

@@ -147,3 +147,27 @@ async def test_held_events_print_the_ack_first(setup: Any) -> None:
         "#general · krayne",
         "    posted while dispatching",
     ]
+
+
+async def test_app_home_is_shown_as_text(setup: Any) -> None:
+    _double, client, _transcript, lines = setup
+    await client.views_publish(
+        user_id="U0001",
+        view={
+            "type": "home",
+            "blocks": [
+                {"type": "header", "text": {"type": "plain_text", "text": "Ray clusters"}},
+                {
+                    "type": "section",
+                    "text": {"type": "mrkdwn", "text": "*demo* :large_green_circle: ready"},
+                },
+                card("ready")[2],
+            ],
+        },
+    )
+    assert lines == [
+        "(your App Home tab of krayne now shows:)",
+        "    ▌ Ray clusters",
+        "    demo 🟢 ready",
+        "    (buttons there: Delete, Describe; use /krayne in the shell)",
+    ]
