@@ -84,7 +84,7 @@ def config_for(
     the flags override). Raises ``ConfigValidationError`` with one line per problem."""
     overrides = create_overrides(cmd.options, base=base)
     overrides["namespace"] = namespace
-    if cmd.name is not None:
+    if cmd.name:  # "" lets the YAML file name the cluster (`krayne-bot manifest -f`)
         overrides["name"] = cmd.name
     try:
         return build_config(dict(base or {}), overrides)

@@ -194,7 +194,8 @@ def _parse(
         word = words[index]
         index += 1
         if not word.startswith("-") or len(word) == 1 or _INT.match(word):
-            positionals.append(word)
+            if word:  # an empty quoted word ("" or '') says nothing
+                positionals.append(word)
             continue
         name, eq, inline = word.partition("=")
         spec = flags.get(name)
@@ -329,8 +330,9 @@ def _unknown_command(command: str) -> str:
 def parse_create_args(
     words: list[str], *, command: str = "create", allow_file: bool = False,
     name_required: bool = True,
-) -> tuple[Any, str | None, CreateOptions]:  # fmt: skip
-    """(name, namespace, options) from create flags; ``krayne-bot manifest`` allows ``-f``."""
+) -> tuple[str, str | None, CreateOptions]:  # fmt: skip
+    """(name, namespace, options) from create flags; ``krayne-bot manifest`` allows ``-f`` and,
+    with ``name_required=False``, no name (``""``: the file names the cluster)."""
     flags = {**_CREATE_FLAGS, **(_FILE_FLAGS if allow_file else {})}
     try:
         positionals, values = _parse(words, flags, command)
@@ -342,10 +344,9 @@ def parse_create_args(
                 usage=USAGE[command],
             ) from err
         raise
+    name = ""
     if positionals or name_required:
-        name: str | None = _one_name(positionals, command, "my-cluster --gpus 1")
-    else:
-        name = None
+        name = _one_name(positionals, command, "my-cluster --gpus 1")
     namespace = values.pop("namespace", None)
     return name, namespace, CreateOptions(**values)
 

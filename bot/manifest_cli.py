@@ -87,7 +87,7 @@ def _manifest(argv: list[str]) -> str:
         message = err.message.replace("`/krayne help manifest`", "`krayne-bot manifest --help`")
         raise _Problems([message.replace("/krayne manifest", "krayne-bot manifest")]) from None
     base = load_yaml_mapping(options.file) if options.file else {}
-    if name is None and "name" not in base:
+    if not name and "name" not in base:
         raise _Problems(["give the cluster a name: `krayne-bot manifest NAME`"])
     try:
         settings = BotSettings.load(cli)
