@@ -118,14 +118,16 @@ def head_pod_ready_condition(head: Obj | None) -> Obj:
 
 
 def _container_problem(status: Obj) -> tuple[str, str]:
-    """v1.5.1 (PR #4196): the first not-ready container's waiting/terminated reason."""
+    """v1.5.1 (PR #4196): the first troubled container's reason, and ``name: Reason: message``."""
     for cs in status.get("containerStatuses") or ():
         state = cs.get("state") or {}
         for kind in ("waiting", "terminated"):
             detail = state.get(kind)
             if detail and detail.get("reason"):
-                message = detail.get("message", "")
-                return detail["reason"], f"{cs['name']}: {message}" if message else ""
+                text = f"{cs['name']}: {detail['reason']}"
+                if detail.get("message"):
+                    text += f": {detail['message']}"
+                return detail["reason"], text
     return "ContainersNotReady", ""
 
 

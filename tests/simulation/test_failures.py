@@ -130,7 +130,10 @@ async def test_unknown_tag_reports_err_image_pull_then_image_pull_back_off(sim: 
         lambda: (r := store.get("rayclusters", "default", "demo"))
         and condition(r, "HeadPodReady").get("reason") == "ImagePullBackOff" and r,
     )  # fmt: skip
-    assert "ray-head: Back-off pulling image" in condition(rc, "HeadPodReady")["message"]
+    assert (
+        "ray-head: ImagePullBackOff: Back-off pulling image"
+        in (condition(rc, "HeadPodReady")["message"])
+    )
     worker = _worker(sim)
     assert worker is not None and worker["status"]["phase"] == "Pending"
 

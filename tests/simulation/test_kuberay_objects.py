@@ -182,7 +182,8 @@ def test_head_pod_ready_names_the_waiting_container() -> None:
     condition = head_pod_ready_condition(head)
     assert condition["reason"] == "CrashLoopBackOff"
     assert condition["message"] == (
-        "containers with unready status: [ray-head]; ray-head: back-off 10s restarting"
+        "containers with unready status: [ray-head]; ray-head: CrashLoopBackOff: back-off 10s "
+        "restarting"
     )
 
 
