@@ -94,7 +94,9 @@ class ClusterFailedError(KrayneError):
 
 
 class KubeConnectionError(KrayneError):
-    default_hint = "Check that the Kubernetes API server is up and that your kubeconfig points to it."
+    default_hint = (
+        "Check that the Kubernetes API server is up and that your kubeconfig points to it."
+    )
 
 
 class NamespaceNotFoundError(KrayneError):
