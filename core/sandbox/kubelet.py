@@ -225,7 +225,8 @@ class Kubelet:
         c.started_once, c.pending = True, False
         c.started_mono = asyncio.get_running_loop().time()
         self._event(run, c, "Normal", "Started", f"Started container {c.name}")
-        crash = self.catalogue.crash_spec(c.image)
+        # a crashing image breaks the Ray process; KubeRay's autoscaler sidecar runs other code
+        crash = None if c.name == "autoscaler" else self.catalogue.crash_spec(c.image)
         stamp = now.strftime("%Y-%m-%d %H:%M:%S,") + f"{now.microsecond // 1000:03d}"
         if c.init:
             c.logs = []

@@ -294,3 +294,16 @@ async def test_unschedulable_pods_are_retried_every_five_minutes() -> None:
         await until(store, lambda: failed_scheduling_count() >= 3, deadline=10)
     finally:
         await stop_simulation(task)
+
+
+async def test_only_the_ray_container_of_a_crashing_head_crashes(sim: Simulation) -> None:
+    sim.store.create(
+        "rayclusters", raycluster(workers=0, image=CRASHING_DEMO_IMAGE, autoscaling=True)
+    )
+    head = await until(
+        sim.store,
+        lambda: (h := _head(sim)) and container_status(h, "ray-head").get("restartCount", 0) >= 1
+        and container_status(h, "autoscaler").get("ready") and h,
+    )  # fmt: skip
+    assert container_status(head, "autoscaler")["restartCount"] == 0
+    assert "running" in container_status(head, "autoscaler")["state"]
