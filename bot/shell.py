@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import contextlib
 import sys
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -59,6 +60,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args = parser.parse_args(list(argv))
     if args.speed <= 0:
         parser.error("--speed must be positive")
+    args.user, args.channel = args.user.lstrip("@"), args.channel.lstrip("#")
+    if not args.user or not args.channel:
+        parser.error("--user and --channel need a name")
     return args
 
 
@@ -83,12 +87,12 @@ class ShellStartupError(Exception):
 async def _piped(args: argparse.Namespace) -> int:
     from bot.shell_session import ShellSession
 
-    loop = asyncio.get_running_loop()
-    lines = (await loop.run_in_executor(None, sys.stdin.read)).splitlines()
     session = ShellSession(args, write=_write)
     try:
         await session.start()
-        for line in lines:
+        # Line by line, as they come: a slow producer's later lines wait for it, not the start.
+        lines = _stdin_lines()
+        while (line := await lines.get()) is not None:
             if line.strip():
                 _write(f"{args.user}> {line.strip()}")
             if not await session.run_line(line, wait=True):
@@ -101,6 +105,21 @@ async def _piped(args: argparse.Namespace) -> int:
     finally:
         await session.close()
     return 0
+
+
+def _stdin_lines() -> asyncio.Queue[str | None]:
+    """stdin's lines (then None) from a daemon thread, so Ctrl-C never waits on a read."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        with contextlib.suppress(RuntimeError):  # the loop closed: the shell is gone
+            for line in sys.stdin:
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, None)
+
+    threading.Thread(target=read, name="shell-stdin", daemon=True).start()
+    return queue
 
 
 def _preload(args: argparse.Namespace) -> None:

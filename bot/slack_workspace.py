@@ -150,7 +150,7 @@ class Workspace:
         blocks = _decode_json(args.get("blocks"), "invalid_blocks_format")
         if blocks is not None and not isinstance(blocks, list):
             raise SlackError("invalid_blocks_format")
-        if retain is None and not text and not blocks:
+        if retain is None and not text and not blocks and not args.get("attachments"):
             raise SlackError("no_text")
         if retain is not None and text is None and blocks is None:
             raise SlackError("no_text")
