@@ -28,9 +28,14 @@ from bot.settings import BotSettings
 from core import api
 from core.api import ClusterSummary
 from core.config import ClusterConfig
-from core.errors import ClusterNotFoundError, ConfigValidationError, KrayneError
+from core.errors import (
+    ClusterAlreadyExistsError,
+    ClusterNotFoundError,
+    ConfigValidationError,
+    KrayneError,
+)
 from core.kube import KubeClient
-from core.status import ClusterStatus, Phase
+from core.status import Phase
 from manifests.raycluster import build_raycluster
 
 log = logging.getLogger(__name__)
@@ -88,29 +93,17 @@ class Commands:
     # --- create / manifest ----------------------------------------------------------------
 
     async def create(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
+        """Create, then post the card and record its ts as the thread.
+
+        The cluster comes first so that a refused create (quota, namespace, 409) leaves no
+        card behind; the notifier waits for the thread annotation before it says anything.
+        """
         name, namespace = config.name, config.namespace
-        try:
-            existing = await api.get_cluster(name, namespace, client=self.kube)
-        except ClusterNotFoundError:
-            existing = None
-        if existing is not None:
-            text = (
-                msg.already_yours(name)
-                if existing.owner == inv.user
-                else msg.already_exists_not_ours(name, namespace)
-            )
-            await respond(text=text, response_type="ephemeral")
-            return
-        status = ClusterStatus(Phase.CREATING, "Submitting the RayCluster.")
-        view = CardView(name, namespace, inv.user, status, None, 0, 0, 0)
-        thread_ts = await self._post_card(inv.channel, view)
         notes = {SLACK_CHANNEL: inv.channel}
         if inv.team:
             notes[SLACK_TEAM] = inv.team
-        if thread_ts:
-            notes[SLACK_THREAD_TS] = thread_ts
         try:
-            await api.create_cluster(
+            created = await api.create_cluster(
                 config,
                 client=self.kube,
                 ray_version=self.settings.ray_version,
@@ -118,14 +111,21 @@ class Commands:
                 owner=inv.user,
                 annotations=notes,
             )
-        except BaseException:
-            if thread_ts:
-                self.outbox.submit(
-                    inv.channel, "chat.delete", {"channel": inv.channel, "ts": thread_ts}
-                )
-            raise
+        except ClusterAlreadyExistsError:
+            existing = await api.get_cluster(name, namespace, client=self.kube)
+            text = (
+                msg.already_yours(name)
+                if existing.owner == inv.user
+                else msg.already_exists_not_ours(name, namespace)
+            )
+            await respond(text=text, response_type="ephemeral")
+            return
+        view = CardView(name, namespace, inv.user, created.status, None, created.gpus, 0, 0)
+        thread_ts = await self._post_card(inv.channel, view)
         if not thread_ts:
             await respond(text=msg.not_in_channel(name), response_type="ephemeral")
+            return
+        await api.annotate_cluster(name, namespace, {SLACK_THREAD_TS: thread_ts}, client=self.kube)
 
     async def _post_card(self, channel: str, view: CardView) -> str | None:
         """Post the status card; its ts becomes the thread. None where the bot may not post."""

@@ -164,7 +164,7 @@ def register(app: AsyncApp, *, commands: Commands, spawn: Spawn, metrics: Metric
             )  # fmt: skip
             run(work, what="scale", respond=respond)
         elif isinstance(cmd, DeleteCommand):
-            await ack(text=msg.ACK_WORKING, response_type="ephemeral")
+            await ack(text=msg.ack_describe(cmd.name), response_type="ephemeral")
             run(commands.ask_delete(cmd.name, cmd.namespace, inv, respond), what="delete",
                 respond=respond)  # fmt: skip
         else:

@@ -59,7 +59,6 @@ def ack_manifest(name: str) -> str:
 
 
 ACK_LIST = "Looking up clusters…"
-ACK_WORKING = "Working on it…"
 
 
 def ack_describe(name: str) -> str:
@@ -68,10 +67,6 @@ def ack_describe(name: str) -> str:
 
 def ack_scale(name: str, workers: int) -> str:
     return f"Scaling `{name}` to {workers} worker(s)…"
-
-
-def ack_delete(name: str) -> str:
-    return f"Deleting `{name}`…"
 
 
 # --- errors -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from tests.scenarios.harness import (
     WAIT,
     SlackClient,
     all_text,
+    card_of,
     current,
     rayclusters,
     wait_card,
@@ -163,6 +164,7 @@ async def test_slack_rate_limits_are_waited_out_and_nothing_is_dropped(
     await slack.slash("create limited")
     card = await wait_card(double, "limited")
     await wait_reply(double, card, "is ready")
+    await double.wait_for(lambda: current(double, card).text == "Ray cluster limited: ready", WAIT)
     refused = [c for c in double.calls if c.response.get("error") == "ratelimited"]
     assert len(refused) == 5
     announced = bot.runtime.metrics.registry.get_sample_value(
@@ -176,3 +178,14 @@ async def test_slack_rate_limits_are_waited_out_and_nothing_is_dropped(
         for p in ("creating", "pods-pending", "containers-creating", "running", "ready")
     )
     assert len(replies) == total  # every reply the notifier queued reached the thread
+
+
+async def test_create_in_a_missing_namespace_explains_and_posts_no_card(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    answer = await slack.slash("create lost -n no-such-namespace")
+    assert answer.status == 200
+    told = await double.wait_for(ephemeral_with(double, ALICE, "no-such-namespace"), WAIT)
+    assert "does not exist" in all_text(told)
+    assert card_of(double, "lost")() is None
+    assert double.calls_to("chat.postMessage") == []
