@@ -18,17 +18,17 @@ from typing import Any
 
 from core.sandbox.apierror import ApiError
 from core.sandbox.kuberay_pods import (
-    autoscaler_rbac,
     build_head_pod,
     build_head_service,
     build_worker_pod,
     desired_replicas,
     head_service_name,
     is_autoscaling,
+    owner_reference,
     validate,
 )
 from core.sandbox.kuberay_status import calculate_status, status_changed
-from core.sandbox.objects import format_time, generate_name
+from core.sandbox.objects import clone, format_time, generate_name
 from core.sandbox.simconfig import SimConfig
 from core.sandbox.simloop import SimTimers, WorkQueue
 
@@ -327,3 +327,26 @@ def _deleted_message(node_type: str, pod: Obj) -> str:
         f"{status.get('phase', '')}; Pod restart policy: {pod['spec'].get('restartPolicy', '')}; "
         f"Ray container terminated status: {shown}"
     )
+
+
+def autoscaler_rbac(rc: Obj) -> list[tuple[str, Obj]]:
+    """ServiceAccount, Role and RoleBinding named like the cluster, for the autoscaler sidecar."""
+    name, namespace = rc["metadata"]["name"], rc["metadata"]["namespace"]
+    meta = {"name": name, "namespace": namespace, "ownerReferences": [owner_reference(rc)]}
+    rules = [
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
+        {"apiGroups": [""], "resources": ["pods/resize"], "verbs": ["patch"]},
+        {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "verbs": ["get", "patch"]},
+    ]
+    return [
+        ("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
+                             "metadata": clone(meta)}),
+        ("roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+                   "metadata": clone(meta), "rules": rules}),
+        ("rolebindings", {
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": clone(meta),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
+        }),
+    ]  # fmt: skip

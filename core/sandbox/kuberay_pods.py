@@ -381,26 +381,3 @@ def build_head_service(rc: Obj) -> Obj:
         },
         "spec": spec,
     }
-
-
-def autoscaler_rbac(rc: Obj) -> list[tuple[str, Obj]]:
-    """ServiceAccount, Role and RoleBinding named like the cluster, for the autoscaler sidecar."""
-    name, namespace = rc["metadata"]["name"], rc["metadata"]["namespace"]
-    meta = {"name": name, "namespace": namespace, "ownerReferences": [owner_reference(rc)]}
-    rules = [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "patch"]},
-        {"apiGroups": [""], "resources": ["pods/resize"], "verbs": ["patch"]},
-        {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "verbs": ["get", "patch"]},
-    ]
-    return [
-        ("serviceaccounts", {"apiVersion": "v1", "kind": "ServiceAccount",
-                             "metadata": clone(meta)}),
-        ("roles", {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
-                   "metadata": clone(meta), "rules": rules}),
-        ("rolebindings", {
-            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-            "metadata": clone(meta),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
-            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
-        }),
-    ]  # fmt: skip
