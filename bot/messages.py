@@ -116,7 +116,7 @@ def already_exists_not_ours(name: str, namespace: str) -> str:
 
 
 def already_yours(name: str) -> str:
-    return f"You already have a cluster `{name}`; its status thread is in this channel."
+    return f"You already have a cluster `{name}`; `/krayne describe {name}` shows how it is doing."
 
 
 # --- thread replies and card lines --------------------------------------------------------------

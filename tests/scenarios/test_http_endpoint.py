@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
+from pathlib import Path
 
+import aiohttp
 import pytest
+import yaml
 
+from bot.runtime import BotRuntime
+from bot.settings import BotSettings
 from bot.slack_double import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import RunningBot
@@ -108,3 +114,47 @@ async def test_a_retried_request_creates_and_posts_only_once(
     cards = [m for m in double.messages("C0001") if "once" in m.text]
     assert len(cards) == 1
     assert [c["metadata"]["name"] for c in await rayclusters(sandbox, namespace)].count("once") == 1
+
+
+async def test_readyz_is_503_while_kubernetes_is_unreachable(
+    double: SlackDouble, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "gone", "cluster": {"server": "http://127.0.0.1:9"}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+                "current-context": "gone",
+            }
+        )
+    )
+    settings = BotSettings.load(
+        {
+            "slack_bot_token": double.bot_token,
+            "slack_signing_secret": "s",
+            "slack_api_url": double.base_url,
+            "kubeconfig": str(kubeconfig),
+            "host": "127.0.0.1",
+            "port": 0,
+            "drain_timeout": 1.0,
+        }
+    )
+    runtime = BotRuntime(settings)
+    task = asyncio.create_task(runtime.run())
+    try:
+        async with asyncio.timeout(30):
+            await runtime.started.wait()
+        async with aiohttp.ClientSession() as session:
+            base = f"http://127.0.0.1:{runtime.http_port}"
+            async with session.get(f"{base}/readyz") as response:
+                assert response.status == 503
+            async with session.get(f"{base}/healthz") as response:
+                assert response.status == 200
+    finally:
+        runtime.stop()
+        async with asyncio.timeout(30):
+            await task
