@@ -3,33 +3,28 @@ and the user's lines turned into signed Slack requests.
 
 The bot is the same ``BotRuntime`` as ``krayne-bot serve`` minus its HTTP listener: requests go
 through ``BotRuntime.dispatch`` (bolt's HTTP pipeline, signature check included) and the Web API
-client points at the double. ``ShellRuntime`` only adds a count of commands in flight, so piped
-input can run each line after the previous one's work finished.
+client points at the double. ``ShellRuntime`` (``bot/shell_runtime.py``) only adds a count of
+commands in flight, so piped input can run each line after the previous one's work finished.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import inspect
 import json
 import logging
 import re
 import secrets
 import sys
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from contextlib import AsyncExitStack
 from typing import Any
 
-from bot import facts
-from bot.blocks import card_text, parse_ref
-from bot.facts import NOTIFIED, SLACK_CHANNEL, SLACK_THREAD_TS, CardView
+from bot.blocks import parse_ref
 from bot.grammar import CreateCommand, DeleteCommand, ScaleCommand, UsageError, parse_command
-from bot.notifier import parse_record
-from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from bot.shell import PROMPT_HELP, ShellStartupError
+from bot.shell_runtime import Settling, ShellRuntime
 from bot.shell_transcript import Transcript
 from bot.signing import (
     JSON,
@@ -42,7 +37,6 @@ from bot.signing import (
 from bot.slack_double import SlackDouble
 from bot.slack_records import Channel, User
 from core.errors import KrayneError
-from core.status import ClusterStatus, Phase
 
 log = logging.getLogger(__name__)
 
@@ -51,36 +45,6 @@ BOT_TOKEN = "xoxb-krayne-shell"
 STARTUP_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60.0
 _CLICK = re.compile(r"^\d+(\.\d+)?$")
-
-
-class ShellRuntime(BotRuntime):
-    """``BotRuntime`` that knows when no command's slow half is running any more."""
-
-    def __init__(self, settings: BotSettings, **kwargs: Any) -> None:
-        super().__init__(settings, **kwargs)
-        self.busy = 0
-        self.idle = asyncio.Event()
-        self.idle.set()
-
-    def spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
-        async def tracked() -> None:
-            try:
-                await work
-            finally:
-                self._finished()
-
-        wrapper = tracked()
-        self.busy += 1
-        self.idle.clear()
-        super().spawn(wrapper, name)
-        if inspect.getcoroutinestate(wrapper) == inspect.CORO_CLOSED:  # refused: stopping
-            work.close()
-            self._finished()
-
-    def _finished(self) -> None:
-        self.busy -= 1
-        if self.busy == 0:
-            self.idle.set()
 
 
 class ShellSession:
@@ -93,7 +57,7 @@ class ShellSession:
         self._stack = AsyncExitStack()
         self._run_task: asyncio.Task[None] | None = None
         self._touched: set[tuple[str, str]] = set()
-        self._cards: dict[tuple[str, str], tuple[str, str]] = {}
+        self._settle: Settling | None = None
         self.double: SlackDouble | None = None
         self.runtime: ShellRuntime | None = None
         self.transcript: Transcript | None = None
@@ -142,6 +106,7 @@ class ShellSession:
         self._run_task = asyncio.create_task(runtime.run(), name="krayne-bot")
         self._stack.push_async_callback(self._stop_runtime)
         await self._until_ready(runtime, self._run_task, where=self.args.kubeconfig)
+        self._settle = Settling(runtime, double, self._touched, channel=CHANNEL_ID)
 
     @staticmethod
     async def _until_ready(
@@ -313,79 +278,14 @@ class ShellSession:
 
     # --- settling ---------------------------------------------------------------------------
 
-    def _pending(self) -> list[str]:
-        """Touched clusters that are not settled yet, or whose news is not all posted."""
-        assert self.runtime is not None and self.runtime.watcher is not None
-        waiting = []
-        for key in sorted(self._touched):
-            namespace, name = key
-            change = self.runtime.watcher.get(namespace, name)
-            if change is None or change.deleted:
-                if not self._card_says_gone(key):
-                    waiting.append(f"{name} (deleted, card not updated yet)")
-                continue
-            phase = change.status.phase
-            # mypy takes facts.annotations for that module's `from __future__ import annotations`
-            notes: dict[str, str] = facts.annotations(change.raycluster)  # type: ignore[attr-defined,operator]
-            if notes.get(SLACK_THREAD_TS):
-                self._cards[key] = (notes.get(SLACK_CHANNEL, CHANNEL_ID), notes[SLACK_THREAD_TS])
-            record = parse_record(notes.get(NOTIFIED))
-            announced = not notes.get(SLACK_THREAD_TS) or (
-                record is not None and record["phase"] == phase.value
-            )
-            if not phase.is_settled or not announced:
-                waiting.append(f"{name} ({phase.value})")
-        return waiting
-
-    def _card_says_gone(self, key: tuple[str, str]) -> bool:
-        """The deleted cluster's card (if it had one) shows it is gone."""
-        if key not in self._cards or self.double is None:
-            return True
-        channel, ts = self._cards[key]
-        message = self.double.message(channel, ts)
-        gone = CardView(key[1], key[0], None, ClusterStatus(Phase.DELETING, ""), None, 0, 0, 0,
-                        gone=True)  # fmt: skip
-        return message is None or message.text == card_text(gone)
-
     def unsettled(self) -> str:
-        return ", ".join(self._pending()) or "messages still being posted"
+        return self._settle.describe() if self._settle else "the bot did not start"
 
     async def settle(self, within: float) -> bool:
         """Wait until every touched cluster settled and all the bot had to say was posted."""
-        runtime = self.runtime
-        assert runtime is not None and runtime.watcher is not None and runtime.notifier is not None
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        changed = asyncio.Event()
-
-        async def pump(changes: Any) -> None:
-            async for _change in changes:
-                changed.set()
-
-        async with runtime.watcher.subscribe() as changes:
-            pumping = asyncio.create_task(pump(changes), name="shell-settle")
-            try:
-                while (remaining := deadline - loop.time()) > 0:
-                    changed.clear()
-                    if self._pending():
-                        # Woken by the next cluster change (a 1 s re-check guards the rest).
-                        with contextlib.suppress(TimeoutError):
-                            await asyncio.wait_for(changed.wait(), min(remaining, 1.0))
-                        continue
-                    try:
-                        async with asyncio.timeout(remaining):
-                            await runtime.idle.wait()
-                            await runtime.notifier.wait_idle()
-                    except TimeoutError:
-                        return False
-                    drained = await runtime.outbox.drain(max(0.0, deadline - loop.time()))
-                    if drained and runtime.idle.is_set() and not self._pending():
-                        return True
-                return False
-            finally:
-                pumping.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await pumping
+        if self._settle is None:
+            return True
+        return await self._settle.wait(within)
 
 
 def _ack_payload(headers: Mapping[str, str], raw: bytes) -> dict[str, Any]:
