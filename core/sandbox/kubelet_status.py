@@ -43,7 +43,7 @@ class ContainerRun:
 
     @property
     def completed(self) -> bool:
-        done = self.state.get("terminated")
+        done = self.state.get("terminated") or {}
         return bool(done) and done.get("exitCode") == 0
 
     def status(self) -> Obj:

@@ -258,15 +258,15 @@ class KubeRayOperator:
             and p["metadata"]["labels"].get("ray.io/group") == group_name
         ]
         unhealthy = [p for p in mine if _terminal(p)]
-        for pod in unhealthy:
-            self._delete_pod(rc, pod, "DeletedWorkerPod", _deleted_message("worker", pod))
+        for bad in unhealthy:
+            self._delete_pod(rc, bad, "DeletedWorkerPod", _deleted_message("worker", bad))
         if unhealthy:
             return True  # like KubeRay: no creation in a reconcile that replaced pods
         deleted: set[str] = set()
         for pod_name in (group.get("scaleStrategy") or {}).get("workersToDelete") or ():
-            pod = next((p for p in mine if p["metadata"]["name"] == pod_name), None)
-            if pod is not None and self._delete_pod(
-                rc, pod, "DeletedWorkerPod", f"Deleted pod {ns}/{pod_name}"
+            named = next((p for p in mine if p["metadata"]["name"] == pod_name), None)
+            if named is not None and self._delete_pod(
+                rc, named, "DeletedWorkerPod", f"Deleted pod {ns}/{pod_name}"
             ):
                 deleted.add(pod_name)
         running = [p for p in mine if p["metadata"]["name"] not in deleted]
@@ -300,7 +300,8 @@ def _ray_terminated(pod: Obj) -> Obj | None:
     ray_name = pod["spec"]["containers"][0]["name"]
     for cs in (pod.get("status") or {}).get("containerStatuses") or ():
         if cs.get("name") == ray_name:
-            return (cs.get("state") or {}).get("terminated")  # type: ignore[no-any-return]
+            terminated: Obj | None = (cs.get("state") or {}).get("terminated")
+            return terminated
     return None
 
 

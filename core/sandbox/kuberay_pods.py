@@ -116,7 +116,8 @@ def desired_replicas(group: Obj) -> int:
     if group.get("suspend"):
         return 0
     low = int(group.get("minReplicas") or 0)
-    high = int(group.get("maxReplicas") if group.get("maxReplicas") is not None else 2**31 - 1)
+    maximum = group.get("maxReplicas")
+    high = int(maximum) if maximum is not None else 2**31 - 1
     replicas = int(group.get("replicas") or 0)
     replicas = high if low > high else min(max(replicas, low), high)
     return replicas * max(1, int(group.get("numOfHosts") or 1))
