@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.sandbox import admission
+from core.sandbox import admission, fieldcheck
 from core.sandbox.apierror import ApiError
 from core.sandbox.objects import clone, json_merge_patch
 from core.sandbox.patching import apply_json_patch, apply_strategic_merge_patch
@@ -177,14 +177,18 @@ class ResourceHandlers:
             meta["namespace"] = rr.namespace
         headers: dict[str, str] = {}
         schema = _schema()
+        unknown: list[str] = []
         if rr.resource == "rayclusters" and schema is not None:
-            mode = request.query.get("fieldValidation", "Warn")
             obj, unknown = schema.prune_unknown_fields(obj)
-            if unknown and mode == "Strict":
-                fields = ", ".join(f'unknown field "{f}"' for f in unknown)
-                raise ApiError(400, "BadRequest", f"strict decoding error: {fields}")
-            if unknown and mode != "Ignore":
-                headers["Warning"] = ", ".join(f'299 - "unknown field \\"{f}\\""' for f in unknown)
+        elif rr.resource != "rayclusters":
+            unknown = fieldcheck.unknown_fields(rr.resource, obj)
+            obj = fieldcheck.prune(obj, unknown)
+        mode = request.query.get("fieldValidation", "Warn")
+        if unknown and mode == "Strict":
+            fields = ", ".join(f'unknown field "{f}"' for f in unknown)
+            raise ApiError(400, "BadRequest", f"strict decoding error: {fields}")
+        if unknown and mode != "Ignore":
+            headers["Warning"] = ", ".join(f'299 - "unknown field \\"{f}\\""' for f in unknown)
         return obj, headers
 
     async def create(self, request: web.Request, rr: ResourceRequest) -> web.Response:

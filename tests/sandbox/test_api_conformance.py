@@ -390,3 +390,17 @@ async def test_watch_from_an_expired_version_gets_an_error_event_with_410(api: A
     assert answer["type"] == "ERROR"
     assert (answer["object"]["code"], answer["object"]["reason"]) == (410, "Expired")
     assert answer["object"]["message"].startswith(f"too old resource version: {rv} (")
+
+
+async def test_field_validation_covers_core_types_top_level_and_metadata(api: Api) -> None:
+    body = pod("a")
+    body["metadata"]["lables"] = {"x": "y"}
+    body["spce"] = {}
+    status, _, strict = await api.call("POST", PODS, body, fieldValidation="Strict")
+    assert status == 400
+    assert strict["message"] == (
+        'strict decoding error: unknown field "spce", unknown field "metadata.lables"'
+    )
+    status, headers, created = await api.call("POST", PODS, body, fieldValidation="Ignore")
+    assert status == 201 and "Warning" not in headers
+    assert "spce" not in created and "lables" not in created["metadata"]
