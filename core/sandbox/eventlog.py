@@ -56,7 +56,7 @@ class EventRecorder:
                     {"count": int(current.get("count") or 1) + 1, "lastTimestamp": now},
                 )
         nanos = int(self._store.now().timestamp() * 1e9)
-        event = {
+        event: dict[str, Any] = {
             "apiVersion": "v1",
             "kind": "Event",
             "metadata": {"name": f"{ref['name']}.{nanos:x}", "namespace": namespace},

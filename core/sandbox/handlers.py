@@ -20,13 +20,14 @@ from aiohttp import web
 
 from core.sandbox import admission, fieldcheck
 from core.sandbox.apierror import ApiError
-from core.sandbox.objects import clone, json_merge_patch
+from core.sandbox.objects import clone_obj, json_merge_patch
 from core.sandbox.patching import apply_json_patch, apply_strategic_merge_patch
 from core.sandbox.requestinfo import ResourceRequest
 from core.sandbox.store import Store
 from core.sandbox.tables import to_table
 
 Obj = dict[str, Any]
+Objects = list[Obj]  # named here: ResourceHandlers.list shadows the builtin in the class body
 LogReader = Callable[..., str]
 _JSON = "application/json"
 
@@ -151,7 +152,9 @@ class ResourceHandlers:
         return web.Response(text=text, content_type="text/plain")
 
     # ------------------------------------------------------------- writes
-    def _prepare(self, request: web.Request, rr: ResourceRequest, obj: Any) -> tuple[Obj, dict]:
+    def _prepare(
+        self, request: web.Request, rr: ResourceRequest, obj: Any
+    ) -> tuple[Obj, dict[str, str]]:
         """Check the body against the URL and apply fieldValidation; returns (obj, headers)."""
         if not isinstance(obj, dict):
             raise ApiError(400, "BadRequest", "the body of the request must be a JSON object")
@@ -196,7 +199,7 @@ class ResourceHandlers:
             raise ApiError(405, "MethodNotAllowed", "POST is only supported on collections")
         obj, headers = self._prepare(request, rr, await read_json(request))
         if request.query.get("dryRun") == "All":
-            dry = admission.admit(self.store, rr.rt, clone(obj), None)
+            dry = admission.admit(self.store, rr.rt, clone_obj(obj), None)
             return json_response(dry, 201, headers)
         return json_response(self.store.create(rr.resource, obj), 201, headers)
 
@@ -215,7 +218,7 @@ class ResourceHandlers:
     async def patch(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
         body = await read_json(request)
-        current = clone(self.store.get_ref(rr.resource, rr.namespace or None, rr.name))
+        current = clone_obj(self.store.get_ref(rr.resource, rr.namespace or None, rr.name))
         if content_type == "application/merge-patch+json":
             new = json_merge_patch(current, body)
         elif content_type == "application/json-patch+json":

@@ -52,6 +52,11 @@ def clone(value: Any) -> Any:
     return value
 
 
+def clone_obj(obj: dict[str, Any]) -> dict[str, Any]:
+    """``clone`` for an object (a dict), typed as one."""
+    return {k: clone(v) for k, v in obj.items()}
+
+
 def format_time(when: datetime) -> str:
     """RFC 3339 in UTC with second precision, as ``metav1.Time`` serialises."""
     if when.tzinfo is None:

@@ -22,7 +22,7 @@ from core.sandbox.apierror import ApiError, already_exists, conflict, gone, inva
 from core.sandbox.eventlog import EventRecorder
 from core.sandbox.indexes import Indexes
 from core.sandbox.objects import (
-    clone,
+    clone_obj,
     format_time,
     generate_name,
     json_merge_patch,
@@ -38,6 +38,7 @@ __all__ = ["ApiError", "Change", "Store", "Watch"]
 log = logging.getLogger(__name__)
 
 Listener = Callable[[str, str, dict[str, Any]], None]
+Objects = list[dict[str, Any]]  # named here: Store.list shadows the builtin in the class body
 
 
 class Store:
@@ -74,7 +75,7 @@ class Store:
         return self.clock()
 
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
-        return clone(self.get_ref(resource, namespace, name))
+        return clone_obj(self.get_ref(resource, namespace, name))
 
     def get_ref(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
         """The stored object itself: read-only, for the HTTP layer's serialisation."""
@@ -91,11 +92,11 @@ class Store:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[Objects, str]:
         refs, rv = self.list_refs(
             resource, namespace, label_selector=label_selector, field_selector=field_selector
         )
-        return [clone(o) for o in refs], rv
+        return [clone_obj(o) for o in refs], rv
 
     def list_refs(
         self,
@@ -104,7 +105,7 @@ class Store:
         *,
         label_selector: str | None = None,
         field_selector: str | None = None,
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[Objects, str]:
         """Matching stored objects (not copies) in (namespace, name) order, and the list's rv."""
         rt = resource_type(resource)
         labels = parse_label_selector(label_selector)
@@ -133,7 +134,7 @@ class Store:
     # ---------------------------------------------------------------- writes
     def create(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
         rt = resource_type(resource)
-        obj = clone(obj)
+        obj = clone_obj(obj)
         meta = obj.setdefault("metadata", {})
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
         ns = self._ns(rt, meta.get("namespace"))
@@ -180,7 +181,7 @@ class Store:
         if rt.generation:
             meta["generation"] = 1
         self._put(rt, ns, obj, None)
-        return clone(obj)
+        return clone_obj(obj)
 
     def update(
         self, resource: str, obj: dict[str, Any], *, subresource: str | None = None
@@ -196,11 +197,11 @@ class Store:
             new = dict(old)
             new["metadata"] = dict(old["metadata"])
             if "status" in obj:
-                new["status"] = clone(obj["status"])
+                new["status"] = clone_obj(obj["status"])
             else:
                 new.pop("status", None)
         elif subresource is None:
-            new = clone(obj)
+            new = clone_obj(obj)
             new["apiVersion"], new["kind"] = rt.api_version, rt.kind
             keep = ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp")
             new_meta = new.setdefault("metadata", {})
@@ -225,9 +226,9 @@ class Store:
                 f"({subresource} subresource of {resource})",
             )
         if same_but_version(new, old):
-            return clone(old)  # a no-op write does not bump the resourceVersion
+            return clone_obj(old)  # a no-op write does not bump the resourceVersion
         self._put(rt, self._ns(rt, old["metadata"].get("namespace")), new, old)
-        return clone(new)
+        return clone_obj(new)
 
     def merge_patch(
         self,
@@ -266,7 +267,7 @@ class Store:
                 for obj_name in sorted(by_ns.get(name, {})):
                     if obj_name in self._objects.get(other, {}).get(name, {}):
                         self.delete(other, name, obj_name)
-        return clone(gone_obj)
+        return clone_obj(gone_obj)
 
     def record_event(
         self, involved: dict[str, Any], *, type: str, reason: str, message: str, component: str
@@ -393,7 +394,7 @@ class Store:
                 current = self._pending.popleft()
                 for callback in list(self._listeners):
                     try:
-                        callback(current.type, current.resource, clone(current.obj))
+                        callback(current.type, current.resource, clone_obj(current.obj))
                     except Exception:
                         log.exception("store listener %r failed on %s", callback, current.type)
         finally:
