@@ -98,9 +98,9 @@ async def serve_http(
 async def serve_socket_mode(app: AsyncApp, *, app_token: str, client: AsyncWebClient) -> None:
     """Receive Slack's requests over a Socket Mode WebSocket until cancelled."""
     handler = AsyncSocketModeHandler(app, app_token, web_client=client)
-    await handler.connect_async()
-    log.info("connected to Slack in Socket Mode")
     try:
+        await handler.connect_async()
+        log.info("connected to Slack in Socket Mode")
         await asyncio.Event().wait()
     finally:
         await handler.close_async()
