@@ -94,7 +94,7 @@ class KubeRayOperator:
     # ----------------------------------------------------------- reconcile
     def reconcile(self, key: Key) -> None:
         try:
-            rc = self.store.get("rayclusters", key[0], key[1])
+            rc = self.store.get_ref("rayclusters", key[0], key[1])  # read-only: never mutated
         except ApiError:
             return
         meta, spec = rc["metadata"], rc.get("spec") or {}
@@ -132,9 +132,10 @@ class KubeRayOperator:
         now = format_time(self.store.now())
         status = calculate_status(rc, pods, service, replica_failure=failure, now=now)
         if status_changed(rc.get("status"), status):
-            rc["status"] = status
+            ref = {k: meta[k] for k in ("name", "namespace", "resourceVersion")}
+            body = {"metadata": ref, "status": status}
             try:
-                self.store.update("rayclusters", rc, subresource="status")
+                self.store.update("rayclusters", body, subresource="status")
             except ApiError:
                 retry = True  # 409 or deleted meanwhile: the next reconcile sees the new object
         if retry:
