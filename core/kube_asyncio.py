@@ -73,20 +73,25 @@ class KubernetesAsyncioClient:
 
     async def _json(
         self, call: Callable[..., Awaitable[Any]], target: Target, *args: Any, **kwargs: Any
-    ) -> Any:
+    ) -> Obj:
+        """Send one request and return its JSON object body (``{}`` for an empty body)."""
         resp = await self._send(call, target, *args, **kwargs)
         try:
             async with resp:
                 raw = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise connection_error(exc, server=self.server) from exc
+        cause: ValueError | None = None
         try:
-            return json.loads(raw) if raw else {}
+            data = json.loads(raw) if raw else {}
         except ValueError as exc:
+            data, cause = None, exc
+        if not isinstance(data, dict):
             raise KubeApiError(
-                f"The Kubernetes API at {self.server} sent a body that is not "
-                f"JSON for {target.describe()}."
-            ) from exc
+                f"The Kubernetes API at {self.server} sent a body that is not a JSON object "
+                f"for {target.describe()}."
+            ) from cause
+        return data
 
     @staticmethod
     def _as_list(data: dict[str, Any]) -> ObjectList:
@@ -384,7 +389,9 @@ async def connect(
         elif context:
             raise kube_config.ConfigException(f"context {context!r} given but no kubeconfig found")
         else:
-            kube_config.load_incluster_config(client_configuration=configuration)
+            kube_config.load_incluster_config(  # type: ignore[no-untyped-call]
+                client_configuration=configuration
+            )
     except (kube_config.ConfigException, OSError, ValueError) as exc:
         source = f"kubeconfig {path}" if path else "in-cluster service account"
         raise KubeConnectionError(

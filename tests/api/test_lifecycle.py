@@ -142,7 +142,7 @@ async def test_scale_retries_a_conflict_and_keeps_the_concurrent_change(
     )
     sandbox.reset_requests()
 
-    await scale_cluster(name, NS, "cpu", 3, client=racer)  # type: ignore[arg-type]
+    await scale_cluster(name, NS, "cpu", 3, client=racer)
 
     # The colleague's write made the first PUT stale; the simulated operator's status writes may
     # make a retry stale too (they bump the resourceVersion), and each is retried the same way.
