@@ -48,7 +48,7 @@ class Store:
         self,
         *,
         clock: Callable[[], datetime] | None = None,
-        history_limit: int = 20_000,
+        history_limit: int = 10_000,
         seed: int | None = None,
     ) -> None:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
