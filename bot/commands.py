@@ -154,7 +154,7 @@ class Commands:
 
     # --- list / describe ------------------------------------------------------------------
 
-    async def list(
+    async def list_view(
         self, namespace: str | None, *, all_namespaces: bool, mine: bool, inv: Invocation,
         respond: Respond,
     ) -> None:  # fmt: skip

@@ -35,7 +35,7 @@ class CardView:
     gone: bool = False
 
 
-def annotations(obj: dict[str, Any] | None) -> dict[str, str]:
+def annotations_of(obj: dict[str, Any] | None) -> dict[str, str]:
     if not obj:
         return {}
     return dict((obj.get("metadata") or {}).get("annotations") or {})
@@ -77,7 +77,7 @@ def total_gpus(obj: dict[str, Any]) -> int:
 
 def card_view(obj: dict[str, Any], status: ClusterStatus, *, gone: bool = False) -> CardView:
     meta = obj.get("metadata") or {}
-    notes = annotations(obj)
+    notes = annotations_of(obj)
     return CardView(
         name=str(meta.get("name", "")),
         namespace=str(meta.get("namespace", "default")),

@@ -146,7 +146,7 @@ def register(app: AsyncApp, *, commands: Commands, spawn: Spawn, metrics: Metric
             return
         if isinstance(cmd, ListCommand):
             await ack(text=msg.ACK_LIST, response_type="ephemeral")
-            work = commands.list(
+            work = commands.list_view(
                 cmd.namespace, all_namespaces=cmd.all_namespaces, mine=cmd.mine, inv=inv,
                 respond=respond,
             )  # fmt: skip

@@ -26,7 +26,7 @@ from bot.facts import (
     SLACK_CHANNEL,
     SLACK_THREAD_TS,
     CardView,
-    annotations,
+    annotations_of,
     card_view,
     head_dns,
     head_ports,
@@ -244,7 +244,7 @@ class Notifier:
         obj = change.raycluster or self._objects.get(key)
         if change.raycluster is not None:
             self._objects[key] = change.raycluster
-        notes = annotations(obj)
+        notes = annotations_of(obj)
         channel, thread_ts = notes.get(SLACK_CHANNEL), notes.get(SLACK_THREAD_TS)
         if change.deleted:
             self._objects.pop(key, None)

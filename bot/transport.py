@@ -99,8 +99,8 @@ async def serve_socket_mode(app: AsyncApp, *, app_token: str, client: AsyncWebCl
     """Receive Slack's requests over a Socket Mode WebSocket until cancelled."""
     handler = AsyncSocketModeHandler(app, app_token, web_client=client)
     try:
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
         log.info("connected to Slack in Socket Mode")
         await asyncio.Event().wait()
     finally:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
