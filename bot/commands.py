@@ -126,6 +126,8 @@ class Commands:
             await respond(text=msg.not_in_channel(name), response_type="ephemeral")
             return
         await api.annotate_cluster(name, namespace, {SLACK_THREAD_TS: thread_ts}, client=self.kube)
+        if not self.settings.watches(namespace):
+            await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")
 
     async def _post_card(self, channel: str, view: CardView) -> str | None:
         """Post the status card; its ts becomes the thread. None where the bot may not post."""

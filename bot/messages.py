@@ -104,6 +104,14 @@ def not_in_channel(name: str | None) -> str:
     )
 
 
+def not_watched(name: str, namespace: str) -> str:
+    return (
+        f":information_source: `{name}` was created, but I do not watch namespace `{namespace}`, "
+        f"so its thread will not follow it. `/krayne describe {name} -n {namespace}` shows its "
+        "status; an admin can add the namespace to KRAYNE_WATCH_NAMESPACES."
+    )
+
+
 def not_owner(action: str, name: str, owner: str | None) -> str:
     return f":no_entry: Only the owner of `{name}` ({mention(owner)}) may {action} it."
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -43,7 +43,6 @@ class BotRuntime:
         *,
         kube: KubeClient | None = None,
         http: bool = True,
-        watch_namespaces: Sequence[str] | None = (),
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -58,9 +57,7 @@ class BotRuntime:
         self._http = http
         self._kube = kube
         self._own_kube = kube is None
-        self._watch_namespaces = (
-            [settings.namespace] if watch_namespaces == () else watch_namespaces
-        )
+        self._watch_namespaces = settings.watched()
         self._tg: asyncio.TaskGroup | None = None
         self._work: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()

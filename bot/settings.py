@@ -45,6 +45,13 @@ class BotSettings(BaseSettings):
     namespace: str = Field(
         default="default", validation_alias=AliasChoices("namespace", "KRAYNE_NAMESPACE")
     )
+    watch_namespaces: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("watch_namespaces", "KRAYNE_WATCH_NAMESPACES"),
+        description="Comma-separated namespaces whose clusters get live threads; '*' watches all "
+        "(needs cluster-wide list/watch). Default: KRAYNE_NAMESPACE only, which namespaced RBAC "
+        "allows.",
+    )
     policy_file: str | None = Field(
         default=None, validation_alias=AliasChoices("policy_file", "KRAYNE_POLICY_FILE")
     )
@@ -84,10 +91,22 @@ class BotSettings(BaseSettings):
         # slack_sdk joins "base_url + method", so the base must end with a slash.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("kubeconfig", "kube_context", "policy_file", mode="before")
+    @field_validator("kubeconfig", "kube_context", "policy_file", "watch_namespaces", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
+
+    def watched(self) -> list[str] | None:
+        """The namespaces to watch; ``None`` means all of them."""
+        raw = (self.watch_namespaces or "").strip()
+        if raw == "*":
+            return None
+        names = [n.strip() for n in raw.split(",") if n.strip()]
+        return names or [self.namespace]
+
+    def watches(self, namespace: str) -> bool:
+        watched = self.watched()
+        return watched is None or namespace in watched
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> BotSettings:

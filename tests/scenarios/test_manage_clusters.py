@@ -3,6 +3,8 @@ buttons), the owner rule, App Home, a channel the bot is not in, and Slack's rat
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.slack_double import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import RunningBot
@@ -189,3 +191,13 @@ async def test_create_in_a_missing_namespace_explains_and_posts_no_card(
     assert "does not exist" in all_text(told)
     assert card_of(double, "lost")() is None
     assert double.calls_to("chat.postMessage") == []
+
+
+async def test_a_cluster_in_an_unwatched_namespace_is_created_with_a_warning(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox
+) -> None:
+    await asyncio.to_thread(sandbox.store.create, "namespaces", {"metadata": {"name": "elsewhere"}})
+    await slack.slash("create far -n elsewhere")
+    told = await double.wait_for(ephemeral_with(double, ALICE, "do not watch"), WAIT)
+    assert "KRAYNE_WATCH_NAMESPACES" in all_text(told)
+    assert any(c["metadata"]["name"] == "far" for c in await rayclusters(sandbox, "elsewhere"))

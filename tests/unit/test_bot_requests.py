@@ -73,3 +73,14 @@ def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> N
     assert settings.namespace == "default"
     assert settings.secret("bot_token") == "xoxb-env"
     assert "xoxb-env" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "watched"),
+    [(None, ["team"]), ("", ["team"]), ("*", None), ("a, b,,c", ["a", "b", "c"])],
+)
+def test_watched_namespaces_default_to_the_bots_own(
+    raw: str | None, watched: list[str] | None
+) -> None:
+    settings = BotSettings.load({"namespace": "team", "watch_namespaces": raw})
+    assert settings.watched() == watched
