@@ -91,7 +91,7 @@ async def _both(first: Coroutine[Any, Any, T], second: Coroutine[Any, Any, U]) -
         async with asyncio.TaskGroup() as tg:
             a, b = tg.create_task(first), tg.create_task(second)
     except BaseExceptionGroup as group:
-        raise _first_leaf(group)  # keeps its own __cause__ (e.g. the aiohttp error)  # noqa: B904
+        raise _first_leaf(group)  # noqa: B904 — the leaf keeps its own __cause__ (aiohttp error)
     return a.result(), b.result()
 
 
