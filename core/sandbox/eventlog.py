@@ -3,10 +3,12 @@
 A repeat of the same (object, type, reason, message, component) bumps ``count`` and
 ``lastTimestamp`` on the existing Event instead of creating a new one, as client-go's event
 correlator does, so ``kubectl describe`` shows "(x5 over 2m)" and event lists stay small.
+Events older than the TTL are deleted, as the real server's ``--event-ttl`` does.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.sandbox.apierror import ApiError
@@ -83,3 +85,16 @@ class EventRecorder:
                 event["metadata"]["name"] = f"{ref['name']}.{nanos:x}"
         self._seen[key] = (namespace, created["metadata"]["name"])
         return created
+
+
+def expire_events(store: Store, ttl: timedelta) -> int:
+    """Delete Events last seen more than ``ttl`` ago (the API server's ``--event-ttl``, 1 h)."""
+    cutoff = format_time(store.now() - ttl)
+    stale = [
+        (e["metadata"]["namespace"], e["metadata"]["name"])
+        for e in store.list_refs("events")[0]
+        if (e.get("lastTimestamp") or e["metadata"].get("creationTimestamp") or "") < cutoff
+    ]
+    for namespace, name in stale:
+        store.delete("events", namespace, name)
+    return len(stale)

@@ -29,6 +29,7 @@ import yaml
 from core.errors import SandboxError
 from core.sandbox.apiserver import ApiServer, RequestRecord
 from core.sandbox.authz_types import Authenticator, Authorizer
+from core.sandbox.eventlog import expire_events
 from core.sandbox.faults import Faults
 from core.sandbox.store import Store
 
@@ -76,6 +77,7 @@ class Sandbox:
         authorizer: Authorizer | None = None,
         simulate: bool = True,
         bookmark_interval: float = 30.0,
+        event_ttl: timedelta = timedelta(hours=1),
     ) -> None:
         if speed <= 0:
             raise SandboxError(f"speed must be positive, not {speed}")
@@ -87,7 +89,8 @@ class Sandbox:
         self.simulation: Any = None
         self._kubeconfig_out = Path(kubeconfig_out) if kubeconfig_out else None
         self._tmpdir: str | None = None
-        self._sim_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self.event_ttl = event_ttl
         self._auth = (authenticator, authorizer)
         self._bookmark_interval = bookmark_interval
         self.server: ApiServer | None = None
@@ -142,8 +145,18 @@ class Sandbox:
         self.kubeconfig_path.write_text(yaml.safe_dump(kubeconfig(self.url, self.token)))
         self.kubeconfig_path.chmod(0o600)
         if self.simulation is not None:
-            self._sim_task = asyncio.create_task(self.simulation.run(), name="sandbox-simulation")
+            self._tasks.append(
+                asyncio.create_task(self.simulation.run(), name="sandbox-simulation")
+            )
+        self._tasks.append(asyncio.create_task(self._expire_events(), name="sandbox-event-ttl"))
         return self
+
+    async def _expire_events(self) -> None:
+        """Sweep expired Events every tenth of the TTL (simulated time)."""
+        interval = self.event_ttl.total_seconds() / 10 / self.speed
+        while True:
+            await asyncio.sleep(interval)
+            expire_events(self.store, self.event_ttl)
 
     async def __aexit__(
         self,
@@ -154,15 +167,16 @@ class Sandbox:
         await self.aclose()
 
     async def aclose(self) -> None:
-        if self._sim_task is not None:
-            self._sim_task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             try:
-                await self._sim_task
+                await task
             except asyncio.CancelledError:
                 pass
             except Exception:
-                log.exception("the sandbox simulation failed")
-            self._sim_task = None
+                log.exception("sandbox task %s failed", task.get_name())
+        self._tasks.clear()
         if self.server is not None:
             await self.server.close()
         if self._tmpdir is not None:

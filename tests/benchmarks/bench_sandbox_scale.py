@@ -262,6 +262,11 @@ def main() -> None:
         )
         measure("LIST all pods (all namespaces)", 5, lambda i: request(sb, "/api/v1/pods"))
         measure(
+            "LIST all pods, first page of 500 (kubectl's chunk)",
+            20,
+            lambda i: request(sb, "/api/v1/pods?limit=500"),
+        )
+        measure(
             "DELETE one RayCluster (cascade)",
             20,
             lambda i: request(

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.sandbox.eventlog import expire_events
 from core.sandbox.store import ApiError, Change, Store
 
 
@@ -289,3 +290,16 @@ def test_raycluster_spec_changes_bump_generation_status_changes_do_not(store: St
     assert status["metadata"]["generation"] == 1
     spec = store.merge_patch("rayclusters", "default", "rc", {"spec": {"suspend": True}})
     assert spec["metadata"]["generation"] == 2 and spec["status"] == {"state": "ready"}
+
+
+def test_events_older_than_the_ttl_are_deleted() -> None:
+    now = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store = Store(clock=lambda: now[0])
+    store.create("namespaces", {"metadata": {"name": "default"}})
+    pod = store.create("pods", _pod("a"))
+    store.record_event(pod, type="Normal", reason="Old", message="m", component="kubelet")
+    now[0] += timedelta(minutes=50)
+    store.record_event(pod, type="Normal", reason="Recent", message="m", component="kubelet")
+    now[0] += timedelta(minutes=20)
+    assert expire_events(store, timedelta(hours=1)) == 1
+    assert [e["reason"] for e in store.list("events")[0]] == ["Recent"]
