@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,17 @@ def test_deployment_environment_and_secret_are_settings_the_bot_reads(
     (port,) = container["ports"]
     assert settings.port == port["containerPort"]
     assert settings.kubeconfig is None, "in the cluster the bot uses its ServiceAccount"
+
+
+def test_deploy_guide_names_what_deploy_really_contains() -> None:
+    guide = (DEPLOY / "README.md").read_text()
+    for path in set(re.findall(r"`(deploy/[\w./-]+)`", guide)):
+        assert (DEPLOY.parent / path).exists(), f"the guide names {path}, which does not exist"
+    for component in set(re.findall(r"components/([\w-]+)", guide)):
+        assert component in COMPONENTS, f"the guide names no such component: {component}"
+    objects = render(DEPLOY)
+    (deployment,) = _by_kind(objects, "Deployment")
+    (source,) = deployment["spec"]["template"]["spec"]["containers"][0]["envFrom"]
+    namespace = deployment["metadata"]["namespace"]
+    assert f"-n {namespace} create secret generic {source['secretRef']['name']}" in guide
+    assert "kubectl apply -k deploy/" in guide and "kubectl apply -k deploy/socket-mode/" in guide
