@@ -15,9 +15,8 @@ import inspect
 from collections.abc import Coroutine
 from typing import Any
 
-from bot import facts
 from bot.blocks import card_text
-from bot.facts import NOTIFIED, SLACK_CHANNEL, SLACK_THREAD_TS, CardView
+from bot.facts import NOTIFIED, SLACK_CHANNEL, SLACK_THREAD_TS, CardView, annotations_of
 from bot.notifier import parse_record
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
@@ -82,8 +81,7 @@ class Settling:
                     waiting.append(f"{name} (deleted, card not updated yet)")
                 continue
             phase = change.status.phase
-            # mypy takes facts.annotations for that module's `from __future__ import annotations`
-            notes: dict[str, str] = facts.annotations(change.raycluster)  # type: ignore[attr-defined,operator]
+            notes = annotations_of(change.raycluster)
             thread_ts = notes.get(SLACK_THREAD_TS)
             if thread_ts:
                 self._cards[key] = (notes.get(SLACK_CHANNEL, self._channel), thread_ts)
