@@ -23,8 +23,10 @@ def kubectl_binary(request: pytest.FixtureRequest) -> str:
     if binary is None:
         pytest.skip("kubectl is not installed (needed to drive the sandbox like a user would)")
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"sandbox tests drive {binary}: {kubectl_version()}")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\nsandbox tests drive {binary}: {kubectl_version()}")
     return binary
 
 
