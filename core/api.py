@@ -12,7 +12,7 @@ import logging
 import secrets
 from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, TypeVar
 
 from core.cluster_info import (
     ClusterDetails,
@@ -70,16 +70,6 @@ SCALE_ATTEMPTS = 5  # optimistic writes before ConflictError; each retry re-read
 WARNINGS_SELECTOR = "type=Warning"
 
 
-@runtime_checkable
-class SecretCleanup(Protocol):
-    """Secret writes beyond ``KubeClient`` (``KubernetesAsyncioClient`` has them): hand the
-    services Secret to its RayCluster, or remove it when the RayCluster was refused."""
-
-    async def patch_secret(self, name: str, namespace: str, patch: Obj) -> Obj: ...
-
-    async def delete_secret(self, name: str, namespace: str) -> None: ...
-
-
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -133,9 +123,6 @@ def _secret_body(config: ClusterConfig, tokens: dict[str, str], owner: str | Non
 
 async def _discard_secret(client: KubeClient, name: str, namespace: str) -> None:
     """Best-effort removal of a Secret we created for a RayCluster that does not exist."""
-    if not isinstance(client, SecretCleanup):
-        log.warning("cannot delete Secret %s/%s: the client has no delete_secret", namespace, name)
-        return
     try:
         await client.delete_secret(name, namespace)
     except KrayneError as err:
@@ -145,7 +132,7 @@ async def _discard_secret(client: KubeClient, name: str, namespace: str) -> None
 async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret_name: str) -> None:
     """Make the RayCluster own its services Secret, so deleting the cluster deletes it."""
     meta = raycluster.get("metadata") or {}
-    if not isinstance(client, SecretCleanup) or not meta.get("uid"):
+    if not meta.get("uid"):
         return
     owner_ref = {
         "apiVersion": raycluster.get("apiVersion", "ray.io/v1"),

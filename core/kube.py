@@ -86,6 +86,12 @@ class KubeClient(Protocol):
 
     async def create_secret(self, body: Obj) -> Obj: ...
 
+    async def patch_secret(self, name: str, namespace: str, patch: Obj) -> Obj:
+        """Merge patch (hands a services Secret to its RayCluster as owner)."""
+        ...
+
+    async def delete_secret(self, name: str, namespace: str) -> None: ...
+
     def watch(
         self,
         kind: WatchKind,
