@@ -35,7 +35,7 @@ from bot.signing import (
     slash_command_body,
 )
 from bot.slack_double import SlackDouble
-from bot.slack_records import Channel, User
+from bot.slack_records import Channel, SlackError, User
 from core.errors import KrayneError
 
 log = logging.getLogger(__name__)
@@ -249,9 +249,12 @@ class ShellSession:
             if status != 200:
                 self._write(f"(the bot answered HTTP {status}; Slack shows the request failed)")
             elif raw.strip() and ack_visible:
-                double.deliver_ack(
-                    channel=CHANNEL_ID, user=USER_ID, payload=_ack_payload(response_headers, raw)
-                )
+                payload = _ack_payload(response_headers, raw)
+                try:
+                    double.deliver_ack(channel=CHANNEL_ID, user=USER_ID, payload=payload)
+                except SlackError as err:
+                    problems = "; ".join(err.messages)
+                    self._write(f"(Slack refused the bot's answer: {err.code} {problems})".strip())
         finally:
             transcript.release()
 

@@ -138,34 +138,34 @@ class SlackDouble:
         method = request.match_info["method"]
         args, token = await _read_args(request)
         headers: dict[str, str] = {}
-        try:
-            with self._lock:
-                injected = self._failures.take(method)
-                if injected is not None:
-                    raise injected
-                self._authenticate(token)
-                handler = METHODS.get(method)
-                if handler is None:
-                    raise SlackError("unknown_method")
-                if method == "chat.postMessage" and self._post_limit is not None:
-                    limited = self._post_limit.check(self._ws.channel(args.get("channel")).id)
-                    if limited is not None:
-                        raise limited
-                response: dict[str, Any] = {"ok": True, **handler(self._ws, args)}
+        with self._lock:  # one call at a time; its events are taken before the lock is released
+            try:
+                response: dict[str, Any] = {"ok": True, **self._call(method, args, token)}
                 status = 200
-        except SlackError as exc:
-            response, status = exc.body(), exc.status
-            if exc.retry_after is not None:
-                headers["Retry-After"] = str(exc.retry_after)
-            with self._lock:
-                self._ws.pending.clear()
-        except Exception:  # a bug in the double: visible in the log and in ``calls``
-            log.exception("slack double: %s failed", method)
-            response, status = {"ok": False, "error": "internal_error"}, 500
-            with self._lock:
-                self._ws.pending.clear()
-        self._record(Call(method, args, response, status))
+            except SlackError as exc:
+                response, status = exc.body(), exc.status
+                if exc.retry_after is not None:
+                    headers["Retry-After"] = str(exc.retry_after)
+            except Exception:  # a bug in the double: visible in the log and in ``calls``
+                log.exception("slack double: %s failed", method)
+                response, status = {"ok": False, "error": "internal_error"}, 500
+            events = self._ws.take_events(keep=status == 200)
+        self._record(Call(method, args, response, status), events)
         return web.json_response(response, status=status, headers=headers)
+
+    def _call(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:
+        injected = self._failures.take(method)
+        if injected is not None:
+            raise injected
+        self._authenticate(token)
+        handler = METHODS.get(method)
+        if handler is None:
+            raise SlackError("unknown_method")
+        if method == "chat.postMessage" and self._post_limit is not None:
+            limited = self._post_limit.check(self._ws.channel(args.get("channel")).id)
+            if limited is not None:
+                raise limited
+        return handler(self._ws, args)
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
         token = request.match_info["token"]
@@ -173,22 +173,20 @@ class SlackDouble:
             payload = await request.json()
         except ValueError:
             payload = None
-        try:
-            with self._lock:
+        with self._lock:
+            try:
                 injected = self._failures.take("response_url")
                 if injected is not None:
                     raise injected
                 if not isinstance(payload, dict):
                     raise SlackError("invalid_payload", status=400)
                 self._ws.respond(token, payload, url=str(request.url))
-            response, status = {"ok": True}, 200
-        except SlackError as exc:
-            response, status = exc.body(), exc.status
-            with self._lock:
-                self._ws.pending.clear()
-        self._record(
-            Call("response_url", {"url": str(request.url), **(payload or {})}, response, status)
-        )
+                response, status = {"ok": True}, 200
+            except SlackError as exc:
+                response, status = exc.body(), exc.status
+            events = self._ws.take_events(keep=status == 200)
+        call = Call("response_url", {"url": str(request.url), **(payload or {})}, response, status)
+        self._record(call, events)
         text = "ok" if status == 200 else str(response["error"])
         return web.Response(text=text, status=status)
 
@@ -198,10 +196,9 @@ class SlackDouble:
         if token != self.bot_token:
             raise SlackError("invalid_auth")
 
-    def _record(self, call: Call) -> None:
+    def _record(self, call: Call, events: list[SlackEvent]) -> None:
         with self._lock:
             self._calls.append(call)
-            events, self._ws.pending[:] = list(self._ws.pending), []
             listeners = list(self._listeners)
             waiters = list(self._waiters)
         for event in events:
@@ -238,11 +235,17 @@ class SlackDouble:
             return self._ws.new_trigger_id(user)
 
     def deliver_ack(self, *, channel: str, user: str, payload: dict[str, Any]) -> None:
-        """Show a slash command's HTTP ack body as Slack does (ephemeral unless in_channel)."""
+        """Show a slash command's HTTP ack body as Slack does (ephemeral unless in_channel);
+        ``SlackError`` if Slack would refuse it (e.g. ``invalid_blocks``)."""
         with self._lock:
             channel_id = self._ws.channel(channel).id
-            self._ws.apply_response(ResponseTarget(channel_id, user), payload, via="ack")
-        self._record(Call("ack", {"channel": channel_id, "user": user}, dict(payload)))
+            try:
+                self._ws.apply_response(ResponseTarget(channel_id, user), payload, via="ack")
+            except SlackError:
+                self._ws.take_events(keep=False)
+                raise
+            events = self._ws.take_events(keep=True)
+        self._record(Call("ack", {"channel": channel_id, "user": user}, dict(payload)), events)
 
     # --- observation ------------------------------------------------------------------------
 

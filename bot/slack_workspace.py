@@ -86,6 +86,11 @@ class Workspace:
         self._last_us = 0
         self._block_ids = 0
 
+    def take_events(self, *, keep: bool) -> list[SlackEvent]:
+        """What the last call changed (``keep=False``: it failed, so it changed nothing)."""
+        events, self.pending = self.pending, []
+        return events if keep else []
+
     # --- identity ---------------------------------------------------------------------------
 
     def next_ts(self) -> str:
@@ -182,6 +187,7 @@ class Workspace:
 
     def post(self, channel: Channel, args: dict[str, Any], *, via: Via = "api") -> Message:
         text, blocks = self.content(args)
+        metadata = _decode_json(args.get("metadata"), "invalid_metadata_format")
         thread_ts = args.get("thread_ts") or None
         store = self.messages[channel.id]
         if thread_ts is not None:
@@ -193,7 +199,6 @@ class Workspace:
                 store[parent.ts] = replace(
                     parent, thread_ts=parent.ts, reply_count=parent.reply_count + 1
                 )
-        metadata = _decode_json(args.get("metadata"), "invalid_metadata_format")
         message = Message(
             channel=channel.id,
             ts=self.next_ts(),

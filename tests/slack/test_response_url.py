@@ -9,7 +9,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack_double import SlackDouble
-from bot.slack_records import Ephemeral, EphemeralDeleted, ResponseUrlPost, SlackEvent
+from bot.slack_records import (
+    Ephemeral,
+    EphemeralDeleted,
+    ResponseUrlPost,
+    SlackError,
+    SlackEvent,
+)
 
 BUTTONS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "Delete *big*?"}},
@@ -115,3 +121,13 @@ async def test_a_response_url_works_five_times_then_is_used_up(double: SlackDoub
 async def test_ack_body_is_shown_like_a_response(double: SlackDouble) -> None:
     double.deliver_ack(channel="C0001", user="U0002", payload={"text": "usage: /krayne ..."})
     assert [e.text for e in double.ephemerals("U0002")] == ["usage: /krayne ..."]
+
+
+async def test_an_ack_slack_would_refuse_raises_and_shows_nothing(double: SlackDouble) -> None:
+    too_long = {"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}
+    with pytest.raises(SlackError) as caught:
+        double.deliver_ack(
+            channel="C0001", user="U0002", payload={"text": "x", "blocks": [too_long]}
+        )
+    assert caught.value.code == "invalid_blocks"
+    assert double.ephemerals("U0002") == []
