@@ -23,6 +23,7 @@ TOP_LEVEL: dict[str, frozenset[str]] = {
     "pods": _COMMON | {"spec", "status"},
     "services": _COMMON | {"spec", "status"},
     "secrets": _COMMON | {"data", "stringData", "type", "immutable"},
+    "configmaps": _COMMON | {"data", "binaryData", "immutable"},
     "serviceaccounts": _COMMON | {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "leases": _COMMON | {"spec"},
     "roles": _COMMON | {"rules"},

@@ -18,7 +18,7 @@ from typing import Any
 
 from aiohttp import web
 
-from core.sandbox import admission, fieldcheck
+from core.sandbox import admission, fieldcheck, protowire
 from core.sandbox.apierror import ApiError
 from core.sandbox.objects import clone_obj, json_merge_patch
 from core.sandbox.patching import apply_json_patch, apply_strategic_merge_patch
@@ -48,7 +48,17 @@ def json_response(
 
 
 async def read_json(request: web.Request) -> Any:
+    content_type = request.headers.get("Content-Type", "")
     raw = await request.read()
+    if "protobuf" in content_type:
+        return protowire.decode_object(raw)  # kubectl create namespace|secret|role|...
+    if "cbor" in content_type:
+        raise ApiError(
+            415,
+            "UnsupportedMediaType",
+            "the body of the request was in an unknown format - accepted media types include: "
+            "application/json, application/vnd.kubernetes.protobuf",
+        )
     try:
         return json.loads(raw or b"null")
     except ValueError as err:

@@ -77,6 +77,7 @@ RESOURCES: dict[str, ResourceType] = {
         ),
         ResourceType("events", "event", "Event", "", "v1", short_names=("ev",)),
         ResourceType("secrets", "secret", "Secret", "", "v1"),
+        ResourceType("configmaps", "configmap", "ConfigMap", "", "v1", short_names=("cm",)),
         ResourceType(
             "serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", short_names=("sa",)
         ),

@@ -205,6 +205,10 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             lambda o: len(o.get("data") or {}) + len(o.get("stringData") or {}),
         ),
     ),
+    "configmaps": (
+        [("Name", "string", 0), ("Data", "string", 0), ("Age", "string", 0)],
+        _meta_cells(lambda o: len(o.get("data") or {}) + len(o.get("binaryData") or {})),
+    ),
     "serviceaccounts": (
         [("Name", "string", 0), ("Secrets", "string", 0), ("Age", "string", 0)],
         _meta_cells(lambda o: len(o.get("secrets") or [])),

@@ -404,3 +404,32 @@ async def test_field_validation_covers_core_types_top_level_and_metadata(api: Ap
     status, headers, created = await api.call("POST", PODS, body, fieldValidation="Ignore")
     assert status == 201 and "Warning" not in headers
     assert "spce" not in created and "lables" not in created["metadata"]
+
+
+def _proto_field(number: int, payload: bytes) -> bytes:
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "reason"),
+    [
+        (
+            b"k8s\x00" + _proto_field(1, _proto_field(1, b"v1") + _proto_field(2, b"Pod")),
+            415,
+            "UnsupportedMediaType",
+        ),
+        (b"not-protobuf", 400, "BadRequest"),
+        (b"k8s\x00\x0a\xff", 400, "BadRequest"),
+    ],
+    ids=["undecodable-kind", "no-magic", "truncated"],
+)
+async def test_protobuf_bodies_the_sandbox_cannot_read_get_clear_errors(
+    api: Api, body: bytes, code: int, reason: str
+) -> None:
+    headers = {
+        "Content-Type": "application/vnd.kubernetes.protobuf",
+        "Authorization": f"Bearer {api.sandbox.token}",
+    }
+    async with api.session.post(api.sandbox.url + PODS, data=body, headers=headers) as resp:
+        answer = await resp.json()
+    assert (resp.status, answer["reason"]) == (code, reason)

@@ -199,3 +199,51 @@ def test_core_objects_and_rbac_yaml_apply_patch_and_label(
         "serviceaccount/bot"
     )
     assert sandbox.store.get("rolebindings", "default", "bot")["roleRef"]["name"] == "bot"
+
+
+def test_typed_create_commands_sending_protobuf_work(kubectl: Kubectl) -> None:
+    commands = [
+        ("create", "namespace", "team-a"),
+        ("-n", "team-a", "create", "secret", "generic", "creds", "--from-literal=token=s3cr3t"),
+        ("-n", "team-a", "create", "configmap", "settings", "--from-literal=mode=fast"),
+        ("-n", "team-a", "create", "serviceaccount", "bot"),
+        (
+            "-n",
+            "team-a",
+            "create",
+            "role",
+            "reader",
+            "--verb=get,list",
+            "--resource=rayclusters.ray.io",
+        ),
+        (
+            "-n",
+            "team-a",
+            "create",
+            "rolebinding",
+            "bot-reads",
+            "--role=reader",
+            "--serviceaccount=team-a:bot",
+        ),
+    ]
+    for command in commands:
+        kubectl(*command)
+    secret = json.loads(kubectl("-n", "team-a", "get", "secret", "creds", "-o", "json").stdout)
+    assert secret["data"] == {"token": "czNjcjN0"} and secret["type"] == "Opaque"
+    role = json.loads(kubectl("-n", "team-a", "get", "role", "reader", "-o", "json").stdout)
+    assert role["rules"] == [
+        {"apiGroups": ["ray.io"], "resources": ["rayclusters"], "verbs": ["get", "list"]}
+    ]
+    binding = json.loads(
+        kubectl("-n", "team-a", "get", "rolebinding", "bot-reads", "-o", "json").stdout
+    )
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "bot", "namespace": "team-a"}]
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "reader",
+    }
+    assert (
+        kubectl("-n", "team-a", "get", "cm", "settings", "-o", "jsonpath={.data.mode}").stdout
+        == "fast"
+    )
