@@ -257,7 +257,9 @@ class ResourceHandlers:
         return self.store.update(rr.resource, obj, subresource=rr.subresource or None)
 
     async def delete(self, request: web.Request, rr: ResourceRequest) -> web.Response:
-        options = await read_json(request) if request.can_read_body else None
+        options = None
+        if request.can_read_body and "protobuf" not in request.headers.get("Content-Type", ""):
+            options = await read_json(request)  # protobuf DeleteOptions: the defaults suffice
         if not rr.name:
             items, rv = self.store.list_refs(
                 rr.resource,
