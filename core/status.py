@@ -12,8 +12,12 @@ Decisions beyond DESIGN §4 (each has a test):
   keeps the cluster ``containers-creating`` even when the head is Ready.
 - Terminating pods are ignored except by ``deleting``/``suspended``; Failed/Succeeded pods count
   as missing (KubeRay replaces them).
-- A Running container whose last termination was ``OOMKilled`` less than ``OOM_RECENT`` ago and
-  that restarted is ``crash-loop`` with an OOM reason, even before Kubernetes backs off.
+- A restarted container that is not Ready and whose latest termination (the current state, else
+  ``lastState``) was a crash (non-zero exit or ``OOMKilled``) less than ``CRASH_RECENT`` ago is
+  ``crash-loop``, like ``CrashLoopBackOff``: between two crashes the kubelet shows it Running,
+  and the phase must not flap back to running on every restart. Being Ready ends it.
+- A Running container whose last termination was ``OOMKilled`` less than ``CRASH_RECENT`` ago and
+  that restarted is ``crash-loop`` with an OOM reason even while Ready, before it is killed again.
 - ``CreateContainerConfigError``/``CreateContainerError`` (a missing secret or volume) are
   ``failed``: the container can never start without a change.
 - ``InvalidRayCluster*`` events count until the operator writes a status again (a fixed spec);
@@ -34,7 +38,9 @@ from core.status_views import (
     PULL_ERRORS,
     STARTING,
     ClusterFacts,
+    ContainerView,
     PodView,
+    Termination,
     condition,
     obj,
     text,
@@ -84,8 +90,10 @@ class ClusterStatus:
 #: A FailedToCreate* event counts only this long after it was last seen (KubeRay retries every 2 s
 #: and the event recorder repeats it at least every 5 min while the failure lasts).
 EVENT_FRESH = timedelta(minutes=15)
-#: A container that was OOMKilled this recently and restarted is reported even while Running.
-OOM_RECENT = timedelta(minutes=10)
+#: A restarted container whose last crash is this recent is still crash-looping while not Ready
+#: (and, after an OOM kill, even while Ready). Longer than the kubelet's longest back-off (5 min)
+#: plus the time a crashing container runs, so a loop stays a loop from one crash to the next.
+CRASH_RECENT = timedelta(minutes=10)
 #: A RayCluster with no status this long after creation suggests no operator is running.
 NO_STATUS_AFTER = timedelta(minutes=2)
 
@@ -226,37 +234,11 @@ def _image_pull(f: ClusterFacts) -> _Found | None:
 
 def _crash_loop(f: ClusterFacts) -> _Found | None:
     for pod in f.live:
-        flag = "--head-memory" if pod.is_head else "--memory"
         for c in pod.containers:
-            if c.waiting_reason == "CrashLoopBackOff":
-                reason, hint = msg.crash_loop(
-                    container=c.name,
-                    pod=pod.name,
-                    namespace=f.namespace,
-                    last_reason=c.last_reason,
-                    exit_code=c.last_exit_code,
-                    restarts=c.restarts,
-                    memory_flag=flag,
-                )
-                return Phase.CRASH_LOOP, reason, hint, pod.name
+            if c.waiting_reason == "CrashLoopBackOff" or _between_crashes(c, f.now):
+                return _crashing(f, pod, c)
     for pod in f.live:
         for c in pod.containers:
-            if (
-                c.running
-                and c.last_reason == "OOMKilled"
-                and c.restarts > 0
-                and c.last_finished is not None
-                and f.now - c.last_finished <= OOM_RECENT
-            ):
-                flag = "--head-memory" if pod.is_head else "--memory"
-                reason, hint = msg.oom_restart(
-                    container=c.name,
-                    pod=pod.name,
-                    exit_code=c.last_exit_code,
-                    restarts=c.restarts,
-                    memory_flag=flag,
-                )
-                return Phase.CRASH_LOOP, reason, hint, pod.name
             if c.waiting_reason in CANNOT_START:
                 reason, hint = msg.cannot_start(
                     container=c.name,
@@ -265,7 +247,60 @@ def _crash_loop(f: ClusterFacts) -> _Found | None:
                     detail=c.waiting_message,
                 )
                 return Phase.FAILED, reason, hint, pod.name
+            last = c.last
+            if (
+                c.running
+                and c.restarts > 0
+                and last is not None
+                and last.reason == "OOMKilled"
+                and _recent(last, f.now)
+            ):
+                reason, hint = msg.oom_restart(
+                    container=c.name,
+                    pod=pod.name,
+                    exit_code=last.exit_code,
+                    restarts=c.restarts,
+                    memory_flag=_memory_flag(pod),
+                )
+                return Phase.CRASH_LOOP, reason, hint, pod.name
     return None
+
+
+def _between_crashes(c: ContainerView, now: datetime) -> bool:
+    """Restarted after a recent crash and not Ready again: the gap between two crashes.
+
+    Between back-offs the kubelet shows the container Running (or, for a moment, terminated)
+    rather than ``CrashLoopBackOff``; judged alone that reads as "starting" and the phase would
+    flap on every restart. Readiness is what proves a recovery, so only a Ready container or one
+    whose last crash is older than ``CRASH_RECENT`` counts as out of the loop. Init containers
+    are never Ready while they run, so they are judged by ``CrashLoopBackOff`` alone.
+    """
+    if c.init or c.ready or c.restarts == 0 or c.waiting_reason:
+        return False
+    latest = c.latest_exit
+    return latest is not None and latest.crashed and _recent(latest, now)
+
+
+def _crashing(f: ClusterFacts, pod: PodView, c: ContainerView) -> _Found:
+    latest = c.latest_exit
+    reason, hint = msg.crash_loop(
+        container=c.name,
+        pod=pod.name,
+        namespace=f.namespace,
+        last_reason=latest.reason if latest else None,
+        exit_code=latest.exit_code if latest else None,
+        restarts=c.restarts,
+        memory_flag=_memory_flag(pod),
+    )
+    return Phase.CRASH_LOOP, reason, hint, pod.name
+
+
+def _recent(ended: Termination, now: datetime) -> bool:
+    return ended.finished is not None and now - ended.finished <= CRASH_RECENT
+
+
+def _memory_flag(pod: PodView) -> str:
+    return "--head-memory" if pod.is_head else "--memory"
 
 
 def _unschedulable(f: ClusterFacts) -> _Found | None:

@@ -58,38 +58,80 @@ def aware(moment: datetime) -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class Termination:
+    """One ``terminated`` container state: the current one, or ``lastState``'s."""
+
+    reason: str | None
+    exit_code: int | None
+    finished: datetime | None
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any]) -> Termination | None:
+        if not raw:
+            return None
+        code = raw.get("exitCode")
+        return cls(
+            reason=text(raw.get("reason")) or None,
+            exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+            finished=timestamp(raw.get("finishedAt")),
+        )
+
+    @property
+    def crashed(self) -> bool:
+        """Ended by a failure: a non-zero exit code or the OOM killer (not a clean exit)."""
+        return self.reason == "OOMKilled" or self.exit_code not in (None, 0)
+
+
+@dataclass(frozen=True, slots=True)
 class ContainerView:
     name: str
     init: bool
     image: str
     ready: bool
     running: bool
-    completed: bool  # terminated with exit code 0 (an init container that finished its job)
     restarts: int
     waiting_reason: str
     waiting_message: str
-    last_reason: str | None
-    last_exit_code: int | None
-    last_finished: datetime | None
+    exited: Termination | None  # the current state, when the container is not running now
+    last: Termination | None  # lastState: the termination before the current run
+
+    @property
+    def completed(self) -> bool:
+        """Terminated with exit code 0 (an init container that finished its job)."""
+        return self.exited is not None and self.exited.exit_code == 0
+
+    @property
+    def latest_exit(self) -> Termination | None:
+        """The newest termination: the current state while down, else the last one."""
+        return self.exited or self.last
+
+    @property
+    def last_reason(self) -> str | None:
+        return self.last.reason if self.last else None
+
+    @property
+    def last_exit_code(self) -> int | None:
+        return self.last.exit_code if self.last else None
+
+    @property
+    def last_finished(self) -> datetime | None:
+        return self.last.finished if self.last else None
 
     @classmethod
     def parse(cls, raw: dict[str, Any], *, init: bool, spec_image: str) -> ContainerView:
         state, last = obj(raw.get("state")), obj(obj(raw.get("lastState")).get("terminated"))
-        waiting, terminated = obj(state.get("waiting")), obj(state.get("terminated"))
-        code = last.get("exitCode")
+        waiting = obj(state.get("waiting"))
         return cls(
             name=text(raw.get("name")) or "container",
             init=init,
             image=spec_image or text(raw.get("image")),
             ready=raw.get("ready") is True,
             running=isinstance(state.get("running"), dict),
-            completed=bool(terminated) and terminated.get("exitCode") == 0,
             restarts=max(integer(raw.get("restartCount")), 0),
             waiting_reason=text(waiting.get("reason")),
             waiting_message=text(waiting.get("message")),
-            last_reason=text(last.get("reason")) or None,
-            last_exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-            last_finished=timestamp(last.get("finishedAt")),
+            exited=Termination.parse(obj(state.get("terminated"))),
+            last=Termination.parse(last),
         )
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.status import ClusterStatus, Phase, derive_status
+from core.status import CRASH_RECENT, ClusterStatus, Phase, derive_status
 from core.status_reasons import PullProblem, classify_pull_error
 from tests.unit.kube_objects import (
     NOW,
@@ -39,6 +39,19 @@ NOT_FOUND = (
     'and unpack image "docker.io/rayproject/ray:9.9.9": failed to resolve reference '
     '"docker.io/rayproject/ray:9.9.9": docker.io/rayproject/ray:9.9.9: not found'
 )
+
+
+def crashed_now(name: str, restarts: int, *, exit_code: int = 1) -> dict[str, Any]:
+    """A container the kubelet has just seen exit, before it restarts or backs off."""
+    return {
+        "name": name,
+        "image": "docker.io/rayproject/ray:2.53.0-py311",
+        "ready": False,
+        "started": False,
+        "restartCount": restarts,
+        "state": {"terminated": terminated("Error", exit_code, minutes_ago=0)},
+        "lastState": {"terminated": terminated("Error", 1, minutes_ago=2)} if restarts else {},
+    }
 
 
 @dataclass
@@ -361,6 +374,127 @@ CASES = [
         ("ray-head", "OOMKilled"),
         hint="--head-memory",
     ),
+    # Between two crashes the kubelet shows the container Running (or just terminated) rather
+    # than CrashLoopBackOff: still a crash loop until it is Ready again, or the crash is old.
+    Case(
+        "between-crashes-running-not-ready-is-crash-loop",
+        raycluster(),
+        [
+            head(),
+            worker(
+                ready=False,
+                containers=[
+                    running("ray-worker", ready=False, restarts=3, last=terminated("Error", 1))
+                ],
+            ),
+        ],
+        Phase.CRASH_LOOP,
+        (
+            "ray-worker in demo-worker-worker-abc12 keeps crashing: last exit code 1 (Error), "
+            "restarted 3 times.",
+        ),
+        hint="kubectl logs demo-worker-worker-abc12 -n default -c ray-worker --previous",
+        pod="demo-worker-worker-abc12",
+        counts=(0, 1, True),
+    ),
+    Case(
+        "head-between-oom-kills-is-crash-loop-naming-head-memory",
+        raycluster(groups=[]),
+        [
+            head(
+                ready=False,
+                containers=[
+                    running("ray-head", ready=False, restarts=2, last=terminated("OOMKilled", 137))
+                ],
+            )
+        ],
+        Phase.CRASH_LOOP,
+        ("ray-head in demo-head-x7k2p keeps crashing: last exit OOMKilled (exit code 137)",),
+        hint="--head-memory",
+    ),
+    Case(
+        "terminated-again-before-back-off-is-crash-loop-naming-the-new-exit",
+        raycluster(),
+        [head(), worker(ready=False, containers=[crashed_now("ray-worker", 2, exit_code=3)])],
+        Phase.CRASH_LOOP,
+        ("keeps crashing: last exit code 3 (Error), restarted 2 times.",),
+        hint="--previous",
+    ),
+    Case(
+        "recovered-and-ready-after-a-crash-is-ready",
+        raycluster(),
+        [
+            head(),
+            worker(containers=[running("ray-worker", restarts=1, last=terminated("Error", 1))]),
+        ],
+        Phase.READY,
+        ("The head and its worker are ready.",),
+        counts=(1, 1, True),
+    ),
+    Case(
+        "crashed-once-long-ago-and-ready-since-is-ready",
+        raycluster(),
+        [
+            head(),
+            worker(
+                containers=[
+                    running("ray-worker", restarts=1, last=terminated("Error", 1, minutes_ago=90))
+                ]
+            ),
+        ],
+        Phase.READY,
+        ("The head and its worker are ready.",),
+    ),
+    Case(
+        "first-start-running-not-ready-is-running",
+        raycluster(groups=[]),
+        [head(ready=False, containers=[running("ray-head", ready=False)])],
+        Phase.RUNNING,
+        ("The head pod demo-head-x7k2p is running; waiting for Ray",),
+        counts=(0, 0, False),
+    ),
+    Case(
+        "first-crash-not-yet-restarted-is-running",
+        raycluster(),
+        [head(), worker(ready=False, containers=[crashed_now("ray-worker", 0)])],
+        Phase.RUNNING,
+        ("0/1 workers are ready; waiting for demo-worker-worker-abc12.",),
+    ),
+    Case(
+        "crash-long-ago-then-not-ready-is-running",
+        raycluster(),
+        [
+            head(),
+            worker(
+                ready=False,
+                containers=[
+                    running(
+                        "ray-worker",
+                        ready=False,
+                        restarts=2,
+                        last=terminated("Error", 1, minutes_ago=90),
+                    )
+                ],
+            ),
+        ],
+        Phase.RUNNING,
+        ("0/1 workers are ready",),
+    ),
+    Case(
+        "restarted-after-a-clean-exit-is-running",
+        raycluster(),
+        [
+            head(),
+            worker(
+                ready=False,
+                containers=[
+                    running("ray-worker", ready=False, restarts=1, last=terminated("Completed", 0))
+                ],
+            ),
+        ],
+        Phase.RUNNING,
+        ("0/1 workers are ready",),
+    ),
     Case(
         "missing-secret-cannot-start",
         raycluster(),
@@ -522,6 +656,22 @@ def test_derive_status_table(case: Case) -> None:
         assert status.pod == case.pod
     if case.counts is not None:
         assert (status.ready_workers, status.desired_workers, status.head_ready) == case.counts
+
+
+@pytest.mark.parametrize(
+    ("minutes_ago", "phase"),
+    [
+        (CRASH_RECENT.total_seconds() / 60 - 1, Phase.CRASH_LOOP),
+        (CRASH_RECENT.total_seconds() / 60 + 1, Phase.RUNNING),
+    ],
+)
+def test_a_crash_counts_until_crash_recent_has_passed(minutes_ago: float, phase: Phase) -> None:
+    last = terminated("Error", 1, minutes_ago=minutes_ago)
+    container = running("ray-worker", ready=False, restarts=5, last=last)
+    status = derive_status(
+        raycluster(), [head(), worker(ready=False, containers=[container])], [], NOW
+    )
+    assert status.phase is phase, status
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,7 @@ from manifests.raycluster import build_raycluster
 from tests.sandbox_fixtures import sandbox  # noqa: F401  (the fixture)
 
 NS = "default"
+RESTARTS_WATCHED = 4  # kubelet back-off 10+20+40 s: about 2 s of wall time at sandbox speed
 SETTINGS = WatchSettings(timeout_seconds=30, backoff_initial=0.02, backoff_max=0.2)
 PROGRESS = [
     Phase.CREATING,
@@ -148,3 +149,29 @@ async def test_ready_is_reached_through_dropped_watches_and_a_forced_410(
         if method == "GET" and "watch=" not in query and path.endswith(("/pods", "/rayclusters"))
     ]
     assert len(relists) >= 2, "no re-list after the 410"
+
+
+async def test_crash_loop_does_not_flap_while_the_container_restarts(
+    watched: tuple[KubernetesAsyncioClient, ClusterWatcher],
+) -> None:
+    """Between crashes the container is Running but not Ready; that is still a crash loop, so
+    the phase (and with it the Slack thread) must not bounce back to running on every restart."""
+    kube, watcher = watched
+    groups = [{"name": "worker", "replicas": 1, "max_replicas": 1, "image": CRASHING_DEMO_IMAGE}]
+    phases: list[Phase] = []
+    crash_reasons: set[str] = set()
+    async with watcher.subscribe() as sub:
+        await create(kube, "sim-flap", worker_groups=groups)
+        async with asyncio.timeout(30):
+            async for change in sub:
+                if change.name != "sim-flap":
+                    continue
+                phases.append(change.status.phase)
+                if change.status.phase is Phase.CRASH_LOOP:
+                    crash_reasons.add(change.status.reason)
+                if any(f"restarted {RESTARTS_WATCHED} times" in r for r in crash_reasons):
+                    break
+    first = phases.index(Phase.CRASH_LOOP)
+    assert set(phases[first:]) == {Phase.CRASH_LOOP}, f"the crash loop flapped: {phases}"
+    # Several restarts were seen as they happened (each one changes the restart count).
+    assert len(crash_reasons) >= RESTARTS_WATCHED - 1, crash_reasons
