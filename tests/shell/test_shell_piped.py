@@ -12,7 +12,7 @@ from core.sandbox.runner import ThreadedSandbox
 
 SCRIPT = """\
 /krayne create demo --gpus 1
-/krayne create big --gpus 8
+/krayne create big --gpus 64
 /krayne list
 /krayne delete big
 1
@@ -81,7 +81,7 @@ def test_unschedulable_reply_quotes_the_scheduler(
     stuck = [r for r in replies if "`big` cannot be scheduled" in r]
     assert stuck, replies
     assert "Insufficient nvidia.com/gpu" in stuck[0]
-    assert "8 nvidia.com/gpu" in stuck[0], "what the pod asked for is shown next to the reason"
+    assert "64 nvidia.com/gpu" in stuck[0], "what the pod asked for is shown next to the reason"
 
 
 def test_list_shows_both_clusters(session: subprocess.CompletedProcess[str]) -> None:
