@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 from core.sandbox import admission, fieldcheck, protowire
@@ -30,6 +31,7 @@ Obj = dict[str, Any]
 Objects = list[Obj]  # named here: ResourceHandlers.list shadows the builtin in the class body
 LogReader = Callable[..., str]
 _JSON = "application/json"
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def wants_table(request: web.Request) -> bool:
@@ -227,6 +229,8 @@ class ResourceHandlers:
 
     async def patch(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
+        if content_type == "application/apply-patch+yaml":
+            return await self._apply(request, rr)
         body = await read_json(request)
         current = clone_obj(self.store.get_ref(rr.resource, rr.namespace or None, rr.name))
         if content_type == "application/merge-patch+json":
@@ -241,13 +245,49 @@ class ResourceHandlers:
                 "UnsupportedMediaType",
                 f"the body of the request was in an unknown format - accepted media "
                 f"types include: application/json-patch+json, application/merge-patch"
-                f"+json{'' if rr.rt.group else ', application/strategic-merge-patch+json'}",
+                f"+json, application/apply-patch+yaml"
+                f"{'' if rr.rt.group else ', application/strategic-merge-patch+json'}",
             )
         if not isinstance(new, dict):
             raise ApiError(422, "Invalid", "the patch produced something that is not an object")
         new.setdefault("metadata", {})
         new["metadata"].setdefault("resourceVersion", current["metadata"]["resourceVersion"])
         new["metadata"]["name"] = rr.name
+        new, headers = self._prepare(request, rr, new)
+        return json_response(self._write(rr, new), 200, headers)
+
+    async def _apply(self, request: web.Request, rr: ResourceRequest) -> web.Response:
+        """Server-side apply, simplified: create, or merge the applied fields into the object.
+
+        Field ownership is not tracked, so fields dropped from the applied config stay (use
+        client-side apply or a patch to remove them); lists merge as a patch would merge them.
+        """
+        if not request.query.get("fieldManager"):
+            raise ApiError(400, "BadRequest", "PATCH requests of apply type need a fieldManager")
+        try:
+            applied = yaml.load(await request.read(), Loader=_YAML_LOADER)  # noqa: S506
+        except yaml.YAMLError as err:
+            raise ApiError(400, "BadRequest", f"error decoding YAML: {err}") from None
+        if not isinstance(applied, dict):
+            raise ApiError(400, "BadRequest", "the applied configuration must be an object")
+        if (applied.get("metadata") or {}).get("name") != rr.name:
+            raise ApiError(
+                400,
+                "BadRequest",
+                f"the name of the applied object does not match the name on the URL ({rr.name})",
+            )
+        try:
+            current = clone_obj(self.store.get_ref(rr.resource, rr.namespace or None, rr.name))
+        except ApiError as err:
+            if err.code != 404 or rr.subresource:
+                raise
+            obj, headers = self._prepare(request, rr, applied)
+            return json_response(self.store.create(rr.resource, obj), 201, headers)
+        if rr.rt.group:
+            new = json_merge_patch(current, applied)
+        else:
+            new = apply_strategic_merge_patch(current, applied)
+        new["metadata"].setdefault("resourceVersion", current["metadata"]["resourceVersion"])
         new, headers = self._prepare(request, rr, new)
         return json_response(self._write(rr, new), 200, headers)
 

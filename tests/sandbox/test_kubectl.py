@@ -247,3 +247,18 @@ def test_typed_create_commands_sending_protobuf_work(kubectl: Kubectl) -> None:
         kubectl("-n", "team-a", "get", "cm", "settings", "-o", "jsonpath={.data.mode}").stdout
         == "fast"
     )
+
+
+def test_server_side_apply_creates_then_updates(kubectl: Kubectl, tmp_path: Path) -> None:
+    assert kubectl("apply", "--server-side", "-f", SAMPLE).stdout.strip() == (
+        f"raycluster.ray.io/{NAME} serverside-applied"
+    )
+    doc = yaml.safe_load(Path(SAMPLE).read_text())
+    doc["spec"]["workerGroupSpecs"][0]["replicas"] = 3
+    path = tmp_path / "scaled.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    kubectl("apply", "--server-side", "-f", str(path))
+    replicas = kubectl(
+        "get", "raycluster", NAME, "-o", "jsonpath={.spec.workerGroupSpecs[0].replicas}"
+    ).stdout
+    assert replicas == "3"
