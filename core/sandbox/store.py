@@ -22,6 +22,7 @@ from core.sandbox.apierror import ApiError, already_exists, conflict, gone, inva
 from core.sandbox.eventlog import EventRecorder
 from core.sandbox.indexes import Indexes
 from core.sandbox.objects import (
+    clone,
     clone_obj,
     format_time,
     generate_name,
@@ -84,6 +85,10 @@ class Store:
         if obj is None:
             raise not_found(resource, name, rt.group)
         return obj
+
+    def encoded(self, obj: dict[str, Any]) -> bytes:
+        """JSON of an object from ``get_ref``/``list_refs``, encoded once per version."""
+        return self._indexes.encoded(obj)
 
     def list(
         self,
@@ -152,18 +157,8 @@ class Store:
             meta.pop("namespace", None)
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise invalid(
-                    rt.kind,
-                    "",
-                    [
-                        (
-                            "FieldValueRequired",
-                            "metadata.name",
-                            "Required value: name or generateName is required",
-                        )
-                    ],
-                    rt.group,
-                )
+                why = "Required value: name or generateName is required"
+                raise invalid(rt.kind, "", [("FieldValueRequired", "metadata.name", why)], rt.group)
             bucket = self._objects.get(resource, {}).get(ns, {})
             meta["name"] = generate_name(meta["generateName"], self._rng)
             while meta["name"] in bucket:
@@ -197,7 +192,7 @@ class Store:
             new = dict(old)
             new["metadata"] = dict(old["metadata"])
             if "status" in obj:
-                new["status"] = clone_obj(obj["status"])
+                new["status"] = clone(obj["status"])
             else:
                 new.pop("status", None)
         elif subresource is None:
