@@ -112,7 +112,7 @@ class ResourceHandlers:
         if token:
             start = _decode_continue(token)
             items = [o for o in items if _key(o) > start]
-        limit = int(q.get("limit") or 0)
+        limit = _int_param(request, "limit") or 0
         next_token = None
         if limit > 0 and len(items) > limit:
             items = items[:limit]
@@ -152,7 +152,7 @@ class ResourceHandlers:
             )
         text = ""
         if self.log_reader is not None:
-            tail = int(q["tailLines"]) if q.get("tailLines") else None
+            tail = _int_param(request, "tailLines")
             text = self.log_reader(
                 rr.namespace,
                 rr.name,
@@ -341,6 +341,16 @@ class ResourceHandlers:
         if request.query.get("dryRun") == "All" or (options or {}).get("dryRun") == ["All"]:
             return json_response(current)
         return json_response(self.store.delete(rr.resource, rr.namespace or None, rr.name))
+
+
+def _int_param(request: web.Request, name: str) -> int | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"invalid {name}: {raw!r} is not an integer") from None
 
 
 def _key(obj: Obj) -> str:
