@@ -57,8 +57,8 @@ class WatchSettings:
     #: At most this many Warning events are kept per involved object and handed out per cluster:
     #: status needs the newest few, a describe view shows a screenful.
     events_per_cluster: int = 20
-    #: Status depends on time (recent events, recent OOM kills): recompute every cluster this often
-    #: even when nothing changed, so "ready" after an old OOM is announced without a new event.
+    #: Status depends on time (recent events, recent crashes): recompute every cluster this often
+    #: even when nothing changed, so a crash growing old is noticed without a new event.
     recompute_interval: float = 30.0
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:

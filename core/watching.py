@@ -339,16 +339,16 @@ class ClusterWatcher:
             subscription.offer(change)
 
     async def _recompute_periodically(self) -> None:
-        """Status depends on time (event age, recent OOM kills): refresh it now and then, and
+        """Status depends on time (event age, recent crashes): refresh it now and then, and
         forget warnings too old to matter."""
         while True:
             await asyncio.sleep(self.settings.recompute_interval)
-            for key, kept in list(self._events.items()):
+            for about, kept in list(self._events.items()):
                 fresh = {name: e for name, e in kept.items() if not self._too_old(e)}
                 if fresh:
-                    self._events[key] = fresh
+                    self._events[about] = fresh
                 else:
-                    del self._events[key]
+                    del self._events[about]
             for key in list(self._current):
                 if self._settled(self._scope_of(key[0])):
                     self._recompute(key)
