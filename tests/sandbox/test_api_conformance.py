@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -433,3 +434,12 @@ async def test_protobuf_bodies_the_sandbox_cannot_read_get_clear_errors(
     async with api.session.post(api.sandbox.url + PODS, data=body, headers=headers) as resp:
         answer = await resp.json()
     assert (resp.status, answer["reason"]) == (code, reason)
+
+
+async def test_injected_latency_delays_every_api_request(api: Api) -> None:
+    loop = asyncio.get_running_loop()
+    api.sandbox.faults.set_latency(0.2)
+    started = loop.time()
+    status, _, _ = await api.call("GET", PODS)
+    assert status == 200 and loop.time() - started >= 0.2
+    api.sandbox.faults.set_latency(0)

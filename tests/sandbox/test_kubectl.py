@@ -262,3 +262,12 @@ def test_server_side_apply_creates_then_updates(kubectl: Kubectl, tmp_path: Path
         "get", "raycluster", NAME, "-o", "jsonpath={.spec.workerGroupSpecs[0].replicas}"
     ).stdout
     assert replicas == "3"
+
+
+def test_logs_come_from_the_simulated_containers(kubectl: Kubectl) -> None:
+    _apply_and_wait_ready(kubectl)
+    head = kubectl("get", "pods", "-l", "ray.io/node-type=head", "-o", "name").stdout.strip()
+    logs = kubectl("logs", head).stdout
+    assert logs.strip(), "the head's log is empty"
+    missing = kubectl("logs", head, "-c", "nope", check=False)
+    assert missing.returncode == 1 and "nope" in missing.stderr
