@@ -34,7 +34,8 @@ MAX_CLUSTER_NAME = 53  # KubeRay's ValidateRayClusterMetadata: DNS-1035 label of
 # cluster names; the group is also a label value (`ray.io/group`) and a Ray node type.
 MAX_GROUP_NAME = 15
 MAX_NAMESPACE = 63  # DNS-1123 label
-MAX_GPUS = 128  # catches typos like 1e9; whether 64 GPUs fit is the scheduler's call, with its reason
+# Catches typos like 1e9; whether 64 GPUs fit is the scheduler's call, and it says why.
+MAX_GPUS = 128
 MAX_REPLICAS = 1000
 MAX_IDLE_TIMEOUT = 7 * 24 * 3600
 MAX_CPUS = Decimal(4096)
