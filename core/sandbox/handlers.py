@@ -209,10 +209,7 @@ class ResourceHandlers:
         if rr.name or rr.subresource:
             raise ApiError(405, "MethodNotAllowed", "POST is only supported on collections")
         obj, headers = self._prepare(request, rr, await read_json(request))
-        if request.query.get("dryRun") == "All":
-            dry = admission.admit(self.store, rr.rt, clone_obj(obj), None)
-            return json_response(dry, 201, headers)
-        return json_response(self.store.create(rr.resource, obj), 201, headers)
+        return json_response(self._create(request, rr, obj), 201, headers)
 
     async def update(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         obj, headers = self._prepare(request, rr, await read_json(request))
@@ -224,7 +221,7 @@ class ResourceHandlers:
                 f"({obj['metadata'].get('name')}) does not match the name on the URL "
                 f"({rr.name})",
             )
-        return json_response(self._write(rr, obj), 200, headers)
+        return json_response(self._write(request, rr, obj), 200, headers)
 
     async def patch(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         content_type = request.headers.get("Content-Type", "").split(";")[0].strip()
@@ -253,7 +250,7 @@ class ResourceHandlers:
         new["metadata"].setdefault("resourceVersion", current["metadata"]["resourceVersion"])
         new["metadata"]["name"] = rr.name
         new, headers = self._prepare(request, rr, new)
-        return json_response(self._write(rr, new), 200, headers)
+        return json_response(self._write(request, rr, new), 200, headers)
 
     async def _apply(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         """Server-side apply, simplified: create, or merge the applied fields into the object.
@@ -281,19 +278,26 @@ class ResourceHandlers:
             if err.code != 404 or rr.subresource:
                 raise
             obj, headers = self._prepare(request, rr, applied)
-            return json_response(self.store.create(rr.resource, obj), 201, headers)
+            return json_response(self._create(request, rr, obj), 201, headers)
         if rr.rt.group:
             new = json_merge_patch(current, applied)
         else:
             new = apply_strategic_merge_patch(current, applied)
         new["metadata"].setdefault("resourceVersion", current["metadata"]["resourceVersion"])
         new, headers = self._prepare(request, rr, new)
-        return json_response(self._write(rr, new), 200, headers)
+        return json_response(self._write(request, rr, new), 200, headers)
 
-    def _write(self, rr: ResourceRequest, obj: Obj) -> Obj:
+    def _create(self, request: web.Request, rr: ResourceRequest, obj: Obj) -> Obj:
+        if _dry_run(request):
+            return admission.admit(self.store, rr.rt, clone_obj(obj), None)
+        return self.store.create(rr.resource, obj)
+
+    def _write(self, request: web.Request, rr: ResourceRequest, obj: Obj) -> Obj:
         if rr.subresource not in ("", "status"):
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        return self.store.update(rr.resource, obj, subresource=rr.subresource or None)
+        return self.store.update(
+            rr.resource, obj, subresource=rr.subresource or None, dry_run=_dry_run(request)
+        )
 
     async def delete(self, request: web.Request, rr: ResourceRequest) -> web.Response:
         options = None
@@ -341,6 +345,10 @@ class ResourceHandlers:
         if request.query.get("dryRun") == "All" or (options or {}).get("dryRun") == ["All"]:
             return json_response(current)
         return json_response(self.store.delete(rr.resource, rr.namespace or None, rr.name))
+
+
+def _dry_run(request: web.Request) -> bool:
+    return request.query.get("dryRun") == "All"
 
 
 def _int_param(request: web.Request, name: str) -> int | None:

@@ -179,8 +179,14 @@ class Store:
         return clone_obj(obj)
 
     def update(
-        self, resource: str, obj: dict[str, Any], *, subresource: str | None = None
+        self,
+        resource: str,
+        obj: dict[str, Any],
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
     ) -> dict[str, Any]:
+        """Replace an object; ``dry_run`` validates and returns the result without storing it."""
         rt = resource_type(resource)
         meta = obj.get("metadata") or {}
         name = meta.get("name") or ""
@@ -222,6 +228,9 @@ class Store:
             )
         if same_but_version(new, old):
             return clone_obj(old)  # a no-op write does not bump the resourceVersion
+        if dry_run:
+            new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
+            return clone_obj(new)
         self._put(rt, self._ns(rt, old["metadata"].get("namespace")), new, old)
         return clone_obj(new)
 

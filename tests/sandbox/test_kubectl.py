@@ -271,3 +271,22 @@ def test_logs_come_from_the_simulated_containers(kubectl: Kubectl) -> None:
     assert logs.strip(), "the head's log is empty"
     missing = kubectl("logs", head, "-c", "nope", check=False)
     assert missing.returncode == 1 and "nope" in missing.stderr
+
+
+def test_server_dry_run_and_diff_show_changes_without_making_them(
+    kubectl: Kubectl, tmp_path: Path
+) -> None:
+    kubectl("apply", "-f", SAMPLE)
+    doc = yaml.safe_load(Path(SAMPLE).read_text())
+    doc["spec"]["workerGroupSpecs"][0]["replicas"] = 4
+    path = tmp_path / "scaled.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    dry = kubectl("apply", "--dry-run=server", "-f", str(path)).stdout.strip()
+    assert dry == f"raycluster.ray.io/{NAME} configured (server dry run)"
+    diff = kubectl("diff", "-f", str(path), check=False)
+    assert diff.returncode == 1, diff.stderr  # kubectl diff exits 1 when there are differences
+    assert "-    replicas: 2" in diff.stdout and "+    replicas: 4" in diff.stdout
+    replicas = kubectl(
+        "get", "raycluster", NAME, "-o", "jsonpath={.spec.workerGroupSpecs[0].replicas}"
+    ).stdout
+    assert replicas == "2"
