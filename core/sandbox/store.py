@@ -18,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.sandbox import admission
-from core.sandbox.apierror import ApiError, already_exists, conflict, gone, invalid, not_found
+from core.sandbox.apierror import ApiError as ApiError  # re-exported: part of the contract
+from core.sandbox.apierror import already_exists, conflict, gone, invalid, not_found
 from core.sandbox.eventlog import EventRecorder
 from core.sandbox.indexes import Indexes
 from core.sandbox.objects import (
@@ -33,8 +34,6 @@ from core.sandbox.objects import (
 from core.sandbox.resources import ResourceType, resource_type
 from core.sandbox.selectors import object_matcher, parse_field_selector, parse_label_selector
 from core.sandbox.watches import Change, Watch
-
-__all__ = ["ApiError", "Change", "Store", "Watch"]
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +284,7 @@ class Store:
         self._listeners.append(callback)
 
         def unsubscribe() -> None:
-            if callback in self._listeners:
-                self._listeners.remove(callback)
+            self._listeners[:] = [c for c in self._listeners if c is not callback]
 
         return unsubscribe
 
@@ -344,10 +342,7 @@ class Store:
         return count
 
     def expire_history(self) -> None:
-        """Forget all history: a watch from any resourceVersion handed out so far gets 410.
-
-        The resourceVersion advances too (as an etcd compaction does), so a client that re-lists
-        gets a version it can watch from."""
+        """Compact: watches from any version handed out so far get 410; re-listing recovers."""
         self._rv += 1
         self._compacted = self._rv
         self._history.clear()

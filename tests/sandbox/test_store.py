@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from core.sandbox.eventlog import expire_events
-from core.sandbox.store import ApiError, Change, Store
+from core.sandbox.store import ApiError, Store
+from core.sandbox.watches import Change
 
 
 def _pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:
