@@ -36,8 +36,10 @@ class Api:
         *,
         content_type: str = "application/json",
         headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
         **params: str,
     ) -> tuple[int, Any, Any]:
+        params = params | (query or {})
         data = None if body is None else json.dumps(body)
         hdrs = {"Content-Type": content_type, "Authorization": f"Bearer {self.sandbox.token}"}
         async with self.session.request(
@@ -251,7 +253,7 @@ async def test_list_pages_with_limit_and_continue(api: Api) -> None:
     token = ""
     while True:
         params = {"limit": "2"} | ({"continue": token} if token else {})
-        _, _, page = await api.call("GET", PODS, **params)
+        _, _, page = await api.call("GET", PODS, query=params)
         names += [o["metadata"]["name"] for o in page["items"]]
         token = page["metadata"].get("continue", "")
         if not token:

@@ -144,6 +144,7 @@ async def test_bookmarks_advance_the_resource_version_of_an_idle_watch(
     w.stop()
     await w.close()
     assert event["type"] == "BOOKMARK"
+    assert w.resource_version is not None
     assert int(w.resource_version) > int(listed.metadata.resource_version)
 
 
