@@ -44,10 +44,11 @@ Kubectl = Callable[..., KubectlResult]
 def kubectl(kubectl_binary: str, kubeconfig: Path) -> Kubectl:
     """Run the real kubectl against the sandbox: ``kubectl("get", "pods", check=True)``."""
     binary = kubectl_binary
+    cache_dir = kubeconfig.parent / "kubectl-cache"  # not ~/.kube/cache: every sandbox is new
 
     def run(*args: str, check: bool = True, timeout: float = 30.0) -> KubectlResult:
         proc = subprocess.run(
-            [binary, "--kubeconfig", str(kubeconfig), *args],
+            [binary, "--kubeconfig", str(kubeconfig), "--cache-dir", str(cache_dir), *args],
             capture_output=True,
             text=True,
             timeout=timeout,

@@ -55,7 +55,17 @@ def test_get_pods_watch_sees_pending_to_running(
     kubectl: Kubectl, kubectl_binary: str, kubeconfig: Path
 ) -> None:
     lines: list[str] = []
-    command = [kubectl_binary, "--kubeconfig", str(kubeconfig), "get", "pods", "-w"]
+    cache = str(kubeconfig.parent / "kubectl-cache")
+    command = [
+        kubectl_binary,
+        "--kubeconfig",
+        str(kubeconfig),
+        "--cache-dir",
+        cache,
+        "get",
+        "pods",
+        "-w",
+    ]
     with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     ) as watcher:
