@@ -41,7 +41,9 @@ def parse_resource_path(path: str) -> ResourceRequest | None:
     if watch_path:
         rest = rest[1:]
     namespace = ""
-    if len(rest) >= 3 and rest[0] == "namespaces":
+    if len(rest) == 3 and rest[0] == "namespaces" and rest[2] in ("status", "finalize"):
+        pass  # a subresource of a namespace object, not a resource inside the namespace
+    elif len(rest) >= 3 and rest[0] == "namespaces":
         namespace, rest = rest[1], rest[2:]
     elif len(rest) in (1, 2) and rest[0] == "namespaces":
         pass  # the namespaces resource itself
