@@ -1,14 +1,17 @@
-"""Fixtures for the sandbox tests: a thread-hosted sandbox, its kubeconfig, and kubectl."""
+"""Sandbox test fixtures: a thread-hosted sandbox, its kubeconfig, kubectl, an HTTP client."""
 
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 
+from core.sandbox.runner import Sandbox
+from tests.sandbox.apiclient import Api
 from tests.sandbox_fixtures import kubeconfig, kubectl_path, kubectl_version, sandbox
 
 __all__ = ["kubeconfig", "sandbox"]
@@ -60,3 +63,10 @@ def kubectl(kubectl_binary: str, kubeconfig: Path) -> Kubectl:
         return result
 
     return run
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Api]:
+    """An in-loop sandbox without simulation and an HTTP client authenticated to it."""
+    async with Sandbox(simulate=False) as sandbox, aiohttp.ClientSession() as session:
+        yield Api(sandbox, session)

@@ -2,84 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
-import yaml
 
-from core.sandbox.authz_types import RequestAttributes, UserInfo, forbidden_message
-from core.sandbox.runner import Sandbox
-
-DATA = Path(__file__).parent / "data"
-PODS = "/api/v1/namespaces/default/pods"
-RAYCLUSTERS = "/apis/ray.io/v1/namespaces/default/rayclusters"
-TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json"
-
-
-class Api:
-    """A tiny HTTP client for the tests: every call returns (status, headers, JSON body)."""
-
-    def __init__(self, sandbox: Sandbox, session: aiohttp.ClientSession) -> None:
-        self.sandbox = sandbox
-        self.session = session
-
-    async def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        *,
-        content_type: str = "application/json",
-        headers: dict[str, str] | None = None,
-        query: dict[str, str] | None = None,
-        **params: str,
-    ) -> tuple[int, Any, Any]:
-        params = params | (query or {})
-        data = None if body is None else json.dumps(body)
-        hdrs = {"Content-Type": content_type, "Authorization": f"Bearer {self.sandbox.token}"}
-        async with self.session.request(
-            method,
-            self.sandbox.url + path,
-            data=data,
-            params=params,
-            headers=hdrs | (headers or {}),
-        ) as resp:
-            text = await resp.text()
-            try:
-                parsed = json.loads(text)
-            except ValueError:
-                parsed = text
-            return resp.status, resp.headers, parsed
-
-
-@pytest.fixture
-async def api() -> AsyncIterator[Api]:
-    async with Sandbox(simulate=False) as sandbox, aiohttp.ClientSession() as session:
-        yield Api(sandbox, session)
-
-
-def pod(name: str, **labels: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": labels},
-        "spec": {
-            "containers": [
-                {"name": "main", "image": "busybox", "env": [{"name": "A", "value": "1"}]}
-            ]
-        },
-    }
-
-
-def raycluster(name: str = "rc") -> dict[str, Any]:
-    obj = yaml.safe_load((DATA / "raycluster.yaml").read_text())
-    obj["metadata"]["name"] = name
-    return dict(obj)
+from tests.sandbox.apiclient import PODS, RAYCLUSTERS, TABLE, Api, pod, raycluster
 
 
 async def test_discovery_documents_list_every_served_resource(api: Api) -> None:
@@ -312,89 +239,6 @@ async def test_delete_cascades_to_owned_pods_and_services(api: Api) -> None:
     assert pods["items"] == [] and services["items"] == []
 
 
-@pytest.mark.parametrize(
-    ("code", "reason", "header"),
-    [
-        (500, "InternalError", None),
-        (429, "TooManyRequests", "Retry-After"),
-        (403, "Forbidden", None),
-    ],
-)
-async def test_injected_failures_hit_the_next_matching_requests_only(
-    api: Api, code: int, reason: str, header: str | None
-) -> None:
-    api.sandbox.faults.fail_next(2, status=code, path_contains="/pods")
-    await api.call("GET", "/api/v1/namespaces/default/services")
-    for _ in range(2):
-        status, headers, answer = await api.call("GET", PODS)
-        assert (status, answer["reason"]) == (code, reason)
-        if header:
-            assert headers[header] == "1"
-    status, _, _ = await api.call("GET", PODS)
-    assert status == 200
-
-
-async def test_admin_endpoint_injects_faults_for_out_of_process_tools(api: Api) -> None:
-    status, _, answer = await api.call(
-        "POST", "/_sandbox/faults", {"fail_next": {"n": 1, "status": 503}}
-    )
-    assert status == 200 and answer["pending_failures"] == 1
-    status, _, _ = await api.call("GET", PODS)
-    assert status == 503
-    assert ("GET", PODS, "") in api.sandbox.requests
-
-
-async def test_auth_hooks_give_401_and_the_real_403_message() -> None:
-    def authenticate(token: str | None) -> UserInfo | None:
-        return UserInfo("system:serviceaccount:default:bot") if token == "good" else None
-
-    def authorize(attrs: RequestAttributes) -> str | None:
-        return None if attrs.verb == "get" else forbidden_message(attrs)
-
-    async with (
-        Sandbox(simulate=False, authenticator=authenticate, authorizer=authorize) as sb,
-        aiohttp.ClientSession() as session,
-    ):
-        async with session.get(sb.url + PODS, headers={"Authorization": "Bearer bad"}) as resp:
-            assert resp.status == 401 and (await resp.json())["reason"] == "Unauthorized"
-        async with session.get(sb.url + PODS, headers={"Authorization": "Bearer good"}) as resp:
-            body = await resp.json()
-        assert resp.status == 403 and body["reason"] == "Forbidden"
-        assert body["message"] == (
-            'pods is forbidden: User "system:serviceaccount:default:bot" cannot list resource '
-            '"pods" in API group "" in the namespace "default"'
-        )
-        assert body["details"] == {"name": "", "kind": "pods"}
-
-
-async def test_watch_streams_json_lines_bookmarks_and_ends_at_timeout(api: Api) -> None:
-    api.sandbox.server.bookmark_interval = 0.05  # type: ignore[union-attr]
-    _, _, listed = await api.call("GET", PODS)
-    rv = listed["metadata"]["resourceVersion"]
-    await api.call("POST", PODS, pod("a"))
-    url = (
-        f"{api.sandbox.url}{PODS}?watch=true&resourceVersion={rv}&allowWatchBookmarks=true"
-        "&timeoutSeconds=1"
-    )
-    headers = {"Authorization": f"Bearer {api.sandbox.token}"}
-    async with api.session.get(url, headers=headers) as resp:
-        assert resp.headers["Transfer-Encoding"] == "chunked"
-        lines = [json.loads(line) async for line in resp.content]
-    assert lines[0]["type"] == "ADDED" and lines[0]["object"]["metadata"]["name"] == "a"
-    assert any(e["type"] == "BOOKMARK" for e in lines[1:])
-
-
-async def test_watch_from_an_expired_version_gets_an_error_event_with_410(api: Api) -> None:
-    _, _, listed = await api.call("GET", PODS)
-    api.sandbox.faults.expire_resource_versions()
-    rv = listed["metadata"]["resourceVersion"]
-    status, _, answer = await api.call("GET", PODS, watch="true", resourceVersion=rv)
-    assert status == 200
-    assert answer["type"] == "ERROR"
-    assert (answer["object"]["code"], answer["object"]["reason"]) == (410, "Expired")
-    assert answer["object"]["message"].startswith(f"too old resource version: {rv} (")
-
-
 async def test_field_validation_covers_core_types_top_level_and_metadata(api: Api) -> None:
     body = pod("a")
     body["metadata"]["lables"] = {"x": "y"}
@@ -436,12 +280,3 @@ async def test_protobuf_bodies_the_sandbox_cannot_read_get_clear_errors(
     async with api.session.post(api.sandbox.url + PODS, data=body, headers=headers) as resp:
         answer = await resp.json()
     assert (resp.status, answer["reason"]) == (code, reason)
-
-
-async def test_injected_latency_delays_every_api_request(api: Api) -> None:
-    loop = asyncio.get_running_loop()
-    api.sandbox.faults.set_latency(0.2)
-    started = loop.time()
-    status, _, _ = await api.call("GET", PODS)
-    assert status == 200 and loop.time() - started >= 0.2
-    api.sandbox.faults.set_latency(0)
