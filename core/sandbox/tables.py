@@ -12,97 +12,11 @@ from datetime import datetime
 from typing import Any
 
 from core.sandbox.discovery import raycluster_version
-from core.sandbox.objects import get_path, parse_time
+from core.sandbox.objects import get_path
+from core.sandbox.printers import age, pod_cells
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int]  # (name, type, priority)
-
-
-def human_duration(seconds: float) -> str:
-    """apimachinery ``duration.HumanDuration``."""
-    if seconds < -1:
-        return "<invalid>"
-    s = max(int(seconds), 0)
-    if s < 120:
-        return f"{s}s"
-    m = s // 60
-    if m < 10:
-        return f"{m}m" if s % 60 == 0 else f"{m}m{s % 60}s"
-    if m < 180:
-        return f"{m}m"
-    h = m // 60
-    if h < 8:
-        return f"{h}h" if m % 60 == 0 else f"{h}h{m % 60}m"
-    if h < 48:
-        return f"{h}h"
-    if h < 24 * 8:
-        return f"{h // 24}d" if h % 24 == 0 else f"{h // 24}d{h % 24}h"
-    if h < 24 * 365 * 2:
-        return f"{h // 24}d"
-    y = h // (24 * 365)
-    if y < 8:
-        d = (h // 24) % 365
-        return f"{y}y" if d == 0 else f"{y}y{d}d"
-    return f"{y}y"
-
-
-def _age(stamp: str | None, now: datetime) -> str:
-    if not stamp:
-        return "<unknown>"
-    return human_duration((now - parse_time(stamp)).total_seconds())
-
-
-def _pod_cells(o: Obj, now: datetime) -> list[Any]:
-    spec, status = o.get("spec") or {}, o.get("status") or {}
-    statuses = status.get("containerStatuses") or []
-    total = len(spec.get("containers") or [])
-    ready = sum(1 for c in statuses if c.get("ready"))
-    restarts = sum(int(c.get("restartCount") or 0) for c in statuses)
-    reason = status.get("reason") or status.get("phase") or "Pending"
-    last_restart: str | None = None
-    for init in status.get("initContainerStatuses") or []:
-        state = init.get("state") or {}
-        if (state.get("terminated") or {}).get("exitCode") == 0:
-            continue
-        if "waiting" in state and state["waiting"].get("reason") not in (None, "PodInitializing"):
-            reason = f"Init:{state['waiting']['reason']}"
-            break
-    has_running = False
-    for c in reversed(statuses):
-        state = c.get("state") or {}
-        finished = (c.get("lastState") or {}).get("terminated", {}).get("finishedAt")
-        if finished and (last_restart is None or finished > last_restart):
-            last_restart = finished
-        if state.get("waiting", {}).get("reason"):
-            reason = state["waiting"]["reason"]
-        elif state.get("terminated", {}).get("reason"):
-            reason = state["terminated"]["reason"]
-        elif "terminated" in state:
-            term = state["terminated"]
-            signal = term.get("signal")
-            reason = f"Signal:{signal}" if signal else f"ExitCode:{term.get('exitCode', 0)}"
-        elif c.get("ready") and "running" in state:
-            has_running = True
-    if reason == "Completed" and has_running:
-        conds = {c.get("type"): c.get("status") for c in status.get("conditions") or []}
-        reason = "Running" if conds.get("Ready") == "True" else "NotReady"
-    if o["metadata"].get("deletionTimestamp"):
-        reason = "Terminating"
-    restart_cell = str(restarts)
-    if restarts and last_restart:
-        restart_cell = f"{restarts} ({_age(last_restart, now)} ago)"
-    gates = spec.get("readinessGates") or []
-    return [
-        o["metadata"]["name"],
-        f"{ready}/{total}",
-        reason,
-        restart_cell,
-        _age(o["metadata"].get("creationTimestamp"), now),
-        status.get("podIP") or "<none>",
-        spec.get("nodeName") or "<none>",
-        status.get("nominatedNodeName") or "<none>",
-        f"{len(gates)}" if gates else "<none>",
-    ]
 
 
 def _service_cells(o: Obj, now: datetime) -> list[Any]:
@@ -120,7 +34,7 @@ def _service_cells(o: Obj, now: datetime) -> list[Any]:
         spec.get("clusterIP") or "<none>",
         ",".join(spec.get("externalIPs") or []) or "<none>",
         ports or "<none>",
-        _age(o["metadata"].get("creationTimestamp"), now),
+        age(o["metadata"].get("creationTimestamp"), now),
         selector or "<none>",
     ]
 
@@ -131,14 +45,14 @@ def _event_cells(o: Obj, now: datetime) -> list[Any]:
     first = o.get("firstTimestamp") or last
     source = (o.get("source") or {}).get("component") or o.get("reportingComponent") or ""
     return [
-        _age(last, now),
+        age(last, now),
         o.get("type", ""),
         o.get("reason", ""),
         f"{str(inv.get('kind', '')).lower()}/{inv.get('name', '')}",
         inv.get("fieldPath", ""),
         source,
         (o.get("message") or "").strip(),
-        _age(first, now),
+        age(first, now),
         int(o.get("count") or 1),
         o["metadata"]["name"],
     ]
@@ -146,8 +60,8 @@ def _event_cells(o: Obj, now: datetime) -> list[Any]:
 
 def _meta_cells(*extra: Callable[[Obj], Any]) -> Callable[[Obj, datetime], list[Any]]:
     def cells(o: Obj, now: datetime) -> list[Any]:
-        age = _age(o["metadata"].get("creationTimestamp"), now)
-        return [o["metadata"]["name"], *(f(o) for f in extra), age]
+        created = age(o["metadata"].get("creationTimestamp"), now)
+        return [o["metadata"]["name"], *(f(o) for f in extra), created]
 
     return cells
 
@@ -165,7 +79,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
             ("Nominated Node", "string", 1),
             ("Readiness Gates", "string", 1),
         ],
-        _pod_cells,
+        pod_cells,
     ),
     "services": (
         [
@@ -233,7 +147,7 @@ def _crd_cell(kind: str, value: Any, now: datetime) -> Any:
     if value is None:
         return None
     if kind == "date":
-        return _age(value, now) if isinstance(value, str) else None
+        return age(value, now) if isinstance(value, str) else None
     if kind == "integer":
         return int(value) if isinstance(value, int | float) else None
     if kind == "string":
