@@ -51,7 +51,8 @@ def _exec_form(arg: str) -> list[str]:
 
 def _container() -> dict[str, Any]:
     (deployment,) = [o for o in render(DEPLOY) if o["kind"] == "Deployment"]
-    return deployment["spec"]["template"]["spec"]
+    pod: dict[str, Any] = deployment["spec"]["template"]["spec"]
+    return pod
 
 
 def test_image_is_built_in_one_stage_and_run_from_a_clean_one() -> None:

@@ -79,7 +79,7 @@ async def test_bot_as_its_service_account_creates_scales_and_deletes_from_slack(
                                   if "Delete cluster `demo`" in all_text(m)), None),
                     WAIT,
                 )  # fmt: skip
-                await slack.click(confirm, "krayne_delete_confirm", is_ephemeral=True)
+                await slack.click(confirm, "krayne_delete_confirm", is_ephemeral=True)  # type: ignore[arg-type]
                 await wait_reply(double, card, "Deleted by")
             runtime.stop()
             await task

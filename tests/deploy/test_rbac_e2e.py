@@ -19,7 +19,14 @@ from typing import Any, Literal, get_args
 import aiohttp
 import pytest
 import yaml
-from kubernetes_asyncio.client import ApiClient, Configuration, CoordinationV1Api
+from kubernetes_asyncio.client import (
+    ApiClient,
+    Configuration,
+    CoordinationV1Api,
+    V1Lease,
+    V1LeaseSpec,
+    V1ObjectMeta,
+)
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import load_kube_config
 
@@ -273,6 +280,10 @@ async def test_removing_a_verb_breaks_its_operation_with_a_clear_error(
         assert expected in str(caught.value), f"{need.operation}: {caught.value}"
 
 
+def _message(err: ApiException) -> str:
+    return str(json.loads(err.body or "{}")["message"])
+
+
 # ------------------------------------------------------------- the leader-election component
 # No code takes a Lease yet, so kubernetes-asyncio's own CoordinationV1Api stands in for it.
 async def test_leader_election_component_lets_the_bot_hold_a_lease_in_its_namespace_only(
@@ -280,8 +291,10 @@ async def test_leader_election_component_lets_the_bot_hold_a_lease_in_its_namesp
 ) -> None:
     async with deployed(tmp_path, components=["leader-election"]) as env:
         bot_namespace, _ = bot_account(env.objects)
-        lease = {"metadata": {"name": "krayne-bot"},
-                 "spec": {"holderIdentity": "krayne-bot-0", "leaseDurationSeconds": 15}}
+        lease = V1Lease(
+            metadata=V1ObjectMeta(name="krayne-bot"),
+            spec=V1LeaseSpec(holder_identity="krayne-bot-0", lease_duration_seconds=15),
+        )
         configuration = Configuration()
         await load_kube_config(str(env.kubeconfig), client_configuration=configuration)
         async with ApiClient(configuration) as api_client:
@@ -295,10 +308,10 @@ async def test_leader_election_component_lets_the_bot_hold_a_lease_in_its_namesp
             with pytest.raises(ApiException) as caught:
                 await leases.create_namespaced_lease(env.namespace, lease)
             assert caught.value.status == 403
-            assert 'cannot create resource "leases"' in json.loads(caught.value.body)["message"]
+            assert 'cannot create resource "leases"' in _message(caught.value)
             with pytest.raises(ApiException) as caught:
                 await leases.delete_namespaced_lease("krayne-bot", bot_namespace)
-            assert 'cannot delete resource "leases"' in json.loads(caught.value.body)["message"]
+            assert 'cannot delete resource "leases"' in _message(caught.value)
 
 
 # ------------------------------------------------------------------------------ on the wire
