@@ -30,7 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--config", default=None, help="simulation config YAML (node pool, images)")
     parser.add_argument(
-        "--speed", type=float, default=1.0, help="simulated time runs this many times faster"
+        "--speed",
+        type=float,
+        default=1.0,
+        help="simulated steps run this many times faster (timestamps stay wall-clock time)",
     )
 
 

@@ -88,7 +88,8 @@ def issue_service_account_token(
 ) -> str:
     """A signed JWT for the ServiceAccount, like ``kubectl create token``; 404 if it is missing.
 
-    Expiry is wall-clock time: the sandbox's simulated clock may run many times faster.
+    Expiry is wall-clock time, like every timestamp the sandbox writes; ``--speed`` does not
+    shorten a token's life.
     """
     account = store.get_ref("serviceaccounts", namespace, name)
     now = int(time.time())

@@ -15,11 +15,10 @@ import secrets
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -37,12 +36,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 CONTEXT = "krayne-sandbox"
 _NAMESPACES = ("default", "kube-system")
-
-
-def scaled_clock(speed: float) -> Callable[[], datetime]:
-    """Wall-clock 'now' that runs ``speed`` times faster than real time from this moment."""
-    start, t0 = datetime.now(UTC), time.monotonic()
-    return lambda: start + timedelta(seconds=(time.monotonic() - t0) * speed)
 
 
 def kubeconfig(server: str, token: str, namespace: str = "default") -> dict[str, Any]:
@@ -84,7 +77,10 @@ class Sandbox:
         self.host, self.port, self.config, self.speed = host, port, config, speed
         self.simulate = simulate
         self.token = secrets.token_urlsafe(24)
-        self.store = Store(clock=scaled_clock(speed))
+        # Timestamps are the wall clock at any speed: kubectl and the bot date them against
+        # their own clock, so a stamp from the future would read "<invalid>". Only durations
+        # (the simulation's timers, the event TTL) are divided by ``speed``.
+        self.store = Store()
         self.faults = Faults(self.store)
         self.simulation: Any = None
         self._kubeconfig_out = Path(kubeconfig_out) if kubeconfig_out else None
@@ -152,11 +148,12 @@ class Sandbox:
         return self
 
     async def _expire_events(self) -> None:
-        """Sweep expired Events every tenth of the TTL (simulated time)."""
-        interval = self.event_ttl.total_seconds() / 10 / self.speed
+        """Sweep Events older than the TTL (simulated time, so ``event_ttl / speed`` of wall
+        time) every tenth of it."""
+        ttl = self.event_ttl / self.speed
         while True:
-            await asyncio.sleep(interval)
-            expire_events(self.store, self.event_ttl)
+            await asyncio.sleep(ttl.total_seconds() / 10)
+            expire_events(self.store, ttl)
 
     async def __aexit__(
         self,

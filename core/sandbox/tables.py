@@ -2,7 +2,7 @@
 
 Columns and cell text follow the real server's printers (pkg/printers/internalversion) for
 the core types and the CRD's ``additionalPrinterColumns`` for RayClusters; ages are humanised
-with apimachinery's ``HumanDuration`` against the sandbox clock, so compressed time shows.
+with apimachinery's ``HumanDuration`` against the wall clock, as the real server does.
 """
 
 from __future__ import annotations

@@ -8,7 +8,6 @@ from typing import Any, TypeVar
 
 import pytest
 
-from core.sandbox.runner import scaled_clock
 from core.sandbox.simconfig import SimConfig
 from core.sandbox.simulation import Simulation
 from core.sandbox.store import Store
@@ -36,7 +35,7 @@ async def until(store: Any, check: Callable[[], T], *, deadline: float = 10.0) -
 async def start_simulation(
     config: SimConfig | None = None, *, speed: float = SPEED
 ) -> tuple[Simulation, asyncio.Task[None]]:
-    store = Store(clock=scaled_clock(speed), seed=1)
+    store = Store(seed=1)
     for ns in ("default", "team-a"):
         store.create("namespaces", {"metadata": {"name": ns}})
     simulation = Simulation(store, config, speed=speed)
