@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from core.sandbox.objects import clone
-from core.sandbox.scheduler import milli
+from core.sandbox.quantity import milli
 
 Obj = dict[str, Any]
 

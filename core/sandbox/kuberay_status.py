@@ -15,22 +15,9 @@ from typing import Any
 
 from core.sandbox.kuberay_pods import desired_replicas
 from core.sandbox.objects import clone
-from core.sandbox.scheduler import milli
+from core.sandbox.quantity import ZERO, Quantity, parse_quantity, sum_quantities
 
 Obj = dict[str, Any]
-_BINARY = (("Ei", 2**60), ("Pi", 2**50), ("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10))
-
-
-def format_quantity(milli_value: int, *, binary: bool) -> str:
-    """resource.Quantity's canonical string: ``6Gi``, ``1536Mi``, ``1500m``, ``2``, ``0``."""
-    if milli_value % 1000:
-        return f"{milli_value}m"
-    units = milli_value // 1000
-    if binary and units:
-        for suffix, size in _BINARY:
-            if units % size == 0:
-                return f"{units // size}{suffix}"
-    return str(units)
 
 
 def pod_is_ready(pod: Obj) -> bool:
@@ -57,27 +44,36 @@ def all_pods_running(pods: list[Obj]) -> bool:
     return True
 
 
-def _template_resources(template: Obj) -> dict[str, int]:
-    total: dict[str, int] = {}
+def _template_resources(template: Obj) -> dict[str, Quantity]:
+    """``CalculatePodResource``: each container's requests, or limits where no request is set."""
+    total: dict[str, Quantity] = {}
     for container in ((template.get("spec") or {}).get("containers")) or ():
         resources = container.get("resources") or {}
         merged = {**(resources.get("limits") or {}), **(resources.get("requests") or {})}
         for name, value in merged.items():
-            total[name] = total.get(name, 0) + milli(value)
+            quantity = parse_quantity(value)
+            total[name] = total[name] + quantity if name in total else quantity
     return total
 
 
-def desired_resources(rc: Obj) -> dict[str, int]:
-    """``CalculateDesiredResources``: head + each group × its **unclamped** replicas."""
+def desired_resources(rc: Obj) -> dict[str, Quantity]:
+    """``CalculateDesiredResources``: head + each group × its **unclamped** replicas, added in
+    that order, so each sum keeps the format of its first addend (see ``core.sandbox.quantity``)."""
     spec = rc.get("spec") or {}
     total = _template_resources((spec.get("headGroupSpec") or {}).get("template") or {})
     for group in spec.get("workerGroupSpecs") or ():
         if group.get("suspend"):
             continue
         count = int(group.get("replicas") or 0) * max(1, int(group.get("numOfHosts") or 1))
-        for name, value in _template_resources(group.get("template") or {}).items():
-            total[name] = total.get(name, 0) + value * count
+        if count <= 0:
+            continue
+        for name, quantity in _template_resources(group.get("template") or {}).items():
+            total[name] = total[name] + quantity * count if name in total else quantity * count
     return total
+
+
+def _is_gpu(name: str) -> bool:
+    return name.endswith("gpu") or name.startswith("nvidia.com/mig-")
 
 
 def _set_condition(conditions: list[Obj], new: Obj, now: str) -> None:
@@ -183,13 +179,12 @@ def calculate_status(
         else:
             status.pop(key, None)
     resources = desired_resources(rc)
-    status["desiredCPU"] = format_quantity(resources.get("cpu", 0), binary=False)
-    status["desiredMemory"] = format_quantity(resources.get("memory", 0), binary=True)
-    gpus = sum(
-        v for k, v in resources.items() if k.endswith("gpu") or k.startswith("nvidia.com/mig-")
+    status["desiredCPU"] = str(resources.get("cpu", ZERO))
+    status["desiredMemory"] = str(resources.get("memory", ZERO))
+    status["desiredGPU"] = str(
+        sum_quantities([q for name, q in resources.items() if _is_gpu(name) and q.value])
     )
-    status["desiredGPU"] = format_quantity(gpus, binary=False)
-    status["desiredTPU"] = format_quantity(resources.get("google.com/tpu", 0), binary=False)
+    status["desiredTPU"] = str(resources.get("google.com/tpu", ZERO))
     complete = len(pods) == numbers["desiredWorkerReplicas"] + 1
     if replica_failure is None and complete and all_pods_running(pods):
         status["state"] = "ready"

@@ -16,44 +16,23 @@ retries those only when capacity is freed (a pod went away), never by polling.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
 from core.sandbox.apierror import ApiError
 from core.sandbox.objects import format_time
+from core.sandbox.quantity import milli
 from core.sandbox.simconfig import NodeSpec, SimConfig, Taint
 from core.sandbox.simloop import SimTimers
 
 Obj = dict[str, Any]
 PodKey = tuple[str, str]
 
-_QUANTITY = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|[KMGTPE]i|[numkMGTPE])?$")
-_SUFFIX = {
-    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
-    "P": Decimal(10**15), "E": Decimal(10**18), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60),
-}  # fmt: skip
 _MISMATCH = "node(s) didn't match Pod's node affinity/selector"
 _NOT_HELPFUL = "Preemption is not helpful for scheduling"
 _NO_VICTIMS = "No preemption victims found for incoming pod"
 UNSCHEDULABLE_RETRY_SECONDS = 300.0  # podMaxInUnschedulablePodsDuration
-
-
-def milli(quantity: Any) -> int:
-    """A Kubernetes quantity in milli-units, rounded up (``500m`` → 500, ``2`` → 2000)."""
-    match = _QUANTITY.match(str(quantity).strip())
-    if match is None:
-        raise ValueError(f"{quantity!r} is not a Kubernetes quantity")
-    number, suffix = Decimal(match[1]), match[2] or ""
-    if suffix[:1] in ("e", "E"):
-        number = number.scaleb(int(suffix[1:]))
-    else:
-        number *= _SUFFIX[suffix]
-    return int((number * 1000).to_integral_value(rounding=ROUND_CEILING))
 
 
 def _container_requests(container: Mapping[str, Any]) -> dict[str, int]:

@@ -16,7 +16,6 @@ from core.sandbox.kuberay_pods import (
 )
 from core.sandbox.kuberay_status import (
     calculate_status,
-    format_quantity,
     head_pod_ready_condition,
     status_changed,
 )
@@ -156,15 +155,6 @@ def test_valid_cluster_passes_operator_validation() -> None:
 )  # fmt: skip
 def test_desired_replicas_clamp_like_kuberay(group: dict[str, Any], expected: int) -> None:
     assert desired_replicas(group) == expected
-
-
-@pytest.mark.parametrize(
-    ("milli_value", "binary", "text"),
-    [(6 * 2**30 * 1000, True, "6Gi"), (1536 * 2**20 * 1000, True, "1536Mi"), (1500, False, "1500m"),
-     (2000, False, "2"), (0, True, "0"), (1000 * 1000, False, "1000")],
-)  # fmt: skip
-def test_quantities_render_in_canonical_form(milli_value: int, binary: bool, text: str) -> None:
-    assert format_quantity(milli_value, binary=binary) == text
 
 
 def test_unscheduled_head_gives_unknown_head_pod_ready() -> None:
