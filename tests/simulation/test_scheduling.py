@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.scheduler import NodeState, fit_error, milli, place, pod_requests
+from core.sandbox.quantity import milli
+from core.sandbox.scheduler import NodeState, fit_error, place, pod_requests
 from core.sandbox.simconfig import NodeSpec, SimConfig, Taint
 
 L4 = {"cloud.google.com/gke-accelerator": "nvidia-l4"}
