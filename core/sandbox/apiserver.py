@@ -163,6 +163,12 @@ class ApiServer:
                     default_timeout=self.default_watch_timeout,
                 )
             return self.handlers.get(request, rr) if rr.name else self.handlers.list(request, rr)
+        if verb_of(method, rr, watch=False) not in rr.rt.verbs:  # e.g. nodes are read-only
+            raise ApiError(
+                405,
+                "MethodNotAllowed",
+                "the server does not allow this method on the requested resource",
+            )
         if method == "POST":
             return await self.handlers.create(request, rr)
         if method == "PUT" and rr.name:

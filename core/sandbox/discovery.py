@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from core.sandbox.resources import ALL_VERBS, CORE_GROUP_RESOURCES, RESOURCES, ResourceType, groups
+from core.sandbox.resources import CORE_GROUP_RESOURCES, RESOURCES, ResourceType, groups
 
 SERVER_VERSION = {
     "major": "1",
@@ -80,7 +80,7 @@ def resource_list(group: str, version: str) -> dict[str, Any] | None:
             "singularName": rt.singular,
             "namespaced": rt.namespaced,
             "kind": rt.kind,
-            "verbs": list(ALL_VERBS),
+            "verbs": list(rt.verbs),
             "storageVersionHash": hashlib.sha256(rt.qualified.encode()).hexdigest()[:11],
         }
         if rt.short_names:
@@ -141,7 +141,10 @@ def _path_item(rt: ResourceType, item: bool) -> dict[str, Any]:
     body = {"content": {"application/json": {"schema": ref}}}
     ops: dict[str, Any] = {}
     verbs = ("get", "put", "patch", "delete") if item else ("get", "post", "delete")
+    writable = {"put": "update", "patch": "patch", "post": "create", "delete": "delete"}
     for verb in verbs:
+        if verb in writable and writable[verb] not in rt.verbs:
+            continue
         action = {"post": "post", "put": "put", "patch": "patch", "delete": "delete"}.get(verb)
         op: dict[str, Any] = {
             "operationId": f"{verb}{rt.kind}",

@@ -130,6 +130,10 @@ class Kubelet:
         holder.append(self.timers.later(seconds, step))
         run.timers.add(holder[0])
 
+    def host_ip(self, node_name: str) -> str:
+        """The node's InternalIP, which its pods report as ``hostIP``."""
+        return self._subnets[node_name][1]
+
     def _sandbox_ready(self, run: PodRun) -> None:
         subnet, _ = self._subnets[run.node.name]
         run.pod_ip = str(subnet[self._next_ip[run.node.name] % 250 + 2])

@@ -56,7 +56,7 @@ def age(stamp: str | None, now: datetime) -> str:
 def _condition_true(status: Obj, kind: str) -> bool:
     for cond in status.get("conditions") or []:
         if cond.get("type") == kind:
-            return cond.get("status") == "True"
+            return bool(cond.get("status") == "True")
     return False
 
 
@@ -169,4 +169,57 @@ def pod_cells(pod: Obj, now: datetime) -> list[Any]:
         spec.get("nodeName") or "<none>",
         status.get("nominatedNodeName") or "<none>",
         gate_cell,
+    ]
+
+
+NODE_COLUMNS = [
+    ("Name", "string", 0),
+    ("Status", "string", 0),
+    ("Roles", "string", 0),
+    ("Age", "string", 0),
+    ("Version", "string", 0),
+    ("Internal-IP", "string", 1),
+    ("External-IP", "string", 1),
+    ("OS-Image", "string", 1),
+    ("Kernel-Version", "string", 1),
+    ("Container-Runtime", "string", 1),
+]
+_ROLE_PREFIX = "node-role.kubernetes.io/"
+
+
+def _node_roles(labels: dict[str, str]) -> str:
+    """``findNodeRoles``: ``node-role.kubernetes.io/<role>`` keys and ``kubernetes.io/role``."""
+    roles = {k.removeprefix(_ROLE_PREFIX) for k in labels if k.startswith(_ROLE_PREFIX)}
+    if labels.get("kubernetes.io/role"):
+        roles.add(labels["kubernetes.io/role"])
+    roles.discard("")
+    return ",".join(sorted(roles)) or "<none>"
+
+
+def _node_address(status: Obj, kind: str) -> str:
+    for address in status.get("addresses") or []:
+        if address.get("type") == kind:
+            return str(address.get("address", ""))
+    return "<none>"
+
+
+def node_cells(node: Obj, now: datetime) -> list[Any]:
+    """One ``kubectl get nodes -o wide`` row (``printNode``)."""
+    status = node.get("status") or {}
+    ready = [c.get("status") for c in status.get("conditions") or [] if c.get("type") == "Ready"]
+    states = [("Ready" if ready[-1] == "True" else "NotReady") if ready else "Unknown"]
+    if (node.get("spec") or {}).get("unschedulable"):
+        states.append("SchedulingDisabled")
+    info = status.get("nodeInfo") or {}
+    return [
+        node["metadata"]["name"],
+        ",".join(states),
+        _node_roles(node["metadata"].get("labels") or {}),
+        age(node["metadata"].get("creationTimestamp"), now),
+        info.get("kubeletVersion", ""),
+        _node_address(status, "InternalIP"),
+        _node_address(status, "ExternalIP"),
+        info.get("osImage") or "<unknown>",
+        info.get("kernelVersion") or "<unknown>",
+        info.get("containerRuntimeVersion") or "<unknown>",
     ]

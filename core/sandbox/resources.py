@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
+READ_VERBS = ("get", "list", "watch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,7 @@ class ResourceType:
     categories: tuple[str, ...] = ()
     has_status: bool = False
     generation: bool = False  # spec changes bump metadata.generation (custom resources)
+    verbs: tuple[str, ...] = ALL_VERBS  # what clients may do; the simulation writes regardless
 
     @property
     def api_version(self) -> str:
@@ -74,6 +76,17 @@ RESOURCES: dict[str, ResourceType] = {
             short_names=("svc",),
             categories=("all",),
             has_status=True,
+        ),
+        ResourceType(
+            "nodes",
+            "node",
+            "Node",
+            "",
+            "v1",
+            namespaced=False,
+            short_names=("no",),
+            has_status=True,
+            verbs=READ_VERBS,  # the simulated node pool is fixed by its SimConfig
         ),
         ResourceType("events", "event", "Event", "", "v1", short_names=("ev",)),
         ResourceType("secrets", "secret", "Secret", "", "v1"),

@@ -17,6 +17,7 @@ from typing import Any
 from core.sandbox.apierror import ApiError
 from core.sandbox.kubelet import Kubelet
 from core.sandbox.kuberay import KubeRayOperator
+from core.sandbox.objects import format_time
 from core.sandbox.scheduler import Scheduler
 from core.sandbox.simconfig import SimConfig
 from core.sandbox.simloop import SimTimers
@@ -54,7 +55,14 @@ class Simulation:
             self.started.clear()
 
     def _initial_sync(self) -> None:
-        """Adopt what the store already holds, as controllers do after their first list."""
+        """Register the node pool, then adopt what the store already holds, as controllers do
+        after their first list."""
+        for node_object in self.node_objects():
+            try:
+                self.store.create("nodes", node_object)
+            except ApiError as err:  # a restarted simulation finds its nodes registered
+                if err.reason != "AlreadyExists":
+                    raise
         for rc in self.store.list_refs("rayclusters")[0]:
             self.operator.on_change("ADDED", "rayclusters", rc)
         for pod in self.store.list_refs("pods")[0]:
@@ -126,7 +134,7 @@ class Simulation:
 
     # ----------------------------------------------------------------- nodes
     def node_objects(self) -> list[Obj]:
-        """The node pool as v1 Node objects (for ``kubectl get nodes`` if the server serves it)."""
+        """The node pool as v1 Node objects, registered in the store (``kubectl get nodes``)."""
         nodes = []
         for spec in self.config.nodes:
             allocatable = {"cpu": spec.cpu, "memory": spec.memory, "pods": str(spec.max_pods)}
@@ -147,14 +155,35 @@ class Simulation:
                     "status": {
                         "capacity": dict(allocatable),
                         "allocatable": allocatable,
-                        "conditions": [
-                            {"type": "Ready", "status": "True", "reason": "KubeletReady",
-                             "message": "kubelet is posting ready status"}
+                        "conditions": _node_conditions(format_time(self.store.now())),
+                        "addresses": [
+                            {"type": "InternalIP", "address": self.kubelet.host_ip(spec.name)},
+                            {"type": "Hostname", "address": spec.name},
                         ],
                         "nodeInfo": {"kubeletVersion": "v1.34.1-gke.1431000",
+                                     "osImage": "Container-Optimized OS from Google",
+                                     "kernelVersion": "6.6.97+",
                                      "containerRuntimeVersion": "containerd://2.0.6",
                                      "operatingSystem": "linux", "architecture": "amd64"},
                     },
                 }
             )  # fmt: skip
         return nodes
+
+
+_NODE_CONDITIONS = (
+    ("MemoryPressure", "False", "KubeletHasSufficientMemory",
+     "kubelet has sufficient memory available"),
+    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+)  # fmt: skip
+
+
+def _node_conditions(now: str) -> list[Obj]:
+    """A healthy kubelet's node conditions, in the order ``kubectl describe node`` shows them."""
+    return [
+        {"type": kind, "status": status, "reason": reason, "message": message,
+         "lastHeartbeatTime": now, "lastTransitionTime": now}
+        for kind, status, reason, message in _NODE_CONDITIONS
+    ]  # fmt: skip

@@ -13,7 +13,7 @@ from typing import Any
 
 from core.sandbox.discovery import raycluster_version
 from core.sandbox.objects import get_path
-from core.sandbox.printers import age, pod_cells
+from core.sandbox.printers import NODE_COLUMNS, age, node_cells, pod_cells
 
 Obj = dict[str, Any]
 Column = tuple[str, str, int]  # (name, type, priority)
@@ -81,6 +81,7 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
         ],
         pod_cells,
     ),
+    "nodes": (NODE_COLUMNS, node_cells),
     "services": (
         [
             ("Name", "string", 0),

@@ -300,3 +300,21 @@ def test_server_dry_run_and_diff_show_changes_without_making_them(
         "get", "raycluster", NAME, "-o", "jsonpath={.spec.workerGroupSpecs[0].replicas}"
     ).stdout
     assert replicas == "2"
+
+
+def test_get_and_describe_nodes_show_the_simulated_pool_read_only(kubectl: Kubectl) -> None:
+    _apply_and_wait_ready(kubectl)
+    nodes = _rows(kubectl("get", "nodes").stdout)
+    assert len(nodes) == 5
+    assert {(r[1], r[2], r[4]) for r in nodes} == {("Ready", "<none>", "v1.34.1-gke.1431000")}
+    head_node = kubectl(
+        "get", "pods", "-l", "ray.io/node-type=head", "-o", "jsonpath={.items[0].spec.nodeName}"
+    ).stdout
+    described = kubectl("describe", "node", head_node).stdout
+    assert f"Name:               {head_node}" in described
+    assert "Ready            True" in described and "InternalIP:  10.128.0." in described
+    assert f"{NAME}-head-" in described  # the node's non-terminated pods include the head
+    refused = kubectl("delete", "node", head_node, check=False)
+    assert refused.returncode != 0
+    assert "(MethodNotAllowed): the server does not allow this method" in refused.stderr
+    assert len(_rows(kubectl("get", "no").stdout)) == 5

@@ -187,3 +187,40 @@ def test_pod_table_row_carries_the_printed_status_and_age() -> None:
 )  # fmt: skip
 def test_human_duration_matches_apimachinery(seconds: float, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def _node(ready: str | None, *, labels: dict[str, str] | None = None, **spec: Any) -> Obj:
+    conditions = [{"type": "MemoryPressure", "status": "False"}]
+    if ready is not None:
+        conditions.append({"type": "Ready", "status": ready})
+    return {
+        "metadata": {"name": "n1", "labels": labels or {}, "creationTimestamp": _stamp(90000)},
+        "spec": spec,
+        "status": {
+            "conditions": conditions,
+            "addresses": [{"type": "InternalIP", "address": "10.128.0.10"}],
+            "nodeInfo": {"kubeletVersion": "v1.34.1", "containerRuntimeVersion": "containerd://2"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    ("node", "status", "roles"),
+    [(_node("True"), "Ready", "<none>"),
+     (_node("False"), "NotReady", "<none>"),
+     (_node("Unknown"), "NotReady", "<none>"),
+     (_node(None), "Unknown", "<none>"),
+     (_node("True", unschedulable=True), "Ready,SchedulingDisabled", "<none>"),
+     (_node("True", labels={"node-role.kubernetes.io/control-plane": "",
+                            "kubernetes.io/role": "worker", "node-role.kubernetes.io/": ""}),
+      "Ready", "control-plane,worker")],
+)  # fmt: skip
+def test_node_rows_match_print_node(node: Obj, status: str, roles: str) -> None:
+    table = to_table("nodes", [node], now=NOW)
+    assert [c["name"] for c in table["columnDefinitions"]][:5] == [
+        "Name", "Status", "Roles", "Age", "Version"
+    ]  # fmt: skip
+    assert table["rows"][0]["cells"] == [
+        "n1", status, roles, "25h", "v1.34.1", "10.128.0.10", "<none>", "<unknown>", "<unknown>",
+        "containerd://2",
+    ]  # fmt: skip
