@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 
@@ -16,7 +16,9 @@ SPEED = 50.0
 T = TypeVar("T")
 
 
-async def until(store: Any, check: Callable[[], T], *, deadline: float = 10.0) -> T:
+async def until(
+    store: Any, check: Callable[[], T | Literal[False] | None], *, deadline: float = 10.0
+) -> T:
     """Re-evaluate ``check`` after every store change until it returns something truthy."""
     changed = asyncio.Event()
     unsubscribe = store.add_listener(lambda *_: changed.set())
@@ -25,7 +27,7 @@ async def until(store: Any, check: Callable[[], T], *, deadline: float = 10.0) -
             while True:
                 result = check()
                 if result:
-                    return result
+                    return result  # truthy, so neither False nor None
                 changed.clear()
                 await changed.wait()
     finally:
@@ -128,7 +130,10 @@ def raycluster(
 
 
 def pods_of(store: Any, name: str, namespace: str = "default") -> list[dict[str, Any]]:
-    return store.list("pods", namespace, label_selector=f"ray.io/cluster={name}")[0]
+    pods: list[dict[str, Any]] = store.list(
+        "pods", namespace, label_selector=f"ray.io/cluster={name}"
+    )[0]
+    return pods
 
 
 def events_for(store: Any, name: str, namespace: str = "default") -> list[dict[str, Any]]:
@@ -138,17 +143,19 @@ def events_for(store: Any, name: str, namespace: str = "default") -> list[dict[s
 
 def container_status(pod: dict[str, Any], name: str) -> dict[str, Any]:
     status = pod.get("status") or {}
-    for cs in [
+    statuses: list[dict[str, Any]] = [
         *(status.get("initContainerStatuses") or []),
         *(status.get("containerStatuses") or []),
-    ]:
+    ]
+    for cs in statuses:
         if cs["name"] == name:
             return cs
     return {}
 
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
-    for cond in (obj.get("status") or {}).get("conditions") or ():
+    conditions: list[dict[str, Any]] = (obj.get("status") or {}).get("conditions") or []
+    for cond in conditions:
         if cond["type"] == kind:
             return cond
     return {}

@@ -32,7 +32,9 @@ def _rc(**kwargs: Any) -> dict[str, Any]:
     return rc
 
 
-def _pod(node_type: str, *, phase: str = "Running", ready: bool = True, **status: Any) -> dict:
+def _pod(
+    node_type: str, *, phase: str = "Running", ready: bool = True, **status: Any
+) -> dict[str, Any]:
     return {
         "metadata": {"name": f"demo-{node_type}-abcde", "labels": {"ray.io/node-type": node_type}},
         "spec": {"containers": [{"name": f"ray-{node_type}"}]},
