@@ -35,6 +35,7 @@ import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from core.errors import SandboxError
 from core.sandbox.apierror import ApiError
 from core.sandbox.authz_types import RequestAttributes, UserInfo
 from core.sandbox.runner import Sandbox
@@ -47,6 +48,7 @@ __all__ = [
     "TokenAuthenticator",
     "forbidden_message",
     "issue_service_account_token",
+    "enforce_rbac",
     "rbac_sandbox",
     "rule_allows",
     "service_account_username",
@@ -297,9 +299,22 @@ class SandboxRbac:
 
 def rbac_sandbox(**kwargs: Any) -> Sandbox:
     """A ``Sandbox`` that enforces RBAC from its own store: its kubeconfig's admin token is
-    ``system:admin``; everyone else gets what Roles and RoleBindings grant (``kubectl apply``
-    them), authenticating with ``issue_service_account_token(sandbox.store, ns, name)``."""
+    ``system:admin``; everyone else gets what Roles and RoleBindings grant, authenticating with
+    ``issue_service_account_token(sandbox.store, ns, name)``."""
     rbac = SandboxRbac()
     sandbox = Sandbox(authenticator=rbac.authenticate, authorizer=rbac.authorize, **kwargs)
     rbac.bind(sandbox.store, admin_token=sandbox.token)
     return sandbox
+
+
+def enforce_rbac(sandbox: Sandbox) -> None:
+    """Switch a running, open ``Sandbox`` to RBAC, as ``rbac_sandbox`` would have started it.
+
+    For setting up with kubectl first (``kubectl apply`` of Roles and RoleBindings works while
+    the sandbox is open; kubectl cannot authenticate to it afterwards, see above)."""
+    if sandbox.server is None:
+        raise SandboxError("enforce_rbac needs a running sandbox (inside `async with`)")
+    rbac = SandboxRbac()
+    rbac.bind(sandbox.store, admin_token=sandbox.token)
+    sandbox.server.authenticator = rbac.authenticate
+    sandbox.server.authorizer = rbac.authorize

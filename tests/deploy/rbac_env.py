@@ -1,13 +1,15 @@
 """A sandbox that enforces RBAC, loaded with deploy/'s RBAC, and the bot's identity on it.
 
-``deployed()`` starts an RBAC-enforcing sandbox on the test's loop, creates the namespace,
-ServiceAccount, Roles and RoleBindings that ``kubectl kustomize deploy/`` renders (as the
-sandbox admin), mints a token for the rendered ServiceAccount and connects the bot's
-own Kubernetes client with a kubeconfig holding only that token.
+``deployed()`` starts a sandbox on the test's loop, creates the namespace, ServiceAccount,
+Roles and RoleBindings that ``kubectl kustomize deploy/`` renders (with ``kubectl apply``, or
+straight into the store when speed matters), enforces RBAC, mints a token for the rendered
+ServiceAccount and connects the bot's own Kubernetes client with a kubeconfig holding only
+that token.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -20,9 +22,9 @@ import yaml
 from core.kube_asyncio import KubernetesAsyncioClient, connect
 from core.sandbox.apierror import ApiError
 from core.sandbox.authz_types import RequestAttributes
-from core.sandbox.rbac import issue_service_account_token, rbac_sandbox
+from core.sandbox.rbac import enforce_rbac, issue_service_account_token, rbac_sandbox
 from core.sandbox.runner import Sandbox
-from tests.deploy.deployfiles import DEPLOY, render, render_with
+from tests.deploy.deployfiles import DEPLOY, kubectl, render, render_with
 
 SANDBOX_SPEED = 40.0
 RBAC_KINDS = ("Namespace", "ServiceAccount", "Role", "RoleBinding")
@@ -67,6 +69,19 @@ def load_objects(sandbox: Sandbox, objects: list[dict[str, Any]]) -> None:
                 raise
 
 
+async def kubectl_apply(sandbox: Sandbox, objects: list[dict[str, Any]], cache: Path) -> str:
+    """``kubectl apply -f -`` as the sandbox admin, without blocking the sandbox's loop."""
+    proc = await asyncio.create_subprocess_exec(
+        kubectl(), "--kubeconfig", str(sandbox.kubeconfig_path), "--cache-dir", str(cache),
+        "apply", "-f", "-",
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate(yaml.safe_dump_all(objects).encode())
+    assert proc.returncode == 0, f"kubectl apply failed:\n{err.decode()}"
+    return out.decode()
+
+
 def token_kubeconfig(sandbox: Sandbox, token: str, path: Path, *, user: str) -> Path:
     """The sandbox's kubeconfig with its admin credentials swapped for ``token``."""
     config = yaml.safe_load(sandbox.kubeconfig_path.read_text())
@@ -101,12 +116,25 @@ class Deployed:
 
 
 @asynccontextmanager
-async def deployed(tmp_path: Path, components: Sequence[str] = ()) -> AsyncIterator[Deployed]:
+async def deployed(
+    tmp_path: Path, components: Sequence[str] = (), *, with_kubectl: bool = False
+) -> AsyncIterator[Deployed]:
+    """``with_kubectl``: the objects go in with ``kubectl apply`` while the sandbox is still
+    open, then RBAC is switched on (slower; otherwise they are stored directly, already
+    enforcing)."""
     objects = rbac_objects(components, tmp_path)
-    async with rbac_sandbox(
-        speed=SANDBOX_SPEED, kubeconfig_out=tmp_path / "admin.kubeconfig"
-    ) as sandbox:
-        load_objects(sandbox, objects)
+    kubeconfig = tmp_path / "admin.kubeconfig"
+    sandbox_cm = (
+        Sandbox(speed=SANDBOX_SPEED, kubeconfig_out=kubeconfig) if with_kubectl
+        else rbac_sandbox(speed=SANDBOX_SPEED, kubeconfig_out=kubeconfig)
+    )  # fmt: skip
+    async with sandbox_cm as sandbox:
+        if with_kubectl:
+            applied = await kubectl_apply(sandbox, objects, tmp_path / "kube-cache")
+            assert applied.count(" created") == len(objects), applied
+            enforce_rbac(sandbox)
+        else:
+            load_objects(sandbox, objects)
         namespace, name = bot_account(objects)
         token = issue_service_account_token(sandbox.store, namespace, name)
         path = token_kubeconfig(sandbox, token, tmp_path / "bot.kubeconfig", user=name)

@@ -36,7 +36,7 @@ async def test_bot_as_its_service_account_creates_scales_and_deletes_from_slack(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    async with deployed(tmp_path) as env, SlackDouble() as double:
+    async with deployed(tmp_path, with_kubectl=True) as env, SlackDouble() as double:
         settings = BotSettings.load({
             "slack_bot_token": double.bot_token,
             "slack_signing_secret": SECRET,

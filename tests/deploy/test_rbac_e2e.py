@@ -74,7 +74,7 @@ async def _until_gone(env: Deployed, name: str) -> None:
 
 
 async def test_bot_identity_runs_create_ready_scale_delete(tmp_path: Path) -> None:
-    async with deployed(tmp_path) as env:
+    async with deployed(tmp_path, with_kubectl=True) as env:
         ns, client = env.namespace, env.client
         created = await api.create_cluster(
             _config(ns, services=WITH_NOTEBOOK), client=client, owner="U1"

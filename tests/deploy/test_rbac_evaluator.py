@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from core.errors import SandboxError
 from core.sandbox.apierror import ApiError
 from core.sandbox.authz_types import RequestAttributes, UserInfo
 from core.sandbox.rbac import (
@@ -13,9 +14,11 @@ from core.sandbox.rbac import (
     RbacAuthorizer,
     SandboxRbac,
     TokenAuthenticator,
+    enforce_rbac,
     issue_service_account_token,
     subject_matches,
 )
+from core.sandbox.runner import Sandbox
 from core.sandbox.store import Store
 
 BOT = "system:serviceaccount:krayne:krayne-bot"
@@ -234,3 +237,8 @@ def test_every_dangling_binding_is_named_in_the_reason() -> None:
         ': RBAC: [role.rbac.authorization.k8s.io "gone" not found, '
         'clusterrole.rbac.authorization.k8s.io "view" not found]'
     )
+
+
+def test_enforcing_needs_a_running_sandbox() -> None:
+    with pytest.raises(SandboxError, match="running sandbox"):
+        enforce_rbac(Sandbox())
