@@ -146,6 +146,11 @@ def ready_reply(owner: str | None, name: str) -> str:
     return f":tada: {mention(owner)} your cluster `{name}` is ready."
 
 
+def ready_again(name: str, reason: str) -> str:
+    line = f"{PHASE_EMOJI[Phase.READY]} `{name}` is ready again (`ready`)"
+    return f"{line}: {reason}" if reason else line
+
+
 def address_lines(
     *, head_dns: str, dashboard: int, client: int, namespace: str, service: str
 ) -> str:

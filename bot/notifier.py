@@ -46,11 +46,13 @@ LOG_LINES = 20
 _RECORD_REASON = 200
 
 
-class Record(TypedDict):
-    """What ``krayne.io/notified`` holds: the last phase announced and its reason."""
+class Record(TypedDict, total=False):
+    """What ``krayne.io/notified`` holds: the last phase announced and its reason, and whether
+    ``ready`` was ever announced (the owner is mentioned only the first time)."""
 
     phase: str
     reason: str
+    was_ready: bool
 
 
 class Change(Protocol):
@@ -81,7 +83,10 @@ def parse_record(text: str | None) -> Record | None:
         return None
     if not isinstance(raw, dict) or not isinstance(raw.get("phase"), str):
         return None
-    return Record(phase=raw["phase"], reason=str(raw.get("reason", "")))
+    record = Record(phase=raw["phase"], reason=str(raw.get("reason", "")))
+    if raw.get("was_ready") is True:
+        record["was_ready"] = True
+    return record
 
 
 GONE = "gone"
@@ -103,12 +108,14 @@ def decide(previous: Record | None, change: Change) -> Decision:
     """
     if change.deleted:
         # After "deleting" (or "deleted by …") was said, the disappearance needs no reply.
-        said = previous is not None and previous["phase"] in (Phase.DELETING.value, GONE)
+        said = previous is not None and previous.get("phase") in (Phase.DELETING.value, GONE)
         return Decision(reply=not said, record=Record(phase=GONE, reason=""))
     status = change.status
     record = Record(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
-    if previous is not None and previous["phase"] == record["phase"]:
+    if previous is not None and previous.get("phase") == record["phase"]:
         return Decision(reply=False, record=previous)
+    if status.phase is Phase.READY or (previous is not None and previous.get("was_ready")):
+        record["was_ready"] = True
     return Decision(reply=True, record=record)
 
 
@@ -133,11 +140,15 @@ def reply_for(
     obj: dict[str, Any] | None,
     *,
     log_tail: str | None = None,
+    again: bool = False,
 ) -> tuple[str, list[dict[str, Any]]]:
     """(notification text, blocks) of the thread reply announcing ``view.status``."""
     status = view.status
     if view.gone:
         text = msg.deleted_by(view.deleted_by) if view.deleted_by else msg.deleted_gone()
+        return text, blocks.thread_reply(text)
+    if status.phase is Phase.READY and again:
+        text = msg.ready_again(view.name, status.reason)
         return text, blocks.thread_reply(text)
     if status.phase is Phase.READY:
         text = msg.ready_reply(view.owner, view.name)
@@ -263,7 +274,8 @@ class Notifier:
         view = card_view(obj, change.status, gone=change.deleted)
         if decision.reply:
             tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
-            text, reply = reply_for(view, obj, log_tail=tail)
+            again = bool(previous and previous.get("was_ready"))
+            text, reply = reply_for(view, obj, log_tail=tail, again=again)
             self._outbox.submit(
                 channel,
                 "chat.postMessage",

@@ -130,6 +130,8 @@ async def test_a_restarted_bot_resumes_the_thread_without_repeating_a_transition
 
     await slack.slash("scale again --workers 2")
     await wait_reply(double, card, "scaled group")
+    again = await wait_reply(double, card, "is ready again")
+    assert "<@U0001>" not in again.text  # the owner was told once; no second ping
     walked = phases(double.thread(CHANNEL, card.ts))
     first_ready = walked.index("ready")
     assert walked[: first_ready + 1] == [p for p in ORDER if p in walked[: first_ready + 1]]

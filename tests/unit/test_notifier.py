@@ -63,6 +63,15 @@ def test_a_restarted_bot_reading_the_annotation_does_not_repeat() -> None:
     assert decide(parse_record(stored), change(Phase.READY, "all ready")).reply is False
 
 
+def test_the_owner_is_mentioned_only_the_first_time_the_cluster_is_ready() -> None:
+    first = decide(rec("running"), change(Phase.READY))
+    assert first.record.get("was_ready") is True
+    scaled = decide(parse_record(encode_record(first.record)), change(Phase.RUNNING))
+    assert scaled.reply and scaled.record.get("was_ready") is True
+    text, _ = reply_for(_view(Phase.READY), {}, again=True)
+    assert "<@U1>" not in text and "ready again" in text
+
+
 @pytest.mark.parametrize("text", [None, "", "not json", "[]", '{"reason": "x"}'])
 def test_unreadable_records_count_as_nothing_announced(text: str | None) -> None:
     assert parse_record(text) is None
