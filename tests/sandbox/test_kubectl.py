@@ -52,7 +52,7 @@ def test_reapplying_the_same_file_changes_nothing_that_matters(kubectl: Kubectl)
 
 
 def test_get_pods_watch_sees_pending_to_running(
-    kubectl: Kubectl, kubectl_binary: str, kubeconfig: Path
+    kubectl: Kubectl, kubectl_binary: str, kubeconfig: Path, sandbox: ThreadedSandbox
 ) -> None:
     lines: list[str] = []
     cache = str(kubeconfig.parent / "kubectl-cache")
@@ -74,6 +74,15 @@ def test_get_pods_watch_sees_pending_to_running(
         reader = threading.Thread(target=lambda: lines.extend(iter(stream.readline, "")))
         reader.start()
         try:
+            # Apply only once the watch is open, or a busy machine lets the head get past
+            # Pending before kubectl's first list and the first row reads ContainerCreating.
+            wait_for(
+                lambda: any(
+                    path.endswith("/pods") and "watch=true" in query.lower()
+                    for _, path, query in sandbox.requests
+                ),
+                what="kubectl get -w to open its watch",
+            )
             kubectl("apply", "-f", SAMPLE)
 
             def head_running() -> bool:
