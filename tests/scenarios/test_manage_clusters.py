@@ -201,3 +201,19 @@ async def test_a_cluster_in_an_unwatched_namespace_is_created_with_a_warning(
     told = await double.wait_for(ephemeral_with(double, ALICE, "do not watch"), WAIT)
     assert "KRAYNE_WATCH_NAMESPACES" in all_text(told)
     assert any(c["metadata"]["name"] == "far" for c in await rayclusters(sandbox, "elsewhere"))
+
+
+async def test_list_costs_two_kubernetes_requests_whatever_the_number_of_clusters(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox
+) -> None:
+    for i in range(4):
+        await slack.slash(f"create many{i}")
+    for i in range(4):
+        await wait_created(double, f"many{i}")
+    await asyncio.to_thread(sandbox.reset_requests)
+    await slack.slash("list")
+    await double.wait_for(ephemeral_with(double, ALICE, "4 cluster(s)"), WAIT)
+    requests = await asyncio.to_thread(lambda: sandbox.requests)
+    lists = [(m, p) for m, p, q in requests if m == "GET" and "watch=" not in q]
+    assert len(lists) == 2, lists
+    assert {p.rsplit("/", 1)[-1] for _, p in lists} == {"rayclusters", "pods"}
