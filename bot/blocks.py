@@ -35,6 +35,9 @@ MAX_FIELD = 2000
 MAX_HEADER = 150
 MAX_TABLE_ROWS = 100
 MAX_CONTEXT = 2000
+MAX_TOTAL_TEXT = 12_000
+"""Slack refuses a message whose blocks hold more than about 13,000 characters of text in all
+(``msg_blocks_too_long``), well before 50 full sections; stay under it with room to spare."""
 
 DESCRIBE = "krayne_describe"
 DELETE = "krayne_delete"
@@ -76,11 +79,31 @@ def _button(text: str, action_id: str, value: str, *, style: str | None = None) 
     return ButtonElement(text=text, action_id=action_id, value=value, style=style)
 
 
+def _text_chars(node: Any) -> int:
+    if isinstance(node, dict):
+        return sum(
+            len(v) if k == "text" and isinstance(v, str) else _text_chars(v)
+            for k, v in node.items()
+        )
+    if isinstance(node, list):
+        return sum(_text_chars(v) for v in node)
+    return 0
+
+
 def _finish(blocks: Sequence[Block], limit: int = MAX_BLOCKS) -> Blocks:
-    rendered = [b.to_dict() for b in blocks]
-    if len(rendered) > limit:
-        hidden = len(rendered) - (limit - 1)
-        rendered = rendered[: limit - 1] + [_context(f"…{hidden} more blocks not shown.").to_dict()]
+    """Dicts within the block count and the total-text budget, with a note when cut short."""
+    all_blocks = [b.to_dict() for b in blocks]
+    rendered: Blocks = []
+    chars = 0
+    for index, block in enumerate(all_blocks):
+        size = _text_chars(block)
+        room = limit if index == len(all_blocks) - 1 else limit - 1  # keep a slot for the note
+        if len(rendered) >= room or chars + size > MAX_TOTAL_TEXT:
+            hidden = len(all_blocks) - index
+            rendered.append(_context(f"…{hidden} more blocks not shown.").to_dict())
+            break
+        rendered.append(block)
+        chars += size
     return rendered
 
 

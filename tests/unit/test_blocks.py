@@ -8,7 +8,7 @@ import pytest
 
 from bot import blocks
 from bot.facts import CardView
-from bot.slack_limits import validate_blocks, validate_view
+from bot.slack_limits import BLOCKS_TEXT_LIMIT, validate_blocks, validate_view
 from core.api import (
     ClusterDetails,
     ClusterSummary,
@@ -53,8 +53,9 @@ def _details(*, groups: int = 1, events: int = 1, text: str = "msg") -> ClusterD
 
 
 def _ok(rendered: list[dict[str, object]]) -> None:
-    problems, _ = validate_blocks(rendered)
+    problems, chars = validate_blocks(rendered)
     assert problems == []
+    assert chars <= BLOCKS_TEXT_LIMIT  # Slack's msg_blocks_too_long
 
 
 @pytest.mark.parametrize("phase", list(Phase))
@@ -121,7 +122,9 @@ def test_cluster_table_shows_owner_status_workers_gpus_and_age() -> None:
 
 @pytest.mark.parametrize(("groups", "events", "text"), [(1, 0, "m"), (40, 10, LONG)])
 def test_describe_stays_within_limits(groups: int, events: int, text: str) -> None:
-    _ok(blocks.describe(_details(groups=groups, events=events, text=text), now=NOW))
+    rendered = blocks.describe(_details(groups=groups, events=events, text=text), now=NOW)
+    _ok(rendered)
+    assert len(rendered) <= blocks.MAX_BLOCKS
 
 
 def test_describe_lists_recent_warning_events() -> None:
@@ -140,8 +143,9 @@ def test_thread_reply_with_code_hint_and_buttons() -> None:
 @pytest.mark.parametrize("size", [10, 3000, 3001, 20_000])
 def test_long_text_and_code_are_split_into_valid_sections(size: int) -> None:
     text = "\n".join(["line " + "y" * 80] * (size // 85 + 1)) + "z" * size
-    _ok(blocks.text_blocks(text))
-    _ok(blocks.code_blocks("intro", text))
+    for rendered in (blocks.text_blocks(text), blocks.code_blocks("intro", text)):
+        _ok(rendered)
+        assert ("more blocks not shown" in str(rendered[-1])) == (size > 12_000)
 
 
 def test_delete_confirmation_has_confirm_and_cancel() -> None:
