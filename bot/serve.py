@@ -40,7 +40,9 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-class _JsonFormatter(logging.Formatter):
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line (KRAYNE_LOG_FORMAT=json), for log collectors."""
+
     def format(self, record: logging.LogRecord) -> str:
         entry = {
             "time": self.formatTime(record),
@@ -56,7 +58,7 @@ class _JsonFormatter(logging.Formatter):
 def configure_logging(log_format: str) -> None:
     handler = logging.StreamHandler(sys.stderr)
     if log_format == "json":
-        handler.setFormatter(_JsonFormatter())
+        handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logging.basicConfig(level=logging.INFO, handlers=[handler], force=True)

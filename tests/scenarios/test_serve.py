@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import os
 import re
 import signal
@@ -11,7 +13,7 @@ import sys
 import aiohttp
 import pytest
 
-from bot.serve import load_settings, run_serve
+from bot.serve import JsonFormatter, load_settings, run_serve
 from bot.slack_double import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.harness import SECRET, SlackClient, wait_created
@@ -101,3 +103,17 @@ def test_flags_beat_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.kubeconfig == "/flag/kubeconfig"
     assert settings.namespace == "from-env"
     assert settings.port == 8080
+
+
+def test_json_logs_are_one_object_per_line_with_the_exception_inside() -> None:
+    formatter = JsonFormatter()
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        record = logging.LogRecord(
+            "bot.x", logging.ERROR, __file__, 1, "failed %s", ("here",), sys.exc_info()
+        )
+    line = formatter.format(record)
+    entry = json.loads(line)
+    assert entry["message"] == "failed here" and entry["level"] == "ERROR"
+    assert "ValueError: boom" in entry["exc"] and "\n" not in line
