@@ -71,14 +71,14 @@ async def test_create_walks_through_phases_to_ready_and_mentions_the_owner(
 async def test_too_many_gpus_end_in_unschedulable_quoting_the_scheduler(
     slack: SlackClient, double: SlackDouble
 ) -> None:
-    # 8 GPUs on one worker: valid (core.config caps a worker at 16), but no node has more than 4.
-    answer = await slack.slash("create huge --gpus 8")
+    # 64 GPUs on one worker: valid (core.config allows up to 128), but no node has more than 4.
+    answer = await slack.slash("create huge --gpus 64")
     assert "Creating" in answer.text
     card = await wait_card(double, "huge")
     reply = await wait_reply(double, card, "(`unschedulable`)")
     text = all_text(reply)
     assert "Insufficient nvidia.com/gpu" in text
-    assert "8 nvidia.com/gpu" in text  # what the pod asked for, beside the scheduler's message
+    assert "64 nvidia.com/gpu" in text  # what the pod asked for, beside the scheduler's message
     assert ":bulb:" in text
     assert {"krayne_describe", "krayne_delete"} <= {
         e["action_id"] for b in reply.blocks if b["type"] == "actions" for e in b["elements"]
