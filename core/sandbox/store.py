@@ -331,6 +331,9 @@ class Store:
     def forget_watch(self, w: Watch) -> None:
         self._watches.get(w.resource, set()).discard(w)
 
+    def open_watches(self) -> int:
+        return sum(len(watches) for watches in self._watches.values())
+
     def close_watches(self) -> int:
         """Drop every open watch (fault injection, shutdown); returns how many were open."""
         count = 0

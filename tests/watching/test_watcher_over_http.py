@@ -20,6 +20,7 @@ from core.sandbox.runner import running_sandbox
 from core.status import Phase
 from core.watching import ClusterChange, ClusterWatcher, Subscription, WatchSettings
 from manifests.raycluster import build_raycluster
+from tests.sandbox_fixtures import wait_for
 from tests.unit.kube_objects import pod
 
 NS = "default"
@@ -94,6 +95,12 @@ async def next_for(
     raise AssertionError("the watcher stopped")
 
 
+async def until_open_watches(bare: Any, count: int) -> None:
+    await asyncio.to_thread(
+        wait_for, lambda: bare.store.open_watches() == count, what=f"{count} open watches"
+    )
+
+
 def phase(expected: Phase) -> Callable[[ClusterChange], bool]:
     return lambda change: change.status.phase is expected
 
@@ -107,6 +114,7 @@ async def test_watcher_follows_pod_states_and_survives_a_dropped_watch(
         assert created.status.phase is Phase.CREATING
         assert created.raycluster is not None and created.status.desired_workers == 1
 
+        await until_open_watches(bare, 3)  # synced means listed; the watches may still be dialling
         assert bare.faults.drop_watches() == 3
         put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=False)
         await next_for(sub, name, phase(Phase.PODS_PENDING))
