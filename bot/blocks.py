@@ -22,7 +22,6 @@ from slack_sdk.models.blocks import (
     MarkdownTextObject,
     SectionBlock,
 )
-from slack_sdk.models.blocks.basic_components import ConfirmObject
 
 from bot import messages as msg
 from bot.facts import CardView
@@ -138,6 +137,13 @@ def card_text(view: CardView) -> str:
     return f"Ray cluster {view.name}: {phase}"
 
 
+def _images_field(images: tuple[str, ...] | None) -> str:
+    if not images:
+        return "*Image*\nunknown"
+    label = "Image" if len(images) == 1 else "Images"
+    return f"*{label}*\n" + "\n".join(f"`{image}`" for image in images)
+
+
 def card(view: CardView) -> Blocks:
     status = view.status
     if view.gone:
@@ -151,7 +157,7 @@ def card(view: CardView) -> Blocks:
         MarkdownTextObject(text=f"*Namespace*\n`{view.namespace}`"),
         MarkdownTextObject(text=f"*Workers*\n{view.ready_workers}/{view.desired_workers} ready"),
         MarkdownTextObject(text=f"*GPUs*\n{view.gpus}"),
-        MarkdownTextObject(text=clip(f"*Image*\n`{view.image or 'default'}`", MAX_FIELD)),
+        MarkdownTextObject(text=clip(_images_field(view.images), MAX_FIELD)),
     ]
     blocks: list[Block] = [
         _header(f"Ray cluster {view.name}"),
@@ -342,21 +348,11 @@ def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
 
 def delete_confirm(namespace: str, name: str) -> Blocks:
     ref = ref_value(namespace, name)
-    return _finish(
-        [
-            _section(msg.delete_confirm(name, namespace)),
-            ActionsBlock(
-                elements=[
-                    _button("Delete", DELETE_CONFIRM, ref, style="danger"),
-                    _button("Cancel", DELETE_CANCEL, ref),
-                ]
-            ),
-        ]
-    )
-
-
-def confirm_object(name: str) -> ConfirmObject:
-    return ConfirmObject(title="Delete cluster?", text=f"Delete `{name}`?", confirm="Delete")
+    buttons = [
+        _button("Delete", DELETE_CONFIRM, ref, style="danger"),
+        _button("Cancel", DELETE_CANCEL, ref),
+    ]
+    return _finish([_section(msg.delete_confirm(name, namespace)), ActionsBlock(elements=buttons)])
 
 
 # --- App Home -----------------------------------------------------------------------------------

@@ -20,7 +20,15 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot import messages as msg
-from bot.facts import DELETED_BY, NOTIFIED, SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS, CardView
+from bot.facts import (
+    DELETED_BY,
+    NOTIFIED,
+    SLACK_CHANNEL,
+    SLACK_TEAM,
+    SLACK_THREAD_TS,
+    CardView,
+    card_view,
+)
 from bot.grammar import USAGE, CreateCommand, ManifestCommand, config_for
 from bot.notifier import Record, encode_record
 from bot.outbox import Outbox
@@ -120,7 +128,13 @@ class Commands:
             )
             await respond(text=text, response_type="ephemeral")
             return
-        view = CardView(name, namespace, inv.user, created.status, None, created.gpus, 0, 0)
+        # The card shows what was asked for from the start: desired workers and the images the
+        # pods will run (the manifest is pure, so this is exactly what was submitted).
+        body = build_raycluster(
+            config, ray_version=self.settings.ray_version, python_tag=self.settings.python_tag,
+            owner=inv.user,
+        )  # fmt: skip
+        view = card_view(body, created.status)
         thread_ts = await self._post_card(inv.channel, view)
         if not thread_ts:
             await respond(text=msg.not_in_channel(name), response_type="ephemeral")

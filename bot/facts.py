@@ -27,7 +27,8 @@ class CardView:
     namespace: str
     owner: str | None
     status: ClusterStatus
-    image: str | None
+    images: tuple[str, ...] | None
+    """The distinct images the cluster's pods run, head first (None: not known)."""
     gpus: int
     ready_workers: int
     desired_workers: int
@@ -57,10 +58,19 @@ def _gpus_of(container: dict[str, Any]) -> int:
     return 0
 
 
-def head_image(obj: dict[str, Any]) -> str | None:
-    head = ((obj.get("spec") or {}).get("headGroupSpec") or {}).get("template") or {}
-    containers = _containers(head)
-    return containers[0].get("image") if containers else None
+def images_of(obj: dict[str, Any]) -> tuple[str, ...]:
+    """Distinct images of the head and every worker group, head first: a GPU group runs the
+    ``-gpu`` image while the head runs the CPU one, and the card shows both."""
+    spec = obj.get("spec") or {}
+    templates = [(spec.get("headGroupSpec") or {}).get("template") or {}]
+    templates += [g.get("template") or {} for g in spec.get("workerGroupSpecs") or []]
+    found: list[str] = []
+    for template in templates:
+        containers = _containers(template)
+        image = containers[0].get("image") if containers else None
+        if image and str(image) not in found:
+            found.append(str(image))
+    return tuple(found)
 
 
 def total_gpus(obj: dict[str, Any]) -> int:
@@ -83,7 +93,7 @@ def card_view(obj: dict[str, Any], status: ClusterStatus, *, gone: bool = False)
         namespace=str(meta.get("namespace", "default")),
         owner=notes.get(OWNER),
         status=status,
-        image=head_image(obj),
+        images=images_of(obj),
         gpus=total_gpus(obj),
         ready_workers=status.ready_workers,
         desired_workers=status.desired_workers,

@@ -135,3 +135,21 @@ async def test_a_restarted_bot_resumes_the_thread_without_repeating_a_transition
     walked = phases(double.thread(CHANNEL, card.ts))
     first_ready = walked.index("ready")
     assert walked[: first_ready + 1] == [p for p in ORDER if p in walked[: first_ready + 1]]
+
+
+async def test_the_first_card_shows_the_desired_workers_and_the_images_in_use(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.slash("create firstcard --gpus 1")
+    await wait_card(double, "firstcard")
+    [posted] = [
+        c for c in double.calls_to("chat.postMessage")
+        if c.args.get("text", "").startswith("Ray cluster firstcard:")
+    ]  # fmt: skip
+    first = all_text(
+        Message(CHANNEL, "first", "bot", posted.args["text"], tuple(posted.args["blocks"]))
+    )
+    assert "0/1 ready" in first  # --gpus 1 means one worker, asked for from the start
+    assert "`rayproject/ray:2.53.0-py311`" in first  # the head's image
+    assert "`rayproject/ray:2.53.0-py311-gpu`" in first  # the GPU worker's image
+    assert "default" not in first.split("*Image")[1]

@@ -60,7 +60,8 @@ def _ok(rendered: list[dict[str, object]]) -> None:
 
 @pytest.mark.parametrize("phase", list(Phase))
 def test_card_renders_every_phase_within_limits(phase: Phase) -> None:
-    view = CardView("demo", "default", "U1", ClusterStatus(phase, LONG, hint=LONG), LONG, 4, 1, 2)
+    status = ClusterStatus(phase, LONG, hint=LONG)
+    view = CardView("demo", "default", "U1", status, (LONG, LONG), 4, 1, 2)
     rendered = blocks.card(view)
     _ok(rendered)
     assert rendered[0]["type"] == "header"
@@ -87,7 +88,7 @@ def test_card_of_a_deleted_cluster_says_who_deleted_and_offers_no_buttons() -> N
 
 
 def test_card_buttons_carry_the_cluster_reference() -> None:
-    view = CardView("demo", "ns1", "U1", ClusterStatus(Phase.READY, ""), "img", 0, 0, 0)
+    view = CardView("demo", "ns1", "U1", ClusterStatus(Phase.READY, ""), ("img",), 0, 0, 0)
     actions = [b for b in blocks.card(view) if b["type"] == "actions"][0]
     values = {e["action_id"]: e["value"] for e in actions["elements"]}  # type: ignore[index]
     assert values[blocks.DELETE] == "ns1/demo"
