@@ -131,8 +131,10 @@ def test_get_events_lists_what_the_controllers_did(kubectl: Kubectl) -> None:
 
 def test_delete_raycluster_removes_its_pods_and_service(kubectl: Kubectl) -> None:
     _apply_and_wait_ready(kubectl)
-    assert kubectl("delete", "raycluster", NAME).stdout.strip() == (
-        f'raycluster.ray.io "{NAME}" deleted'
+    # kubectl ≥ 1.35 appends " from default namespace"
+    assert kubectl("delete", "raycluster", NAME).stdout.strip() in (
+        f'raycluster.ray.io "{NAME}" deleted',
+        f'raycluster.ray.io "{NAME}" deleted from default namespace',
     )
     pods = kubectl("get", "pods", "-l", f"ray.io/cluster={NAME}", "-o", "name").stdout
     services = kubectl("get", "services", "-o", "name").stdout
