@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -82,6 +83,7 @@ class Commands:
         outbox: Outbox,
         user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
         remember: Callable[[str, str, Record], None] | None = None,
+        hold: Callable[[str, str], AbstractAsyncContextManager[None]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.kube = kube
@@ -89,6 +91,7 @@ class Commands:
         self.outbox = outbox
         self._user_names = user_names
         self._remember = remember
+        self._hold = hold or (lambda _namespace, _name: nullcontext())
         self._now = now
 
     def namespace(self, requested: str | None) -> str:
@@ -236,15 +239,16 @@ class Commands:
             if target is None:
                 raise ClusterNotFoundError(name, ns)
             group, workers = target.name, max(0, target.replicas + delta)
-        after = await api.scale_cluster(
-            name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
-            client=self.kube,
-        )  # fmt: skip
         shown_group = group or "worker"
+        async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
+            after = await api.scale_cluster(
+                name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
+                client=self.kube,
+            )  # fmt: skip
+            self._thread_note(after, msg.scaled_by(inv.user, shown_group, workers))
         await respond(
             text=msg.scaled_ephemeral(name, shown_group, workers), response_type="ephemeral"
         )
-        self._thread_note(after, msg.scaled_by(inv.user, shown_group, workers))
 
     # --- delete ---------------------------------------------------------------------------
 
@@ -269,15 +273,16 @@ class Commands:
             await respond(text=msg.not_owner("delete", name, summary.owner), replace_original=True)
             return
         record = Record(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
-        if self._remember:
-            self._remember(namespace, name, record)
-        await api.annotate_cluster(
-            name, namespace, {DELETED_BY: inv.user, NOTIFIED: encode_record(record)},
-            client=self.kube,
-        )  # fmt: skip
-        await api.delete_cluster(name, namespace, client=self.kube)
+        async with self._hold(namespace, name):  # "deleted by" before the card says gone
+            if self._remember:
+                self._remember(namespace, name, record)
+            await api.annotate_cluster(
+                name, namespace, {DELETED_BY: inv.user, NOTIFIED: encode_record(record)},
+                client=self.kube,
+            )  # fmt: skip
+            await api.delete_cluster(name, namespace, client=self.kube)
+            self._thread_note(summary, msg.deleted_by(inv.user))
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
-        self._thread_note(summary, msg.deleted_by(inv.user))
 
     def _thread_note(self, summary: ClusterSummary, text: str) -> None:
         ref = summary.slack

@@ -15,8 +15,9 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict
 
 from bot import blocks
@@ -174,6 +175,14 @@ def reply_for(
     return text, blocks.thread_reply(text, hint=status.hint if status.phase.is_settled else None)
 
 
+@dataclass(slots=True)
+class _Turn:
+    """One cluster's lock and how many are using or waiting for it (dropped at zero)."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0
+
+
 class ClusterSource(Protocol):
     """What the notifier needs of ``core.watching.ClusterWatcher``."""
 
@@ -202,6 +211,7 @@ class Notifier:
         self._objects: dict[Key, dict[str, Any]] = {}
         self._cards: dict[Key, str] = {}
         self._queues: dict[Key, deque[Change]] = {}
+        self._turns: dict[Key, _Turn] = {}
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -222,6 +232,26 @@ class Notifier:
         """A command announced something itself (e.g. "deleted by"): do not repeat it."""
         self._records[(namespace, name)] = record
 
+    @asynccontextmanager
+    async def hold(self, namespace: str, name: str) -> AsyncIterator[None]:
+        """Hold the cluster's notifications back while a user action runs and queues its own
+        thread reply, so "@alice scaled …" comes before the phase replies the scale causes.
+        A change being announced finishes first; changes arriving meanwhile wait."""
+        async with self._turn((namespace, name)):
+            yield
+
+    @asynccontextmanager
+    async def _turn(self, key: Key) -> AsyncIterator[None]:
+        turn = self._turns.setdefault(key, _Turn())
+        turn.users += 1
+        try:
+            async with turn.lock:
+                yield
+        finally:
+            turn.users -= 1
+            if turn.users == 0:
+                del self._turns[key]
+
     def _enqueue(self, change: Change, tg: asyncio.TaskGroup) -> None:
         key = (change.namespace, change.name)
         queue = self._queues.get(key)
@@ -238,7 +268,8 @@ class Notifier:
             while queue:
                 change = queue[0]
                 try:
-                    await self.handle(change)
+                    async with self._turn(key):
+                        await self.handle(change)
                 except KrayneError as err:
                     log.warning("notifier: %s/%s: %s", key[0], key[1], err.message)
                 except Exception:

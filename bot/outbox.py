@@ -4,6 +4,8 @@ Slack answers bursts to one channel with ``429 Retry-After``. The outbox keeps o
 channel, sends from it no faster than ``interval``, waits out ``Retry-After`` and re-sends the
 same message (nothing is dropped, order is kept), and merges a card update into one still queued
 for the same message (``coalesce_key``) so a slow channel gets the latest card, not every card.
+The merged update goes where the newest one was submitted, never ahead of messages queued before
+it, so a card cannot announce what its thread has not said yet.
 
 The sender is a protocol of this module, not the Slack client: it raises ``RateLimited`` or
 ``TransientSendError``; anything else is final for that message and fails its future.
@@ -99,15 +101,20 @@ class Outbox:
         """Queue a call; the future resolves with Slack's answer (or its final error)."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         queue = self._queues.setdefault(channel, deque())
+        futures = [future]
         if coalesce_key is not None:
             for queued in queue:
                 if queued.coalesce_key == coalesce_key:
-                    queued.args = dict(args)
-                    queued.futures.append(future)
+                    # The newer state replaces the queued one *at the end of the queue*: it
+                    # may describe what messages queued since then announce, and must not
+                    # overtake them (a card saying "ready" above a thread still "pending").
+                    queue.remove(queued)
+                    futures = queued.futures + futures
+                    self._pending -= 1
                     if self._metrics:
                         self._metrics.coalesced.inc()
-                    return future
-        queue.append(Outgoing(channel, method, dict(args), coalesce_key, [future]))
+                    break
+        queue.append(Outgoing(channel, method, dict(args), coalesce_key, futures))
         self._pending += 1
         self._idle.clear()
         self._gauge()

@@ -122,7 +122,7 @@ class BotRuntime:
         )  # fmt: skip
         self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
-            user_names=UserNames(self.web), remember=notifier.remember,
+            user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
         )  # fmt: skip
         self.app = build_app(
             self.settings, commands=self.commands, spawn=self.spawn, client=self.web,

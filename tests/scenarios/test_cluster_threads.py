@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+import aiohttp
+
 from bot.slack_double import SlackDouble
 from bot.slack_records import Message
 from core.sandbox.runner import ThreadedSandbox
-from tests.scenarios.conftest import RunningBot
+from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import (
     CHANNEL,
     WAIT,
@@ -153,3 +155,53 @@ async def test_the_first_card_shows_the_desired_workers_and_the_images_in_use(
     assert "`rayproject/ray:2.53.0-py311`" in first  # the head's image
     assert "`rayproject/ray:2.53.0-py311-gpu`" in first  # the GPU worker's image
     assert "default" not in first.split("*Image")[1]
+
+
+def story(double: SlackDouble, card_ts: str) -> list[str]:
+    """One cluster's messages in the order Slack received them: ``reply:<phase>``,
+    ``card:<phase>`` (a chat.update of its card) and ``note:<text>`` (a user action's reply)."""
+    told: list[str] = []
+    for call in double.calls:
+        if call.response.get("ok") is not True:
+            continue
+        text = str(call.args.get("text", ""))
+        if call.method == "chat.update" and call.args.get("ts") == card_ts:
+            told.append("card:" + text.rpartition(": ")[2])
+        elif call.method == "chat.postMessage" and call.args.get("thread_ts") == card_ts:
+            message = Message(CHANNEL, "", "bot", text)
+            said = phases([message])
+            told.append(f"reply:{said[0]}" if said else f"note:{text}")
+    return told
+
+
+async def test_a_clusters_story_is_told_in_causal_order_at_a_slow_posting_rate(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+) -> None:
+    """The card never announces a phase its thread has not told yet, and a scale is
+    acknowledged in the thread before the phases it causes, even when posts queue up."""
+    running = RunningBot(bot_settings(sandbox, double, namespace, card_interval=0.25))
+    await running.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            slack = SlackClient(double, f"{running.url}/slack/events", session)
+            await slack.slash("create causal --workers 1")
+            card = await wait_card(double, "causal")
+            await wait_reply(double, card, "is ready")
+            await double.wait_for(lambda: current(double, card).text.endswith(": ready"), WAIT)
+            await slack.slash("scale causal --workers 2")
+            await wait_reply(double, card, "is ready again")
+            assert await running.runtime.outbox.drain(WAIT)  # the card update after it, too
+    finally:
+        await running.stop()
+
+    told = story(double, card.ts)
+    for index, entry in enumerate(told):
+        if entry.startswith("card:"):
+            phase = entry.removeprefix("card:")
+            assert f"reply:{phase}" in told[:index], f"card said {phase} first: {told}"
+    notes = [i for i, entry in enumerate(told) if entry.startswith("note:")]
+    assert len(notes) == 1 and "scaled group" in told[notes[0]], told
+    first_ready = told.index("reply:ready")
+    between = [e for e in told[first_ready + 1 : notes[0]] if e.startswith("reply:")]
+    assert between == [], f"replies caused by the scale came before its note: {told}"
+    assert any(e.startswith("reply:") for e in told[notes[0] + 1 :]), told

@@ -177,3 +177,19 @@ async def test_nothing_queued_is_silently_lost_at_shutdown(clock: VirtualClock) 
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
     assert all(f.cancelled() for f in futures)
+
+
+async def test_a_coalesced_card_update_never_overtakes_the_replies_queued_before_it(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    """Reply for a phase first, then the card saying so: merging keeps the newest position."""
+    sent = [
+        outbox.submit("C1", "chat.postMessage", {"text": "reply pending"}),
+        outbox.submit("C1", "chat.update", {"text": "card pending"}, coalesce_key="card"),
+        outbox.submit("C1", "chat.postMessage", {"text": "reply ready"}),
+        outbox.submit("C1", "chat.update", {"text": "card ready"}, coalesce_key="card"),
+    ]
+    await asyncio.gather(*sent)
+    texts = [args["text"] for _, _, args in sender.sent]
+    assert texts == ["reply pending", "reply ready", "card ready"]
+    assert outbox.pending == 0
