@@ -21,6 +21,7 @@ from bot.commands import Commands
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
+from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
 from core import api
@@ -35,6 +36,7 @@ class BotRuntime:
 
     ``http=False`` skips the HTTP server (the shell dispatches requests itself with
     ``dispatch``). ``started`` is set once watches are running and the HTTP port is bound.
+    ``readiness`` tunes how often the Kubernetes API is probed for ``/readyz``.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class BotRuntime:
         *,
         kube: KubeClient | None = None,
         http: bool = True,
+        readiness: ReadinessSettings | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -55,6 +58,7 @@ class BotRuntime:
         self.started = asyncio.Event()
         self.http_port: int | None = None
         self._http = http
+        self._readiness_settings = readiness
         self._kube = kube
         self._own_kube = kube is None
         self._watch_namespaces = settings.watched()
@@ -65,6 +69,7 @@ class BotRuntime:
         self.notifier: Notifier | None = None
         self.commands: Commands | None = None
         self.app: AsyncApp | None = None
+        self.readiness: Readiness | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -73,8 +78,14 @@ class BotRuntime:
         self._stop.set()
 
     def ready(self) -> bool:
-        """Kubernetes reachable and every watch listed and watching (``/readyz``)."""
-        return self.watcher is not None and self.watcher.synced
+        """Kubernetes reachable lately and every watch listed and watching (``/readyz``)."""
+        return self.not_ready() is None
+
+    def not_ready(self) -> str | None:
+        """Why ``/readyz`` answers 503 now (None: ready)."""
+        if self.readiness is None:
+            return "the bot is starting"
+        return self.readiness.problem()
 
     async def dispatch(
         self, body: bytes, headers: Mapping[str, str]
@@ -112,6 +123,10 @@ class BotRuntime:
 
     async def _run(self, kube: KubeClient) -> None:
         watcher = self.watcher = ClusterWatcher(kube, self._watch_namespaces)
+        probed = (self._watch_namespaces or [self.settings.namespace])[0]
+        readiness = self.readiness = Readiness(
+            kube, probed, synced=lambda: watcher.synced, settings=self._readiness_settings
+        )
 
         async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
             await api.annotate_cluster(name, namespace, notes, client=kube)
@@ -134,9 +149,10 @@ class BotRuntime:
             inputs = [
                 tg.create_task(watcher.run(), name="watcher"),
                 tg.create_task(notifier.run(), name="notifier"),
+                tg.create_task(readiness.run(), name="readiness"),
             ]
             if self._http:
-                web_app = http_application(self.app, ready=self.ready, metrics=self.metrics)
+                web_app = http_application(self.app, not_ready=self.not_ready, metrics=self.metrics)
                 serving = serve_http(
                     web_app, host=self.settings.host, port=self.settings.port,
                     on_started=self._bound,

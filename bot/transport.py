@@ -3,7 +3,8 @@ functions translate requests; nothing else happens here).
 
 - ``dispatch_http``: raw body + headers in, (status, headers, body) out — the shell's path.
 - ``http_application``: aiohttp app with ``POST /slack/events`` plus ``/healthz``, ``/readyz``
-  (Kubernetes reachable and watches synced) and ``/metrics`` (the runtime's own registry).
+  (Kubernetes reachable lately and watches synced; a 503 says why) and ``/metrics`` (the
+  runtime's own registry).
 - ``serve_http`` / ``serve_socket_mode``: run until cancelled, then close what they opened.
 """
 
@@ -40,8 +41,9 @@ async def dispatch_http(
 
 
 def http_application(
-    app: AsyncApp, *, ready: Callable[[], bool], metrics: Metrics
+    app: AsyncApp, *, not_ready: Callable[[], str | None], metrics: Metrics
 ) -> web.Application:
+    """``not_ready()`` gives the reason the bot is not ready, or None when it is."""
     web_app = web.Application()
 
     async def events(request: web.Request) -> web.StreamResponse:
@@ -55,9 +57,10 @@ def http_application(
         return web.Response(text="ok\n")
 
     async def readyz(_: web.Request) -> web.Response:
-        if ready():
+        problem = not_ready()
+        if problem is None:
             return web.Response(text="ready\n")
-        return web.Response(status=503, text="not ready: Kubernetes watches are not synced\n")
+        return web.Response(status=503, text=f"not ready: {problem}\n")
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
         response = web.Response(body=metrics.render())

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Iterator
 import aiohttp
 import pytest
 
+from bot.readiness import ReadinessSettings
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from bot.slack_double import SlackDouble
@@ -65,13 +66,14 @@ def bot_settings(
 class RunningBot:
     """A ``BotRuntime`` running in a task; ``restart()`` simulates a new pod of the bot."""
 
-    def __init__(self, settings: BotSettings) -> None:
+    def __init__(self, settings: BotSettings, readiness: ReadinessSettings | None = None) -> None:
         self.settings = settings
-        self.runtime = BotRuntime(settings)
+        self.readiness = readiness
+        self.runtime = BotRuntime(settings, readiness=readiness)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        self.runtime = BotRuntime(self.settings)
+        self.runtime = BotRuntime(self.settings, readiness=self.readiness)
         self._task = asyncio.create_task(self.runtime.run(), name="bot-under-test")
         started = asyncio.create_task(self.runtime.started.wait())
         done, _ = await asyncio.wait(

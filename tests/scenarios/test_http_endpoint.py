@@ -10,11 +10,12 @@ import aiohttp
 import pytest
 import yaml
 
+from bot.readiness import ReadinessSettings
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from bot.slack_double import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
-from tests.scenarios.conftest import RunningBot
+from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import SlackClient, rayclusters, wait_created
 
 
@@ -158,3 +159,47 @@ async def test_readyz_is_503_while_kubernetes_is_unreachable(
         runtime.stop()
         async with asyncio.timeout(30):
             await task
+
+
+async def _readyz(session: aiohttp.ClientSession, url: str) -> tuple[int, str]:
+    async with session.get(url) as response:
+        return response.status, await response.text()
+
+
+async def _until_readyz(
+    session: aiohttp.ClientSession, url: str, status: int, within: float = 30.0
+) -> str:
+    """Ask /readyz until it answers ``status``; its body then (a TimeoutError after ``within``)."""
+    async with asyncio.timeout(within):
+        while True:
+            answer, body = await _readyz(session, url)
+            if answer == status:
+                return body
+            await asyncio.sleep(0.02)
+
+
+async def test_readyz_follows_the_kubernetes_api_going_away_and_coming_back(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+) -> None:
+    fast = ReadinessSettings(interval=0.05, timeout=2.0, stale_after=10.0)
+    running = RunningBot(bot_settings(sandbox, double, namespace), readiness=fast)
+    await running.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"{running.url}/readyz"
+            assert await _readyz(session, url) == (200, "ready\n")
+            # Every API request now fails as an overloaded or dying API server answers.
+            await asyncio.to_thread(sandbox.faults.fail_next, 1_000_000, 503)
+            try:
+                body = await _until_readyz(session, url, 503)
+            finally:
+                await asyncio.to_thread(sandbox.faults.clear)
+            assert body.startswith("not ready: Kubernetes API unreachable")
+            assert await _until_readyz(session, url, 200) == "ready\n"
+            assert running.runtime.readiness is not None
+            probes = running.runtime.readiness.probes
+            for _ in range(50):  # readiness is read from memory, not asked of Kubernetes
+                await _readyz(session, url)
+            assert running.runtime.readiness.probes - probes < 50
+    finally:
+        await running.stop()

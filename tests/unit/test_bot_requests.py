@@ -1,4 +1,4 @@
-"""Recognising Slack's re-deliveries, and the bot's settings precedence."""
+"""Recognising Slack's re-deliveries, the bot's settings precedence, and what counts as down."""
 
 from __future__ import annotations
 
@@ -6,9 +6,17 @@ import pytest
 
 from bot.commands import error_text, may_modify
 from bot.listeners import SeenRequests, request_key
+from bot.readiness import unreachable
 from bot.settings import BotSettings
 from core.api import ClusterSummary
-from core.errors import ClusterNotFoundError, ConfigValidationError
+from core.errors import (
+    ClusterNotFoundError,
+    ConfigValidationError,
+    KrayneError,
+    KubeApiError,
+    KubeConnectionError,
+    PermissionDeniedError,
+)
 from core.status import ClusterStatus, Phase
 
 
@@ -84,3 +92,21 @@ def test_watched_namespaces_default_to_the_bots_own(
 ) -> None:
     settings = BotSettings.load({"namespace": "team", "watch_namespaces": raw})
     assert settings.watched() == watched
+
+
+@pytest.mark.parametrize(
+    ("error", "down"),
+    [
+        (KubeConnectionError("Cannot reach the Kubernetes API"), True),
+        (KubeApiError("injected fault", status=503), True),
+        (KubeApiError("internal", status=500), True),
+        (PermissionDeniedError("401 Unauthorized", status=401), True),
+        (ClusterNotFoundError("krayne-readiness-probe", "default"), False),
+        (PermissionDeniedError("forbidden", status=403), False),
+        (KubeApiError("slow down", status=429), False),
+    ],
+)
+def test_readiness_counts_only_missing_or_failing_answers_as_unreachable(
+    error: KrayneError, down: bool
+) -> None:
+    assert unreachable(error) is down
