@@ -23,6 +23,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import Commands
+from bot.home import HomeTabs
 from bot.listeners import Spawn, register
 from bot.metrics import Metrics
 from bot.outbox import RateLimited, Result, Sender, TransientSendError
@@ -56,6 +57,7 @@ def build_app(
     spawn: Spawn,
     client: AsyncWebClient,
     metrics: Metrics,
+    home: HomeTabs | None = None,
 ) -> AsyncApp:
     """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne."""
     app = AsyncApp(
@@ -65,7 +67,7 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )
-    register(app, commands=commands, spawn=spawn, metrics=metrics)
+    register(app, commands=commands, spawn=spawn, metrics=metrics, home=home)
 
     @app.error
     async def on_error(error: Exception) -> None:

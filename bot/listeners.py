@@ -35,6 +35,7 @@ from bot.grammar import (
     UsageError,
     parse_command,
 )
+from bot.home import HomeTabs
 from bot.metrics import Metrics
 from core.errors import ConfigValidationError, KrayneError
 
@@ -75,8 +76,11 @@ def request_key(body: dict[str, Any]) -> str | None:
     return None
 
 
-def register(app: AsyncApp, *, commands: Commands, spawn: Spawn, metrics: Metrics) -> None:
-    """Attach every listener of krayne-bot to ``app``."""
+def register(
+    app: AsyncApp, *, commands: Commands, spawn: Spawn, metrics: Metrics,
+    home: HomeTabs | None = None,
+) -> None:  # fmt: skip
+    """Attach every listener of krayne-bot to ``app``; ``home`` learns who opened App Home."""
     seen = SeenRequests()
 
     async def dedupe(
@@ -236,6 +240,8 @@ def register(app: AsyncApp, *, commands: Commands, spawn: Spawn, metrics: Metric
         user = event.get("user", "")
         if event.get("tab", "home") != "home" or not user:
             return
+        if home is not None:
+            home.opened(user)  # kept current from now on, as their clusters change
 
         async def publish() -> None:
             view = await commands.home_view(user, now=datetime.now(UTC))

@@ -24,6 +24,7 @@ from bot import blocks
 from bot import messages as msg
 from bot.facts import (
     NOTIFIED,
+    OWNER,
     SLACK_CHANNEL,
     SLACK_THREAD_TS,
     CardView,
@@ -201,12 +202,16 @@ class Notifier:
         outbox: Outbox,
         annotate: Callable[[str, str, dict[str, str | None]], Awaitable[None]],
         metrics: Metrics | None = None,
+        on_phase: Callable[[str | None], None] | None = None,
     ) -> None:
+        """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes)."""
         self._watcher = watcher
         self._client = client
         self._outbox = outbox
         self._annotate = annotate
         self._metrics = metrics
+        self._on_phase = on_phase
+        self._phases: dict[Key, str] = {}
         self._records: dict[Key, Record] = {}
         self._objects: dict[Key, dict[str, Any]] = {}
         self._cards: dict[Key, str] = {}
@@ -288,6 +293,7 @@ class Notifier:
             self._objects[key] = change.raycluster
         notes = annotations_of(obj)
         channel, thread_ts = notes.get(SLACK_CHANNEL), notes.get(SLACK_THREAD_TS)
+        self._phase_seen(key, change, notes.get(OWNER))
         if change.deleted:
             self._objects.pop(key, None)
         if obj is None or not channel or not thread_ts:
@@ -315,6 +321,15 @@ class Notifier:
             if self._metrics:
                 self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
         self.update_card(channel, thread_ts, view, key=key)
+
+    def _phase_seen(self, key: Key, change: Change, owner: str | None) -> None:
+        """Tell ``on_phase`` of any cluster whose phase moved, with or without a thread."""
+        phase = GONE if change.deleted else change.status.phase.value
+        before = self._phases.pop(key, None) if change.deleted else self._phases.get(key)
+        if not change.deleted:
+            self._phases[key] = phase
+        if before != phase and self._on_phase is not None:
+            self._on_phase(owner)
 
     def update_card(self, channel: str, ts: str, view: CardView, *, key: Key) -> None:
         rendered = blocks.card(view)

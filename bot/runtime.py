@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import UserNames, build_app, build_web_client, web_sender
 from bot.commands import Commands
+from bot.home import HomeTabs
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
@@ -36,7 +38,8 @@ class BotRuntime:
 
     ``http=False`` skips the HTTP server (the shell dispatches requests itself with
     ``dispatch``). ``started`` is set once watches are running and the HTTP port is bound.
-    ``readiness`` tunes how often the Kubernetes API is probed for ``/readyz``.
+    ``readiness`` tunes how often the Kubernetes API is probed for ``/readyz``;
+    ``home_debounce`` is the most often (seconds) one user's App Home is republished.
     """
 
     def __init__(
@@ -46,6 +49,7 @@ class BotRuntime:
         kube: KubeClient | None = None,
         http: bool = True,
         readiness: ReadinessSettings | None = None,
+        home_debounce: float = 2.0,
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -59,6 +63,7 @@ class BotRuntime:
         self.http_port: int | None = None
         self._http = http
         self._readiness_settings = readiness
+        self._home_debounce = home_debounce
         self._kube = kube
         self._own_kube = kube is None
         self._watch_namespaces = settings.watched()
@@ -70,6 +75,7 @@ class BotRuntime:
         self.commands: Commands | None = None
         self.app: AsyncApp | None = None
         self.readiness: Readiness | None = None
+        self.home: HomeTabs | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -131,17 +137,22 @@ class BotRuntime:
         async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
             await api.annotate_cluster(name, namespace, notes, client=kube)
 
+        async def publish_home(user: str) -> None:
+            view = await commands.home_view(user, now=datetime.now(UTC))
+            await self.web.views_publish(user_id=user, view=view)
+
+        home = self.home = HomeTabs(publish_home, debounce=self._home_debounce)
         notifier = self.notifier = Notifier(
             watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
-            metrics=self.metrics,
+            metrics=self.metrics, on_phase=home.changed,
         )  # fmt: skip
-        self.commands = Commands(
+        commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
             user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
         )  # fmt: skip
         self.app = build_app(
-            self.settings, commands=self.commands, spawn=self.spawn, client=self.web,
-            metrics=self.metrics,
+            self.settings, commands=commands, spawn=self.spawn, client=self.web,
+            metrics=self.metrics, home=home,
         )  # fmt: skip
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
@@ -150,6 +161,7 @@ class BotRuntime:
                 tg.create_task(watcher.run(), name="watcher"),
                 tg.create_task(notifier.run(), name="notifier"),
                 tg.create_task(readiness.run(), name="readiness"),
+                tg.create_task(home.run(), name="app-home"),
             ]
             if self._http:
                 web_app = http_application(self.app, not_ready=self.not_ready, metrics=self.metrics)

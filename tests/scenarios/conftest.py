@@ -66,14 +66,26 @@ def bot_settings(
 class RunningBot:
     """A ``BotRuntime`` running in a task; ``restart()`` simulates a new pod of the bot."""
 
-    def __init__(self, settings: BotSettings, readiness: ReadinessSettings | None = None) -> None:
+    def __init__(
+        self,
+        settings: BotSettings,
+        *,
+        readiness: ReadinessSettings | None = None,
+        home_debounce: float = 0.1,
+    ) -> None:
         self.settings = settings
-        self.readiness = readiness
-        self.runtime = BotRuntime(settings, readiness=readiness)
+        self._readiness = readiness
+        self._home_debounce = home_debounce
+        self.runtime = self._new_runtime()
         self._task: asyncio.Task[None] | None = None
 
+    def _new_runtime(self) -> BotRuntime:
+        return BotRuntime(
+            self.settings, readiness=self._readiness, home_debounce=self._home_debounce
+        )
+
     async def start(self) -> None:
-        self.runtime = BotRuntime(self.settings, readiness=self.readiness)
+        self.runtime = self._new_runtime()
         self._task = asyncio.create_task(self.runtime.run(), name="bot-under-test")
         started = asyncio.create_task(self.runtime.started.wait())
         done, _ = await asyncio.wait(

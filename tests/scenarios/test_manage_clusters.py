@@ -217,3 +217,25 @@ async def test_list_costs_two_kubernetes_requests_whatever_the_number_of_cluster
     lists = [(m, p) for m, p, q in requests if m == "GET" and "watch=" not in q]
     assert len(lists) == 2, lists
     assert {p.rsplit("/", 1)[-1] for _, p in lists} == {"rayclusters", "pods"}
+
+
+async def test_an_opened_app_home_follows_the_phases_of_its_owners_clusters(
+    bot: RunningBot, slack: SlackClient, double: SlackDouble
+) -> None:
+    await slack.event({"type": "app_home_opened", "user": ALICE, "tab": "home"})
+    [first] = await double.wait_for(lambda: double.published_views(ALICE), WAIT)
+    assert "homefresh" not in str(first)
+
+    await slack.slash("create homefresh", user=ALICE)
+    await slack.slash("create bobs", user=BOB)  # Bob never opened his Home
+    card = await wait_card(double, "homefresh")
+    await wait_reply(double, card, "is ready")
+
+    def home_says_ready() -> bool:
+        home = str(double.published_views(ALICE)[-1])
+        return "homefresh" in home and ":large_green_circle: ready" in home
+
+    await double.wait_for(home_says_ready, WAIT)
+    assert bot.runtime.home is not None and bot.runtime.home.viewers == {ALICE}
+    await wait_created(double, "bobs")
+    assert double.published_views(BOB) == []

@@ -1,13 +1,16 @@
-"""The notifier's pure decisions: one reply per phase change, never a repeat, resumable."""
+"""The notifier's pure decisions: one reply per phase change, never a repeat, resumable; and the
+App Home refreshes its phase changes trigger."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from bot.facts import CardView
+from bot.home import HomeTabs
 from bot.notifier import Record, crash_target, decide, encode_record, parse_record, reply_for
 from bot.slack_limits import validate_blocks
 from core.status import ClusterStatus, Phase
@@ -78,7 +81,7 @@ def test_unreadable_records_count_as_nothing_announced(text: str | None) -> None
 
 
 def _view(phase: Phase, reason: str = "why", hint: str | None = "do this") -> CardView:
-    return CardView("demo", "ns", "U1", ClusterStatus(phase, reason, hint), "img", 1, 1, 1)
+    return CardView("demo", "ns", "U1", ClusterStatus(phase, reason, hint), ("img",), 1, 1, 1)
 
 
 def test_ready_reply_mentions_the_owner_with_addresses_and_port_forward() -> None:
@@ -117,3 +120,35 @@ def test_crash_target_prefers_the_pod_the_status_names() -> None:
     assert crash_target(pods, "b") == ("b", "ray-head")
     assert crash_target(pods, None) == ("a", "ray-worker")
     assert crash_target([_pod("c", [{"name": "x", "state": {"running": {}}}])], None) is None
+
+
+# --- App Home refreshes (the notifier's on_phase feeds HomeTabs.changed) -------------------------
+
+
+async def test_a_burst_of_phase_changes_republishes_an_opened_home_once() -> None:
+    published: asyncio.Queue[str] = asyncio.Queue()
+    released = asyncio.Event()
+
+    async def publish(user: str) -> None:
+        published.put_nowait(user)
+
+    async def debounce(_seconds: float) -> None:
+        await released.wait()  # the debounce ends when the test says so
+
+    home = HomeTabs(publish, debounce=1.0, sleep=debounce)
+    task = asyncio.create_task(home.run())
+    try:
+        home.opened("U1")
+        for _ in range(5):  # creating, pods-pending, containers-creating, running, ready
+            home.changed("U1")
+        home.changed("U2")  # never opened their Home
+        home.changed(None)  # a cluster without an owner
+        released.set()
+        async with asyncio.timeout(5):
+            assert await published.get() == "U1"
+            home.changed("U1")  # a later change publishes again
+            assert await published.get() == "U1"
+        assert published.empty()  # one publish per burst, none for U2
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
