@@ -7,7 +7,7 @@ Unauthorized; an authorizer gets ``RequestAttributes`` and returns ``None`` to a
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
@@ -34,12 +34,19 @@ Authenticator = Callable[[str | None], UserInfo | None]
 Authorizer = Callable[[RequestAttributes], str | None]
 
 
-def forbidden_message(attrs: RequestAttributes) -> str:
-    """The real server's wording for a denied request (handy for authorizers)."""
-    resource = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
-    subject = f'{resource} "{attrs.name}"' if attrs.name else resource
-    where = f' in the namespace "{attrs.namespace}"' if attrs.namespace else " at the cluster scope"
-    return (
-        f'{subject} is forbidden: User "{attrs.user.username}" cannot {attrs.verb} resource '
-        f'"{resource}" in API group "{attrs.api_group}"{where}'
+def forbidden_message(attrs: RequestAttributes, reasons: Sequence[str] = ()) -> str:
+    """The API server's 403 text, e.g. ``pods "x" is forbidden: User "u" cannot get resource
+    "pods/log" in API group "" in the namespace "default"``."""
+    combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
+    scope = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
+    detail = (
+        f'User "{attrs.user.username}" cannot {attrs.verb} resource "{combined}" '
+        f'in API group "{attrs.api_group}" {scope}'
     )
+    if reasons:
+        joined = reasons[0] if len(reasons) == 1 else "[" + ", ".join(reasons) + "]"
+        detail = f"{detail}: RBAC: {joined}"
+    qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
+    if attrs.name:
+        return f'{qualified} "{attrs.name}" is forbidden: {detail}'
+    return f"{qualified} is forbidden: {detail}"

@@ -32,12 +32,12 @@ import json
 import secrets
 import time
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from core.errors import SandboxError
 from core.sandbox.apierror import ApiError
-from core.sandbox.authz_types import RequestAttributes, UserInfo
+from core.sandbox.authz_types import RequestAttributes, UserInfo, forbidden_message
 from core.sandbox.runner import Sandbox
 from core.sandbox.store import Store
 
@@ -195,24 +195,6 @@ def subject_matches(subject: Mapping[str, Any], user: UserInfo, *, binding_names
         namespace = subject.get("namespace") or binding_namespace
         return user.username == service_account_username(namespace, str(name))
     return False
-
-
-def forbidden_message(attrs: RequestAttributes, reasons: Sequence[str] = ()) -> str:
-    """The API server's 403 text, e.g. ``pods "x" is forbidden: User "u" cannot get resource
-    "pods/log" in API group "" in the namespace "default"``."""
-    combined = f"{attrs.resource}/{attrs.subresource}" if attrs.subresource else attrs.resource
-    scope = f'in the namespace "{attrs.namespace}"' if attrs.namespace else "at the cluster scope"
-    detail = (
-        f'User "{attrs.user.username}" cannot {attrs.verb} resource "{combined}" '
-        f'in API group "{attrs.api_group}" {scope}'
-    )
-    if reasons:
-        joined = reasons[0] if len(reasons) == 1 else "[" + ", ".join(reasons) + "]"
-        detail = f"{detail}: RBAC: {joined}"
-    qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
-    if attrs.name:
-        return f'{qualified} "{attrs.name}" is forbidden: {detail}'
-    return f"{qualified} is forbidden: {detail}"
 
 
 class RbacAuthorizer:
