@@ -9,6 +9,7 @@ hint ever reaches Slack.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -177,17 +178,37 @@ class Commands:
         self, namespace: str | None, *, all_namespaces: bool, mine: bool, inv: Invocation,
         respond: Respond,
     ) -> None:  # fmt: skip
-        scope_ns = None if all_namespaces else self.namespace(namespace)
-        clusters = await api.list_clusters(
-            scope_ns, client=self.kube, owner=inv.user if mine else None
-        )
+        owner = inv.user if mine else None
+        if all_namespaces:
+            clusters = await self._list_everywhere(owner)
+            scope = msg.list_scope(None, mine, among=self.settings.watched())
+        else:
+            scope_ns = self.namespace(namespace)
+            clusters = await api.list_clusters(scope_ns, client=self.kube, owner=owner)
+            scope = msg.list_scope(scope_ns, mine)
         names = await self._names([c.owner for c in clusters if c.owner])
-        scope = msg.list_scope(scope_ns, mine)
         await respond(
             text=blocks.cluster_table_text(clusters, scope=scope),
             blocks=blocks.cluster_table(clusters, scope=scope, now=self._now(), user_names=names),
             response_type="ephemeral",
         )
+
+    async def _list_everywhere(self, owner: str | None) -> list[ClusterSummary]:
+        """`--all` means every namespace the bot manages: one cluster-wide LIST pair when it
+        watches all of them, else one pair per namespace — namespaced RBAC refuses the former."""
+        watched = self.settings.watched()
+        if watched is None:
+            return await api.list_clusters(None, client=self.kube, owner=owner)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [
+                    group.create_task(api.list_clusters(ns, client=self.kube, owner=owner))
+                    for ns in watched
+                ]
+        except ExceptionGroup as failed:  # the first failure says what went wrong
+            raise failed.exceptions[0] from None
+        found = [cluster for task in tasks for cluster in task.result()]
+        return sorted(found, key=lambda c: (c.namespace, c.name))
 
     async def _names(self, users: list[str]) -> dict[str, str]:
         if not self._user_names or not users:

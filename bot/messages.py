@@ -206,8 +206,13 @@ def no_clusters(scope: str) -> str:
     return f"No clusters {scope}. Create one with `/krayne create NAME`."
 
 
-def list_scope(namespace: str | None, mine: bool) -> str:
-    where = f"in `{namespace}`" if namespace else "in any namespace"
+def list_scope(namespace: str | None, mine: bool, *, among: list[str] | None = None) -> str:
+    if namespace:
+        where = f"in `{namespace}`"
+    elif among:
+        where = "in " + ", ".join(f"`{ns}`" for ns in among)
+    else:
+        where = "in any namespace"
     return f"{where}{' owned by you' if mine else ''}"
 
 

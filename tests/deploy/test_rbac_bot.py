@@ -66,10 +66,15 @@ async def test_bot_as_its_service_account_creates_scales_and_deletes_from_slack(
                 await slack.slash("scale demo --workers 2", user=ALICE)
                 await wait_reply(double, card, "scaled group `worker` to 2")
 
-                await slack.slash("list", user=ALICE)
-                await double.wait_for(
-                    lambda: any("demo" in all_text(m) for m in double.ephemerals(ALICE)), WAIT
-                )
+                for listing in ("list", "list --all"):  # --all stays within the granted namespace
+                    before = len(double.ephemerals(ALICE))
+                    await slack.slash(listing, user=ALICE)
+                    await double.wait_for(
+                        lambda n=before: any(
+                            "demo" in all_text(m) for m in double.ephemerals(ALICE)[n:]
+                        ),
+                        WAIT,
+                    )
                 await slack.event({"type": "app_home_opened", "user": ALICE, "tab": "home"})
                 await double.wait_for(lambda: double.published_views(ALICE), WAIT)
 
