@@ -117,23 +117,7 @@ class KubernetesAsyncioClient:
     async def list_rayclusters(
         self, namespace: str | None, *, label_selector: str | None = None
     ) -> ObjectList:
-        target = Target("raycluster", namespace)
-        kw: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
-        if namespace is None:
-            data = await self._json(
-                self._custom.list_cluster_custom_object, target, GROUP, VERSION, PLURAL, **kw
-            )
-        else:
-            data = await self._json(
-                self._custom.list_namespaced_custom_object,
-                target,
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                **kw,
-            )
-        return self._as_list(data)
+        return await self._list("rayclusters", namespace, label_selector=label_selector)
 
     async def create_raycluster(self, body: Obj) -> Obj:
         meta = body.get("metadata") or {}
@@ -201,26 +185,21 @@ class KubernetesAsyncioClient:
     async def list_pods(
         self, namespace: str | None, *, label_selector: str | None = None
     ) -> ObjectList:
-        kw: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
-        if namespace is None:
-            data = await self._json(self._core.list_pod_for_all_namespaces, Target("pod"), **kw)
-        else:
-            data = await self._json(
-                self._core.list_namespaced_pod, Target("pod", namespace), namespace, **kw
-            )
-        return self._as_list(data)
+        return await self._list("pods", namespace, label_selector=label_selector)
 
     async def list_events(
         self, namespace: str | None, *, field_selector: str | None = None
     ) -> ObjectList:
-        kw: dict[str, Any] = {"field_selector": field_selector} if field_selector else {}
-        if namespace is None:
-            data = await self._json(self._core.list_event_for_all_namespaces, Target("event"), **kw)
-        else:
-            data = await self._json(
-                self._core.list_namespaced_event, Target("event", namespace), namespace, **kw
-            )
-        return self._as_list(data)
+        return await self._list("events", namespace, field_selector=field_selector)
+
+    async def _list(
+        self, kind: WatchKind, namespace: str | None, **selectors: str | None
+    ) -> ObjectList:
+        """One LIST, through the same call a watch of ``kind`` uses."""
+        call, args = self._watch_call(kind, namespace)
+        given = {key: value for key, value in selectors.items() if value}
+        target = Target(kind.removesuffix("s"), namespace)
+        return self._as_list(await self._json(call, target, *args, **given))
 
     async def read_pod_log(
         self,
@@ -284,6 +263,7 @@ class KubernetesAsyncioClient:
     # -- watch ------------------------------------------------------------------------------
 
     def _watch_call(self, kind: WatchKind, namespace: str | None) -> tuple[Any, tuple[Any, ...]]:
+        """The generated client's LIST method for ``kind`` (cluster-wide or namespaced)."""
         if kind == "rayclusters":
             if namespace is None:
                 return self._custom.list_cluster_custom_object, (GROUP, VERSION, PLURAL)
