@@ -7,6 +7,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+# Sandbox fixtures (sandbox, kubeconfig, bare, kube) for every test directory.
+pytest_plugins = ["tests.sandbox_fixtures"]
+
 
 @pytest.fixture(autouse=True)
 async def _no_leaked_tasks() -> AsyncIterator[None]:

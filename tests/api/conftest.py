@@ -11,19 +11,18 @@ import pytest
 
 from core.config import ClusterConfig, build_config
 from core.kube_asyncio import KubernetesAsyncioClient, connect
-from tests.sandbox_fixtures import sandbox  # noqa: F401  (the fixture, re-exported)
 
 _serial = itertools.count()
 NO_SERVICES = {"notebook": False, "code_server": False, "ssh": False}
 
 
 @pytest.fixture
-async def client(sandbox: Any) -> AsyncIterator[KubernetesAsyncioClient]:  # noqa: F811
-    kube = await connect(str(sandbox.kubeconfig_path), request_timeout=5)
+async def client(sandbox: Any) -> AsyncIterator[KubernetesAsyncioClient]:
+    connected = await connect(str(sandbox.kubeconfig_path), request_timeout=5)
     try:
-        yield kube
+        yield connected
     finally:
-        await kube.close()
+        await connected.close()
 
 
 @pytest.fixture

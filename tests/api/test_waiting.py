@@ -4,46 +4,19 @@ writing pod states into the store, so every path of the wait is driven on purpos
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from core.api import create_cluster, delete_cluster, wait_until_ready
 from core.errors import ClusterFailedError, ClusterNotFoundError, ClusterTimeoutError
-from core.kube_asyncio import KubernetesAsyncioClient, connect
-from core.sandbox.runner import running_sandbox
+from core.kube_asyncio import KubernetesAsyncioClient
 from core.status import Phase
 from tests.api.conftest import cluster_config
-from tests.unit.kube_objects import pod
+from tests.sandbox_fixtures import put_pod
 
 NS = "default"
-
-
-@pytest.fixture(scope="module")
-def bare() -> Iterator[Any]:
-    with running_sandbox(simulate=False) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def kube(bare: Any) -> AsyncIterator[KubernetesAsyncioClient]:
-    client = await connect(str(bare.kubeconfig_path), request_timeout=5)
-    try:
-        yield client
-    finally:
-        await client.close()
-
-
-def _put_pod(bare: Any, cluster: str, name: str, node_type: str, **state: Any) -> None:
-    """Create the pod if needed, then set its status (as kubelet would)."""
-    body = pod(name, cluster=cluster, node_type=node_type, **state)
-    try:
-        current = bare.store.get("pods", NS, name)
-    except Exception:
-        current = bare.store.create("pods", {k: v for k, v in body.items() if k != "status"})
-    current["status"] = body["status"]
-    bare.store.update("pods", current, subresource="status")
 
 
 async def _watching(bare: Any, started: int) -> None:
@@ -70,11 +43,11 @@ async def test_wait_returns_ready_across_dropped_and_expired_watches(
     await create_cluster(cluster_config(name), client=kube)
     started = len(bare.requests)
     task = await _start_wait(bare, kube, name, timeout=30)
-    _put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=False)
+    put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=False)
     bare.faults.expire_resource_versions()
     assert bare.faults.drop_watches() >= 1
-    _put_pod(bare, name, f"{name}-head-a", "head", ready=True)
-    _put_pod(bare, name, f"{name}-worker-worker-b", "worker", ready=True)
+    put_pod(bare, name, f"{name}-head-a", "head", ready=True)
+    put_pod(bare, name, f"{name}-worker-worker-b", "worker", ready=True)
     status = await asyncio.wait_for(task, 20)
     assert status.phase is Phase.READY and status.ready_workers == 1
     snapshots = [p for m, p, q in bare.requests[started:] if m == "GET" and p.endswith(name)]
@@ -102,7 +75,7 @@ async def test_wait_fails_at_once_on_a_crash_loop(
     task = await _start_wait(bare, kube, name, timeout=30)
     crashed = waiting("ray-head", "CrashLoopBackOff", "back-off 40s restarting failed container",
                       restarts=3, last=terminated("Error", 1))  # fmt: skip
-    _put_pod(bare, name, f"{name}-head-a", "head", containers=[crashed])
+    put_pod(bare, name, f"{name}-head-a", "head", containers=[crashed])
     with pytest.raises(ClusterFailedError) as err:
         await asyncio.wait_for(task, 10)
     assert err.value.cluster_status.phase is Phase.CRASH_LOOP
@@ -117,7 +90,7 @@ async def test_unschedulable_keeps_waiting_and_the_timeout_names_the_scheduler_m
 ) -> None:
     name = unique_name("w")
     await create_cluster(cluster_config(name), client=kube)
-    _put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=UNSCHEDULABLE)
+    put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=UNSCHEDULABLE)
     with pytest.raises(ClusterTimeoutError) as err:
         await wait_until_ready(name, NS, client=kube, timeout=1)
     assert f"Cluster `{name}` was not ready after 1 s: unschedulable" in err.value.message
@@ -130,7 +103,7 @@ async def test_unschedulable_fails_after_the_grace_when_one_is_given(
     name = unique_name("w")
     await create_cluster(cluster_config(name), client=kube)
     task = await _start_wait(bare, kube, name, timeout=30, unschedulable_grace=0.3)
-    _put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=UNSCHEDULABLE)
+    put_pod(bare, name, f"{name}-head-a", "head", phase="Pending", scheduled=UNSCHEDULABLE)
     with pytest.raises(ClusterFailedError, match="cannot be scheduled") as err:
         await asyncio.wait_for(task, 10)
     assert err.value.cluster_status.phase is Phase.UNSCHEDULABLE

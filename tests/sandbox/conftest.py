@@ -12,9 +12,7 @@ import pytest
 
 from core.sandbox.runner import Sandbox
 from tests.sandbox.apiclient import Api
-from tests.sandbox_fixtures import kubeconfig, kubectl_path, kubectl_version, sandbox
-
-__all__ = ["kubeconfig", "sandbox"]
+from tests.sandbox_fixtures import kubectl_path, kubectl_version
 
 DATA = Path(__file__).parent / "data"
 

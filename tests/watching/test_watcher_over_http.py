@@ -9,37 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
 from core.config import build_config
-from core.kube_asyncio import KubernetesAsyncioClient, connect
-from core.sandbox.runner import running_sandbox
+from core.kube_asyncio import KubernetesAsyncioClient
 from core.status import Phase
 from core.watching import ClusterChange, ClusterWatcher, Subscription, WatchSettings
 from manifests.raycluster import build_raycluster
-from tests.sandbox_fixtures import wait_for
-from tests.unit.kube_objects import pod
+from tests.sandbox_fixtures import put_pod, wait_for
 
 NS = "default"
 SETTINGS = WatchSettings(timeout_seconds=30, backoff_initial=0.02, backoff_max=0.2)
-
-
-@pytest.fixture(scope="module")
-def bare() -> Iterator[Any]:
-    with running_sandbox(simulate=False) as sandbox:
-        yield sandbox
-
-
-@pytest.fixture
-async def kube(bare: Any) -> AsyncIterator[KubernetesAsyncioClient]:
-    client = await connect(str(bare.kubeconfig_path), request_timeout=5)
-    try:
-        yield client
-    finally:
-        await client.close()
 
 
 @pytest.fixture
@@ -72,17 +55,6 @@ async def create(kube: KubernetesAsyncioClient, name: str) -> None:
         }
     )
     await kube.create_raycluster(build_raycluster(config))
-
-
-def put_pod(bare: Any, cluster: str, pod_name: str, node_type: str, **state: Any) -> None:
-    """Create the pod if needed, then write its status as the kubelet would."""
-    body = pod(pod_name, cluster=cluster, node_type=node_type, **state)
-    try:
-        current = bare.store.get("pods", NS, pod_name)
-    except Exception:
-        current = bare.store.create("pods", {k: v for k, v in body.items() if k != "status"})
-    current["status"] = body["status"]
-    bare.store.update("pods", current, subresource="status")
 
 
 async def next_for(

@@ -20,7 +20,6 @@ from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
 from core.status import Phase
 from core.watching import ClusterChange, ClusterWatcher, WatchSettings
 from manifests.raycluster import build_raycluster
-from tests.sandbox_fixtures import sandbox  # noqa: F401  (the fixture)
 
 NS = "default"
 RESTARTS_WATCHED = 4  # kubelet back-off 10+20+40 s: about 2 s of wall time at sandbox speed
@@ -36,7 +35,7 @@ PROGRESS = [
 
 @pytest.fixture
 async def watched(
-    sandbox: ThreadedSandbox,  # noqa: F811
+    sandbox: ThreadedSandbox,
 ) -> AsyncIterator[tuple[KubernetesAsyncioClient, ClusterWatcher]]:
     kube = await connect(str(sandbox.kubeconfig_path), request_timeout=5)
     watcher = ClusterWatcher(kube, [NS], settings=SETTINGS)
@@ -129,7 +128,7 @@ async def test_crashing_image_is_a_crash_loop_quoting_the_exit(
 
 
 async def test_ready_is_reached_through_dropped_watches_and_a_forced_410(
-    sandbox: ThreadedSandbox,  # noqa: F811
+    sandbox: ThreadedSandbox,
     watched: tuple[KubernetesAsyncioClient, ClusterWatcher],
 ) -> None:
     kube, watcher = watched
