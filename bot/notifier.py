@@ -36,7 +36,7 @@ from bot.facts import (
 )
 from bot.metrics import Metrics
 from bot.outbox import Outbox
-from core.errors import KrayneError
+from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
 from core.status import ClusterStatus, Phase
 from core.status_views import PodView
@@ -275,6 +275,8 @@ class Notifier:
                 try:
                     async with self._turn(key):
                         await self.handle(change)
+                except ClusterNotFoundError:  # deleted meanwhile: its deletion change comes next
+                    log.info("notifier: %s/%s is gone", key[0], key[1])
                 except KrayneError as err:
                     log.warning("notifier: %s/%s: %s", key[0], key[1], err.message)
                 except Exception:
