@@ -52,9 +52,6 @@ class BotSettings(BaseSettings):
         "(needs cluster-wide list/watch). Default: KRAYNE_NAMESPACE only, which namespaced RBAC "
         "allows.",
     )
-    policy_file: str | None = Field(
-        default=None, validation_alias=AliasChoices("policy_file", "KRAYNE_POLICY_FILE")
-    )
     ray_version: str = Field(
         default="2.53.0", validation_alias=AliasChoices("ray_version", "KRAYNE_RAY_VERSION")
     )
@@ -91,7 +88,7 @@ class BotSettings(BaseSettings):
         # slack_sdk joins "base_url + method", so the base must end with a slash.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("kubeconfig", "kube_context", "policy_file", "watch_namespaces", mode="before")
+    @field_validator("kubeconfig", "kube_context", "watch_namespaces", mode="before")
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value
