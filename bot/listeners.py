@@ -5,11 +5,18 @@ answers with ``ack`` (the ephemeral usage error, the help, or "Creating `demo`â€
 the rest as a task the runtime owns. A request Slack delivers twice (``X-Slack-Retry-Num``, or
 the same trigger/event id) is acknowledged and otherwise ignored, so nothing is created or
 posted twice.
+
+The slash command is matched whatever it is called (``/krayne``, ``/krayne-dev``, â€¦): a Slack
+app has one command per name, and a staging install simply registers another name. Clicks from
+the App Home carry no ``response_url``; their answers go to the user's DM with the bot. Requests
+the bot does not use (other actions, shortcuts, view submissions, events) are acknowledged with
+200 and logged, so Slack neither retries nor shows the user an error.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
@@ -37,11 +44,14 @@ from bot.grammar import (
 )
 from bot.home import HomeTabs
 from bot.metrics import Metrics
-from core.errors import ConfigValidationError, KrayneError
+from core.errors import ClusterNotFoundError, ConfigValidationError, KrayneError
 
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+
+ANY = re.compile(r".*", re.DOTALL)
+ANY_COMMAND = re.compile(r"^/.+")
 
 
 class SeenRequests:
@@ -96,26 +106,33 @@ def register(
 
     app.middleware(dedupe)
 
-    def run(work: Coroutine[Any, Any, None], *, what: str, respond: Respond) -> None:
+    def run(
+        work: Coroutine[Any, Any, None], *, what: str, respond: Respond, gone: str | None = None
+    ) -> None:
+        """Own ``work`` as a task; a failure is told through ``respond``. ``gone`` is the
+        cluster a button referred to: its disappearance is news, not an error."""
+
         async def guarded() -> None:
             try:
                 await work
             except Exception as err:
+                if gone is not None and isinstance(err, ClusterNotFoundError):
+                    log.info("/krayne %s: %s", what, err.message)
+                    metrics.commands.labels(command=what, outcome="gone").inc()
+                    await _tell(respond, msg.no_longer_exists(gone), what)
+                    return
                 if isinstance(err, KrayneError):
                     log.info("/krayne %s: %s", what, err.message)
                 else:
                     log.exception("/krayne %s failed", what)
                 metrics.commands.labels(command=what, outcome="error").inc()
-                try:
-                    await respond(text=error_text(err, usage_of=what), response_type="ephemeral")
-                except Exception:
-                    log.exception("could not tell the user that /krayne %s failed", what)
+                await _tell(respond, error_text(err, usage_of=what), what)
             else:
                 metrics.commands.labels(command=what, outcome="ok").inc()
 
         spawn(guarded(), f"krayne:{what}")
 
-    @app.command("/krayne")
+    @app.command(ANY_COMMAND)
     async def on_krayne(ack: Any, command: dict[str, Any], respond: Respond) -> None:
         inv = Invocation(
             user=command.get("user_id", ""),
@@ -186,53 +203,65 @@ def register(
         return inv, namespace, name
 
     @app.action(blocks.DESCRIBE)
-    async def on_describe(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_describe(ack: Any, body: dict[str, Any], respond: Respond | None,
+                          client: Any) -> None:  # fmt: skip
         await ack()
         metrics.actions.labels(action="describe").inc()
         _inv, namespace, name = _clicked(body)
-        run(commands.describe(name, namespace, respond), what="describe", respond=respond)
+        out = answer_to(body, respond, client)
+        run(commands.describe(name, namespace, out), what="describe", respond=out, gone=name)
 
     @app.action(blocks.DELETE)
-    async def on_delete(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_delete(ack: Any, body: dict[str, Any], respond: Respond | None,
+                        client: Any) -> None:  # fmt: skip
         await ack()
         metrics.actions.labels(action="delete").inc()
         inv, namespace, name = _clicked(body)
-        run(commands.ask_delete(name, namespace, inv, respond), what="delete", respond=respond)
+        out = answer_to(body, respond, client)
+        run(commands.ask_delete(name, namespace, inv, out), what="delete", respond=out, gone=name)
 
     @app.action(blocks.DELETE_CONFIRM)
-    async def on_delete_confirm(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_delete_confirm(ack: Any, body: dict[str, Any], respond: Respond | None,
+                                client: Any) -> None:  # fmt: skip
         await ack()
         metrics.actions.labels(action="delete_confirm").inc()
         inv, namespace, name = _clicked(body)
-        run(commands.delete(name, namespace, inv, respond), what="delete", respond=respond)
+        out = answer_to(body, respond, client)
+        run(commands.delete(name, namespace, inv, out), what="delete", respond=out, gone=name)
 
     @app.action(blocks.DELETE_CANCEL)
-    async def on_delete_cancel(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_delete_cancel(ack: Any, body: dict[str, Any], respond: Respond | None,
+                               client: Any) -> None:  # fmt: skip
         await ack()
         metrics.actions.labels(action="delete_cancel").inc()
         _inv, _namespace, name = _clicked(body)
-        run(respond(text=msg.delete_cancelled(name), replace_original=True), what="delete",
-            respond=respond)  # fmt: skip
+        out = answer_to(body, respond, client)
+        run(out(text=msg.delete_cancelled(name), replace_original=True), what="delete",
+            respond=out)  # fmt: skip
 
-    async def _scale_by(delta: int, body: dict[str, Any], respond: Respond) -> None:
+    async def _scale_by(delta: int, body: dict[str, Any], respond: Respond | None,
+                        client: Any) -> None:  # fmt: skip
         inv, namespace, name = _clicked(body)
+        out = answer_to(body, respond, client)
         work = commands.scale(
             name, namespace, workers=None, group=None, min_workers=None, max_workers=None,
-            delta=delta, inv=inv, respond=respond,
+            delta=delta, inv=inv, respond=out,
         )  # fmt: skip
-        run(work, what="scale", respond=respond)
+        run(work, what="scale", respond=out, gone=name)
 
     @app.action(blocks.SCALE_UP)
-    async def on_scale_up(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_scale_up(ack: Any, body: dict[str, Any], respond: Respond | None,
+                          client: Any) -> None:  # fmt: skip
         await ack()
         metrics.actions.labels(action="scale_up").inc()
-        await _scale_by(+1, body, respond)
+        await _scale_by(+1, body, respond, client)
 
     @app.action(blocks.SCALE_DOWN)
-    async def on_scale_down(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+    async def on_scale_down(ack: Any, body: dict[str, Any], respond: Respond | None,
+                            client: Any) -> None:  # fmt: skip
         await ack()
         metrics.actions.labels(action="scale_down").inc()
-        await _scale_by(-1, body, respond)
+        await _scale_by(-1, body, respond, client)
 
     @app.event("app_home_opened")
     async def on_home(ack: Any, event: dict[str, Any], client: Any) -> None:
@@ -251,3 +280,50 @@ def register(
             log.warning("App Home of %s not published: %s", user, text)
 
         run(publish(), what="home", respond=no_respond)
+
+    register_fallbacks(app)
+
+
+def register_fallbacks(app: AsyncApp) -> None:
+    """Acknowledge what krayne does not use; registered last, so krayne's listeners win."""
+
+    async def ignore(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        kind = body.get("type") or "event"
+        detail = (
+            ((body.get("actions") or [{}])[0]).get("action_id")
+            or body.get("callback_id")
+            or (body.get("view") or {}).get("callback_id")
+            or (body.get("event") or {}).get("type")
+        )
+        log.info("ignored a Slack request the bot does not use: %s %s", kind, detail)
+
+    app.action(ANY)(ignore)
+    app.view_submission(ANY)(ignore)
+    app.view_closed(ANY)(ignore)
+    app.shortcut(ANY)(ignore)
+    app.options(ANY)(ignore)
+    app.event(ANY)(ignore)
+
+
+async def _tell(respond: Respond, text: str, what: str) -> None:
+    try:
+        await respond(text=text, response_type="ephemeral")
+    except Exception:
+        log.exception("could not tell the user how /krayne %s ended", what)
+
+
+def answer_to(body: dict[str, Any], respond: Respond | None, client: Any) -> Respond:
+    """Where a click is answered: its ``response_url`` when Slack sent one, else (a click in
+    the App Home, which has neither channel nor response_url) the user's DM with the bot."""
+    if respond is not None and (body.get("response_url") or body.get("response_urls")):
+        return respond
+    user = (body.get("user") or {}).get("id", "")
+
+    async def direct_message(text: str = "", **kwargs: Any) -> Any:
+        args: dict[str, Any] = {"channel": user, "text": text}
+        if kwargs.get("blocks"):
+            args["blocks"] = kwargs["blocks"]
+        return await client.chat_postMessage(**args)
+
+    return direct_message

@@ -88,6 +88,14 @@ def krayne_error(message: str, hint: str | None, usage: str | None = None) -> st
     return text
 
 
+def no_longer_exists(name: str) -> str:
+    """A button of a cluster deleted since the message was posted."""
+    return (
+        f":information_source: Cluster `{name}` no longer exists, so this button does nothing "
+        "now.\n_Run `/krayne list` to see the clusters that exist._"
+    )
+
+
 def internal_error(what: str) -> str:
     return (
         f":warning: Something went wrong on my side while running `{what}`. "

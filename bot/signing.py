@@ -135,6 +135,43 @@ def block_actions_body(
     return urlencode([("payload", json.dumps(payload, separators=(",", ":")))]).encode()
 
 
+def home_actions_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    action: Mapping[str, Any],
+    block_id: str,
+    view: Mapping[str, Any],
+    trigger_id: str | None = None,
+) -> bytes:
+    """A click on ``action`` in the App Home: the container is the ``view``, and Slack sends
+    neither a channel nor a ``response_url`` (the answer must go elsewhere)."""
+    clicked: dict[str, Any] = {
+        "action_id": action.get("action_id", ""),
+        "block_id": block_id,
+        "type": action.get("type", "button"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    for key in ("text", "value", "style"):
+        if key in action:
+            clicked[key] = action[key]
+    payload: dict[str, Any] = {
+        "type": "block_actions",
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "container": {"type": "view", "view_id": view.get("id", "")},
+        "trigger_id": trigger_id or new_trigger_id(),
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "enterprise": None,
+        "is_enterprise_install": False,
+        "view": dict(view),
+        "actions": [clicked],
+    }
+    return urlencode([("payload", json.dumps(payload, separators=(",", ":")))]).encode()
+
+
 def event_body(
     event: Mapping[str, Any],
     *,
