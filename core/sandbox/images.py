@@ -129,11 +129,14 @@ def ray_pythons(release: str) -> tuple[tuple[str, ...], str]:
     """Python tags of a Ray release's images and the one the bare tag points to.
 
     Python 3.9 images stopped and 3.13 images started with Ray 2.52; before that py39 was the
-    default behind the bare ``x.y.z`` tag, afterwards py310.
+    default behind the bare ``x.y.z`` tag, afterwards py310. Releases before 2.11 shipped
+    py38..py311 with py38 behind the bare tag.
     """
     parts = tuple(int(p) for p in release.split(".")[:2])
     if parts >= (2, 52):
         return ("py310", "py311", "py312", "py313"), "py310"
+    if parts < (2, 11):
+        return ("py38", "py39", "py310", "py311"), "py38"
     return ("py39", "py310", "py311", "py312"), "py39"
 
 

@@ -51,7 +51,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from core.errors import SandboxError
 
 # Ray releases whose images the default catalogue serves (docker.io/rayproject/ray).
+# Older releases matter because upstream KubeRay samples pin them (ray-cluster.head-command.yaml
+# uses 2.8.0, custom-head-service 2.34.0): an image that exists upstream must pull here too.
 RAY_RELEASES: tuple[str, ...] = (
+    "2.0.0", "2.0.1", "2.1.0", "2.2.0", "2.3.0", "2.3.1", "2.4.0", "2.5.0", "2.5.1", "2.6.0",
+    "2.6.1", "2.6.2", "2.6.3", "2.7.0", "2.7.1", "2.7.2", "2.8.0", "2.8.1", "2.9.0", "2.9.1",
+    "2.9.2", "2.9.3", "2.10.0", "2.11.0", "2.12.0", "2.20.0", "2.21.0", "2.22.0", "2.23.0",
+    "2.24.0", "2.30.0", "2.31.0", "2.32.0", "2.33.0", "2.34.0", "2.35.0", "2.36.0", "2.36.1",
+    "2.37.0", "2.38.0", "2.39.0",
     "2.40.0", "2.41.0", "2.42.0", "2.42.1", "2.43.0", "2.44.0", "2.44.1", "2.45.0", "2.46.0",
     "2.47.0", "2.47.1", "2.48.0", "2.49.0", "2.49.1", "2.49.2", "2.50.0", "2.50.1", "2.51.0",
     "2.51.1", "2.52.0", "2.52.1", "2.53.0",
