@@ -94,6 +94,15 @@ RESOURCES: dict[str, ResourceType] = {
         ResourceType(
             "serviceaccounts", "serviceaccount", "ServiceAccount", "", "v1", short_names=("sa",)
         ),
+        ResourceType(  # upstream samples ship one next to the RayCluster (separate-ingress)
+            "ingresses",
+            "ingress",
+            "Ingress",
+            "networking.k8s.io",
+            "v1",
+            short_names=("ing",),
+            has_status=True,
+        ),
         ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1"),
         ResourceType("roles", "role", "Role", "rbac.authorization.k8s.io", "v1"),
         ResourceType(

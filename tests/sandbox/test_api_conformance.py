@@ -28,6 +28,7 @@ async def test_discovery_documents_list_every_served_resource(api: Api) -> None:
     assert {g["name"] for g in groups["groups"]} == {
         "ray.io",
         "coordination.k8s.io",
+        "networking.k8s.io",
         "rbac.authorization.k8s.io",
     }
     _, _, ray = await api.call("GET", "/apis/ray.io/v1")
