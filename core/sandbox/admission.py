@@ -105,9 +105,15 @@ def _service(store: Store, obj: Obj, old: Obj | None) -> Obj:
                 break
     if spec.get("clusterIP") and spec["clusterIP"] != "None":
         spec.setdefault("clusterIPs", [spec["clusterIP"]])
+    node_ports = spec["type"] in ("NodePort", "LoadBalancer")
+    taken = {p.get("nodePort") for s in store.list_refs("services")[0]
+             for p in s.get("spec", {}).get("ports") or ()}  # fmt: skip
+    free = (n for n in range(30000, 32768) if n not in taken)
     for port in spec.get("ports") or []:
         port.setdefault("protocol", "TCP")
         port.setdefault("targetPort", port.get("port"))
+        if node_ports and not port.get("nodePort"):
+            port["nodePort"] = next(free)  # kube-apiserver allocates from 30000-32767
     obj.setdefault("status", {"loadBalancer": {}})
     return obj
 

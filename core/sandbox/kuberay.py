@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Callable
 from typing import Any
 
 from core.sandbox.apierror import ApiError
@@ -26,6 +27,7 @@ from core.sandbox.kuberay_pods import (
     is_autoscaling,
     owner_reference,
     validate,
+    validate_metadata,
 )
 from core.sandbox.kuberay_status import calculate_status, status_changed
 from core.sandbox.objects import clone, format_time, generate_name
@@ -38,6 +40,11 @@ Obj = dict[str, Any]
 Key = tuple[str, str]
 COMPONENT = "raycluster-controller"
 REQUEUE_SECONDS = 2.0
+# Metadata first, as ``rayClusterReconcile`` does: each failure is one Warning event, no status.
+_VALIDATIONS: tuple[tuple[str, str, Callable[[Any], str | None]], ...] = (
+    ("InvalidRayClusterMetadata", "metadata", validate_metadata),
+    ("InvalidRayClusterSpec", "spec", validate),
+)
 _RBAC_EVENTS = {
     "serviceaccounts": ("CreatedServiceAccount", "service account"),
     "roles": ("CreatedRole", "role"),
@@ -102,17 +109,15 @@ class KubeRayOperator:
             return
         if spec.get("managedBy") not in (None, "", "ray.io/kuberay-operator"):
             return
-        problem = validate(rc)
-        if problem is not None:
+        for reason, what, check in _VALIDATIONS:
+            problem = check(rc)
+            if problem is None:
+                continue
             marker = (problem, meta.get("generation", 1))
             if self._invalid.get(key) != marker:
                 self._invalid[key] = marker
-                self._event(
-                    rc,
-                    "Warning",
-                    "InvalidRayClusterSpec",
-                    f"The RayCluster spec is invalid {key[0]}/{key[1]}: {problem}",
-                )
+                message = f"The RayCluster {what} is invalid {key[0]}/{key[1]}: {problem}"
+                self._event(rc, "Warning", reason, message)
             return
         self._invalid.pop(key, None)
         failure: tuple[str, str] | None = None

@@ -53,13 +53,18 @@ done
 """
 
 
-def validate(rc: Obj) -> str | None:
-    """``ValidateRayClusterMetadata`` + ``ValidateRayClusterSpec``: the first problem, or None."""
+def validate_metadata(rc: Obj) -> str | None:
+    """``ValidateRayClusterMetadata``: names the API server takes but the operator refuses."""
     name = rc["metadata"]["name"]
     if len(name) > MAX_CLUSTER_NAME:
         return f"RayCluster name should be no more than {MAX_CLUSTER_NAME} characters"
     if not _DNS1035.match(name):
         return f"RayCluster name should be a valid DNS1035 label: [{_DNS1035_MSG}]"
+    return None
+
+
+def validate(rc: Obj) -> str | None:
+    """``ValidateRayClusterSpec``: the first problem, or None."""
     spec = rc.get("spec") or {}
     head = spec.get("headGroupSpec") or {}
     if not ((head.get("template") or {}).get("spec") or {}).get("containers"):
@@ -368,8 +373,12 @@ def build_head_service(rc: Obj) -> Obj:
     labels = {**selector, "ray.io/identifier": f"{name}-head", "app.kubernetes.io/name": "kuberay",
               "app.kubernetes.io/created-by": "kuberay-operator"}  # fmt: skip
     spec: Obj = {**(custom.get("spec") or {}), "ports": ports, "selector": selector}
-    if not custom:
-        spec.update({"clusterIP": "None", "publishNotReadyAddresses": True, "type": "ClusterIP"})
+    service_type = head.get("serviceType") or spec.get("type") or "ClusterIP"
+    spec.setdefault("type", service_type)
+    if not custom and service_type == "ClusterIP":
+        spec.update({"clusterIP": "None", "publishNotReadyAddresses": True})
+    elif not custom:
+        spec["type"] = service_type  # NodePort / LoadBalancer: a real clusterIP and node ports
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -258,7 +258,7 @@ async def test_namespace_pod_quota_sets_replica_failure_and_warns() -> None:
         await stop_simulation(task)
 
 
-async def test_name_longer_than_53_characters_gets_invalid_spec_event_and_no_status(
+async def test_name_longer_than_53_characters_gets_invalid_metadata_event_and_no_status(
     sim: Simulation,
 ) -> None:
     store = sim.store
@@ -266,11 +266,11 @@ async def test_name_longer_than_53_characters_gets_invalid_spec_event_and_no_sta
     store.create("rayclusters", raycluster(name))
     event = await until(
         store,
-        lambda: [e for e in events_for(store, name) if e["reason"] == "InvalidRayClusterSpec"],
+        lambda: [e for e in events_for(store, name) if e["reason"] == "InvalidRayClusterMetadata"],
     )
     assert event[0]["type"] == "Warning"
     assert event[0]["message"] == (
-        f"The RayCluster spec is invalid default/{name}: RayCluster name should be no more "
+        f"The RayCluster metadata is invalid default/{name}: RayCluster name should be no more "
         "than 53 characters"
     )
     await sim.operator.queue.wait_idle()

@@ -13,6 +13,7 @@ from core.sandbox.kuberay_pods import (
     desired_replicas,
     pod_generate_name,
     validate,
+    validate_metadata,
 )
 from core.sandbox.kuberay_status import (
     calculate_status,
@@ -139,7 +140,7 @@ def test_head_service_is_headless_with_container_ports_and_metrics() -> None:
 def test_operator_validation_rejects_what_kuberay_rejects(mutate: Any, problem: str) -> None:
     rc = _rc()
     mutate(rc)
-    found = validate(rc)
+    found = validate_metadata(rc) or validate(rc)  # metadata first, as rayClusterReconcile does
     assert found is not None and found.startswith(problem)
 
 

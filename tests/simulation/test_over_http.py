@@ -157,12 +157,15 @@ async def test_scale_then_delete_cascades(client: KubernetesAsyncioClient) -> No
     assert remaining["items"] == []
 
 
-async def test_54_character_name_gets_invalid_spec_warning(client: KubernetesAsyncioClient) -> None:
+async def test_54_character_name_gets_invalid_metadata_warning(
+    client: KubernetesAsyncioClient,
+) -> None:
     name = "n" * 54
     await client.create_raycluster(raycluster(name, workers=0))
     event = await watch_until(
         client, "events",
-        lambda e: e["involvedObject"]["name"] == name and e["reason"] == "InvalidRayClusterSpec",
+        lambda e: e["involvedObject"]["name"] == name
+        and e["reason"] == "InvalidRayClusterMetadata",
     )  # fmt: skip
     assert event["type"] == "Warning"
     assert event["message"].endswith("RayCluster name should be no more than 53 characters")
