@@ -3,8 +3,8 @@
 Listeners parse and acknowledge within Slack's 3 seconds; what follows runs here, in a task the
 runtime owns. Every outcome is told through ``respond`` (the interaction's ``response_url``, which
 works even where the bot is not a channel member); thread replies and cards go through the outbox.
-Errors become ephemeral text with the usage line; nothing of an exception but its message and
-hint ever reaches Slack.
+Errors become ephemeral text (with the usage line where the input may be at fault); nothing of
+an exception but its message and hint ever reaches Slack.
 """
 
 from __future__ import annotations
@@ -41,8 +41,10 @@ from core.config import ClusterConfig
 from core.errors import (
     ClusterAlreadyExistsError,
     ClusterNotFoundError,
+    ClusterTimeoutError,
     ConfigValidationError,
     KrayneError,
+    KubeConnectionError,
 )
 from core.kube import KubeClient
 from core.status import Phase
@@ -318,8 +320,13 @@ class Commands:
 
 
 def error_text(err: BaseException, *, usage_of: str | None) -> str:
-    """The ephemeral text for a failed command: message, hint, usage; never a repr."""
+    """The ephemeral text for a failed command: message, hint, usage; never a repr.
+
+    The usage line helps only when what was typed may be at fault; an unreachable or failing
+    Kubernetes API is no reason to re-read the syntax, so it gets the reason and hint alone."""
     usage = USAGE.get(usage_of) if usage_of else None
+    if isinstance(err, KubeConnectionError | ClusterTimeoutError):
+        usage = None
     if isinstance(err, ConfigValidationError):
         problems = "\n".join(f"• {p}" for p in err.problems)
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)

@@ -71,6 +71,16 @@ def test_errors_show_message_hint_and_usage_never_a_repr() -> None:
     assert "0x1" not in internal and "ValueError" not in internal
 
 
+def test_a_failing_kubernetes_api_is_told_with_reason_and_hint_but_no_usage() -> None:
+    err = KubeConnectionError("The Kubernetes API at http://k failed (500): etcd down",
+                              hint="Check that the Kubernetes API server is up.")  # fmt: skip
+    text = error_text(err, usage_of="list")
+    assert text == (
+        ":warning: The Kubernetes API at http://k failed (500): etcd down\n"
+        "_Check that the Kubernetes API server is up._"
+    )
+
+
 def test_environment_is_read_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KRAYNE_SLACK_API_URL", "http://127.0.0.1:9/api")
     monkeypatch.setenv("KRAYNE_RAY_VERSION", "2.50.0")
