@@ -106,6 +106,19 @@ def register(
 
     app.middleware(dedupe)
 
+    async def rate_limited_notice(
+        body: dict[str, Any], next: Callable[[], Awaitable[None]]
+    ) -> BoltResponse | None:
+        # Slack's notice that it dropped events for a minute: no listener type exists for it.
+        if body.get("type") == "app_rate_limited":
+            log.warning("Slack rate-limited events to the bot (minute %s)",
+                        body.get("minute_rate_limited"))  # fmt: skip
+            return BoltResponse(status=200, body="")
+        await next()
+        return None
+
+    app.middleware(rate_limited_notice)
+
     def run(
         work: Coroutine[Any, Any, None], *, what: str, respond: Respond, gone: str | None = None
     ) -> None:

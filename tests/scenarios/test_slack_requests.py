@@ -281,3 +281,16 @@ async def test_an_event_the_bot_does_not_use_is_acknowledged(
                                 "channel": CHANNEL, "event_ts": f"{time.time():.6f}"})  # fmt: skip
     assert answer.status == 200
     assert _posted(double) == []
+
+
+async def test_an_app_rate_limited_notice_is_acknowledged(
+    slack: SlackClient, double: SlackDouble
+) -> None:
+    # Slack sends this envelope (no "event" inside) when it drops events for the app.
+    body = json.dumps(
+        {"token": signing.VERIFICATION_TOKEN, "type": "app_rate_limited", "team_id":
+         double.team_id, "minute_rate_limited": 1518467820, "api_app_id": signing.API_APP_ID}
+    ).encode()  # fmt: skip
+    answer = await slack.post(body, content_type=signing.JSON)
+    assert answer.status == 200
+    assert _posted(double) == []
