@@ -145,7 +145,14 @@ class Commands:
         if not thread_ts:
             await respond(text=msg.not_in_channel(name), response_type="ephemeral")
             return
-        await api.annotate_cluster(name, namespace, {SLACK_THREAD_TS: thread_ts}, client=self.kube)
+        try:
+            await api.annotate_cluster(
+                name, namespace, {SLACK_THREAD_TS: thread_ts}, client=self.kube
+            )
+        except KrayneError as err:  # the cluster exists: say so, not "create failed"
+            log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
+            await respond(text=msg.thread_not_linked(name, err.message), response_type="ephemeral")
+            return
         if not self.settings.watches(namespace):
             await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")
 

@@ -112,6 +112,15 @@ def not_in_channel(name: str | None) -> str:
     )
 
 
+def thread_not_linked(name: str, reason: str) -> str:
+    """The cluster and its card exist, but the card's ts could not be recorded on it."""
+    return (
+        f":warning: `{name}` was created and its card posted, but I could not link the card to "
+        f"the cluster ({reason}), so the thread will not follow it.\n"
+        f"_`/krayne describe {name}` shows its status; `/krayne delete {name}` removes it._"
+    )
+
+
 def not_watched(name: str, namespace: str) -> str:
     return (
         f":information_source: `{name}` was created, but I do not watch namespace `{namespace}`, "

@@ -109,6 +109,24 @@ async def test_a_refused_create_leaves_neither_cluster_nor_secret(
     assert double.messages(CHANNEL) == []  # no card for a cluster that does not exist
 
 
+async def test_a_card_that_cannot_be_linked_says_the_cluster_exists_nonetheless(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    # Only requests naming the cluster fail: the POST that creates it succeeds, the PATCH
+    # recording its card's ts as the thread does not.
+    await asyncio.to_thread(
+        sandbox.faults.fail_next, 10**6, 500, path_contains="/rayclusters/halfway"
+    )
+    try:
+        note = await _answer_to(slack, double, "create halfway")
+    finally:
+        await asyncio.to_thread(sandbox.faults.clear)
+    assert "`halfway` was created and its card posted" in note.text
+    assert not LEAKS.search(note.text)
+    await wait_card(double, "halfway")
+    assert [c["metadata"]["name"] for c in await rayclusters(sandbox, namespace)] == ["halfway"]
+
+
 @pytest.fixture
 async def unreachable_slack(
     sandbox: ThreadedSandbox, double: SlackDouble, namespace: str, tmp_path: Path
