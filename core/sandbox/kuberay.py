@@ -126,6 +126,7 @@ class KubeRayOperator:
             if is_autoscaling(rc):
                 self._ensure_rbac(rc)
             self._ensure_service(rc)
+            self._ensure_headless_service(rc)
             retry = self._reconcile_pods(rc)
         except ReplicaFailureError as err:
             failure, retry = (err.reason, str(err)), True
@@ -184,6 +185,23 @@ class KubeRayOperator:
         self._event(
             rc, "Normal", "CreatedService", f"Created service {ns}/{service['metadata']['name']}"
         )
+
+    def _ensure_headless_service(self, rc: Obj) -> None:
+        """``reconcileHeadlessService``: multi-host groups (numOfHosts > 1) need peer DNS."""
+        groups = rc["spec"].get("workerGroupSpecs") or ()
+        if not any(int(g.get("numOfHosts") or 1) > 1 for g in groups):
+            return
+        service = build_headless_service(rc)
+        ns, name = rc["metadata"]["namespace"], service["metadata"]["name"]
+        if self._get("services", ns, name) is not None:
+            return
+        try:
+            self.store.create("services", service)
+        except ApiError as err:
+            message = f"Failed creating service {ns}/{name}, {err.message}"
+            self._event(rc, "Warning", "FailedToCreateService", message)
+            raise
+        self._event(rc, "Normal", "CreatedService", f"Created service {ns}/{name}")
 
     def _create_pod(self, pod: Obj) -> Obj:
         ns = pod["metadata"]["namespace"]
@@ -357,3 +375,24 @@ def autoscaler_rbac(rc: Obj) -> list[tuple[str, Obj]]:
             "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": namespace}],
         }),
     ]  # fmt: skip
+
+
+def build_headless_service(rc: Obj) -> Obj:
+    """``BuildHeadlessServiceForRayCluster``: ``<name>-headless`` selecting the worker pods."""
+    name, namespace = rc["metadata"]["name"], rc["metadata"]["namespace"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": f"{name}-headless",
+            "namespace": namespace,
+            "labels": {"ray.io/headless-worker-svc": name},
+            "ownerReferences": [owner_reference(rc)],
+        },
+        "spec": {
+            "clusterIP": "None",
+            "selector": {"ray.io/cluster": name, "ray.io/node-type": "worker"},
+            "type": "ClusterIP",
+            "publishNotReadyAddresses": True,
+        },
+    }
