@@ -32,11 +32,25 @@ def _service_cells(o: Obj, now: datetime) -> list[Any]:
         o["metadata"]["name"],
         spec.get("type", "ClusterIP"),
         spec.get("clusterIP") or "<none>",
-        ",".join(spec.get("externalIPs") or []) or "<none>",
+        _external_ip(o),
         ports or "<none>",
         age(o["metadata"].get("creationTimestamp"), now),
         selector or "<none>",
     ]
+
+
+def _external_ip(o: Obj) -> str:
+    """``getServiceExternalIP``: a LoadBalancer without an address yet reads ``<pending>``."""
+    spec = o.get("spec") or {}
+    kind = spec.get("type", "ClusterIP")
+    if kind == "ExternalName":
+        return str(spec.get("externalName") or "<none>")
+    ips = list(spec.get("externalIPs") or [])
+    if kind != "LoadBalancer":
+        return ",".join(ips) or "<none>"
+    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    found = [i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")]
+    return ",".join([*found, *ips]) if found else "<pending>"
 
 
 def _event_cells(o: Obj, now: datetime) -> list[Any]:
