@@ -80,7 +80,36 @@ def _meta_cells(*extra: Callable[[Obj], Any]) -> Callable[[Obj, datetime], list[
     return cells
 
 
+def _ingress_cells(o: Obj, now: datetime) -> list[Any]:
+    """kube-apiserver's ingress printer: hosts ``*`` when no rule names one, 443 with TLS."""
+    spec = o.get("spec") or {}
+    hosts = [r["host"] for r in spec.get("rules") or () if r.get("host")]
+    ingress = ((o.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    address = [
+        i.get("ip") or i.get("hostname") for i in ingress if i.get("ip") or i.get("hostname")
+    ]
+    return [
+        o["metadata"]["name"],
+        spec.get("ingressClassName") or "<none>",
+        ",".join(hosts) or "*",
+        ",".join(address),
+        "80, 443" if spec.get("tls") else "80",
+        age(o["metadata"].get("creationTimestamp"), now),
+    ]
+
+
 _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] = {
+    "ingresses": (
+        [
+            ("Name", "string", 0),
+            ("Class", "string", 0),
+            ("Hosts", "string", 0),
+            ("Address", "string", 0),
+            ("Ports", "string", 0),
+            ("Age", "string", 0),
+        ],
+        _ingress_cells,
+    ),
     "pods": (
         [
             ("Name", "string", 0),
@@ -173,6 +202,8 @@ def _crd_cell(kind: str, value: Any, now: datetime) -> Any:
 def _columns_and_cells(resource: str) -> tuple[list[Column], Callable[[Obj, datetime], list[Any]]]:
     if resource in _PRINTERS:
         return _PRINTERS[resource]
+    if resource != "rayclusters":  # no printer of its own: kube-apiserver's default table
+        return [("Name", "string", 0), ("Age", "string", 0)], _meta_cells()
     crd_columns = raycluster_version().get("additionalPrinterColumns") or []
     columns: list[Column] = [("Name", "string", 0)]
     columns += [(c["name"], c["type"], int(c.get("priority", 0))) for c in crd_columns]

@@ -193,3 +193,24 @@ def test_reapplying_a_multi_document_sample_is_a_no_op_write(kubectl: Kubectl) -
     )
     data = _json(kubectl, "get", "configmap", "ray-example")["data"]
     assert set(data) == {"detached_actor.py", "terminate_detached_actor.py"}
+
+
+def test_ingress_sample_lists_like_kubectl_and_deletes_with_its_cluster(kubectl: Kubectl) -> None:
+    path = str(UPSTREAM / "ray-cluster.separate-ingress.yaml")
+    kubectl("apply", "-f", path)
+    header, row = kubectl("get", "ingress").stdout.strip().splitlines()
+    assert header.split() == ["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"]
+    assert row.split()[:4] == ["raycluster-ingress-head-ingress", "nginx", "*", "80"]
+    kubectl("wait", "--for=jsonpath={.status.state}=ready", "raycluster/raycluster-ingress")
+    deleted = kubectl("delete", "-f", path).stdout.strip().splitlines()
+    assert deleted == [
+        'raycluster.ray.io "raycluster-ingress" deleted',
+        'ingress.networking.k8s.io "raycluster-ingress-head-ingress" deleted',
+    ]
+    wait_for(
+        lambda: (
+            not _pods(kubectl, "raycluster-ingress")
+            and not _json(kubectl, "get", "services")["items"]
+        ),
+        what="the garbage collector to remove the cluster's pods and head service",
+    )
