@@ -64,6 +64,10 @@ RAY_RELEASES: tuple[str, ...] = (
     "2.51.1", "2.52.0", "2.52.1", "2.53.0",
 )  # fmt: skip
 
+# Third-party sidecars that upstream KubeRay samples run next to Ray (ray-cluster.fluentbit.yaml
+# and its older revisions); official Docker Hub images (busybox, redis, ...) pull anyway.
+SIDECAR_IMAGES: tuple[str, ...] = ("fluent/fluent-bit:1.9.6", "fluent/fluent-bit:3.2.2")
+
 CRASHING_DEMO_IMAGE = "example.com/krayne/crashing-ray:latest"
 OOM_DEMO_IMAGE = "example.com/krayne/oom-ray:latest"
 
@@ -126,7 +130,7 @@ class CrashSpec(_Model):
 class ImageCatalogueConfig(_Model):
     ray_releases: list[str] = Field(default_factory=lambda: list(RAY_RELEASES))
     include_ray_ml: bool = False
-    extra: list[str] = Field(default_factory=list)
+    extra: list[str] = Field(default_factory=lambda: list(SIDECAR_IMAGES))
     private_repositories: list[str] = Field(
         default_factory=lambda: ["docker.io/krayne/private-ray"]
     )
