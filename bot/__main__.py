@@ -44,8 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args and args[0] not in ("-h", "--help"):
             parser.print_usage(sys.stderr)
             print(
-                f"krayne-bot: unknown command {args[0]!r}; choose one of: "
-                + ", ".join(_COMMANDS),
+                f"krayne-bot: unknown command {args[0]!r}; choose one of: " + ", ".join(_COMMANDS),
                 file=sys.stderr,
             )
             return 2
