@@ -2,7 +2,8 @@
 
 Each handler turns one HTTP request into store calls and answers JSON (or a Table when the
 client asks for ``as=Table``, as ``kubectl get`` does). Unknown RayCluster fields follow
-``fieldValidation``: Strict refuses them (400, "strict decoding error"), Warn (the default)
+``fieldValidation``: Strict refuses them (400, "Kind in version "v1" cannot be handled as a
+Kind: strict decoding error: ..."), Warn (the default)
 and Ignore prune them, Warn adding a ``Warning`` header per field.
 """
 
@@ -200,7 +201,13 @@ class ResourceHandlers:
         mode = request.query.get("fieldValidation", "Warn")
         if unknown and mode == "Strict":
             fields = ", ".join(f'unknown field "{f}"' for f in unknown)
-            raise ApiError(400, "BadRequest", f"strict decoding error: {fields}")
+            kind, version = rr.rt.kind, rr.rt.version  # transformDecodeError's wording
+            raise ApiError(
+                400,
+                "BadRequest",
+                f'{kind} in version "{version}" cannot be handled as a {kind}: '
+                f"strict decoding error: {fields}",
+            )
         if unknown and mode != "Ignore":
             headers["Warning"] = ", ".join(f'299 - "unknown field \\"{f}\\""' for f in unknown)
         return obj, headers

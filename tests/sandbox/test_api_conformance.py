@@ -121,7 +121,10 @@ async def test_field_validation_strict_refuses_unknown_fields_and_warn_prunes_th
     body["spec"]["foo"] = 1
     status, _, strict = await api.call("POST", RAYCLUSTERS, body, fieldValidation="Strict")
     assert status == 400 and strict["reason"] == "BadRequest"
-    assert strict["message"] == 'strict decoding error: unknown field "spec.foo"'
+    assert strict["message"] == (
+        'RayCluster in version "v1" cannot be handled as a RayCluster: '
+        'strict decoding error: unknown field "spec.foo"'
+    )
     status, headers, warned = await api.call("POST", RAYCLUSTERS, body, fieldValidation="Warn")
     assert status == 201 and "foo" not in warned["spec"]
     assert headers["Warning"] == '299 - "unknown field \\"spec.foo\\""'
@@ -247,6 +250,7 @@ async def test_field_validation_covers_core_types_top_level_and_metadata(api: Ap
     status, _, strict = await api.call("POST", PODS, body, fieldValidation="Strict")
     assert status == 400
     assert strict["message"] == (
+        'Pod in version "v1" cannot be handled as a Pod: '
         'strict decoding error: unknown field "spce", unknown field "metadata.lables"'
     )
     status, headers, created = await api.call("POST", PODS, body, fieldValidation="Ignore")

@@ -96,6 +96,8 @@ def test_suspended_sample_creates_no_pods_and_reads_suspended(
          "spec.headGroupSpec.rayStartParams.num-cpus: Invalid value: \"integer\": "
          "spec.headGroupSpec.rayStartParams.num-cpus in body must be of type string: \"integer\""),
         (lambda rc: rc["spec"]["headGroupSpec"].update(replicas=1),
+         'variant-ray-cluster.complete.yaml": RayCluster in version "v1" '
+         'cannot be handled as a RayCluster: strict decoding error: '
          'unknown field "spec.headGroupSpec.replicas"'),
     ],
     ids=["integer-in-rayStartParams", "v1alpha1-only-field"],
