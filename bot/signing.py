@@ -106,15 +106,7 @@ def block_actions_body(
     }
     if thread_ts:
         container["thread_ts"] = thread_ts
-    clicked: dict[str, Any] = {
-        "action_id": action.get("action_id", ""),
-        "block_id": block_id,
-        "type": action.get("type", "button"),
-        "action_ts": f"{time.time():.6f}",
-    }
-    for key in ("text", "value", "style"):
-        if key in action:
-            clicked[key] = action[key]
+    clicked = _clicked(action, block_id)
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
@@ -135,6 +127,20 @@ def block_actions_body(
     return urlencode([("payload", json.dumps(payload, separators=(",", ":")))]).encode()
 
 
+def _clicked(action: Mapping[str, Any], block_id: str) -> dict[str, Any]:
+    """The ``actions[0]`` entry Slack sends for a click on a button element."""
+    clicked: dict[str, Any] = {
+        "action_id": action.get("action_id", ""),
+        "block_id": block_id,
+        "type": action.get("type", "button"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    for key in ("text", "value", "style"):
+        if key in action:
+            clicked[key] = action[key]
+    return clicked
+
+
 def home_actions_body(
     *,
     user_id: str,
@@ -147,15 +153,7 @@ def home_actions_body(
 ) -> bytes:
     """A click on ``action`` in the App Home: the container is the ``view``, and Slack sends
     neither a channel nor a ``response_url`` (the answer must go elsewhere)."""
-    clicked: dict[str, Any] = {
-        "action_id": action.get("action_id", ""),
-        "block_id": block_id,
-        "type": action.get("type", "button"),
-        "action_ts": f"{time.time():.6f}",
-    }
-    for key in ("text", "value", "style"):
-        if key in action:
-            clicked[key] = action[key]
+    clicked = _clicked(action, block_id)
     payload: dict[str, Any] = {
         "type": "block_actions",
         "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
