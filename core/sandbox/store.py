@@ -336,11 +336,10 @@ class Store:
 
     def close_watches(self) -> int:
         """Drop every open watch (fault injection, shutdown); returns how many were open."""
-        count = 0
+        count = self.open_watches()
         for watches in self._watches.values():
             for w in list(watches):
                 w.close()
-                count += 1
             watches.clear()
         return count
 
@@ -355,7 +354,7 @@ class Store:
 
     # ------------------------------------------------------------ internals
     @staticmethod
-    def _ns(rt: ResourceType, namespace: str | None) -> str:
+    def _ns(rt: ResourceType, namespace: str | None) -> str:  # "" keys cluster-scoped objects
         return (namespace or "") if rt.namespaced else ""
 
     def _put(
