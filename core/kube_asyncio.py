@@ -102,16 +102,17 @@ class KubernetesAsyncioClient:
 
     # -- RayClusters ------------------------------------------------------------------------
 
-    async def get_raycluster(self, name: str, namespace: str) -> Obj:
+    async def _raycluster(
+        self, call: Callable[..., Awaitable[Any]], namespace: str, name: str | None,
+        *args: Any, **kwargs: Any,
+    ) -> Obj:  # fmt: skip
+        """One request on ray.io/v1 rayclusters in ``namespace``; ``args`` follow the plural."""
         target = Target("raycluster", namespace, name)
-        return await self._json(
-            self._custom.get_namespaced_custom_object,
-            target,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
+        return await self._json(call, target, GROUP, VERSION, namespace, PLURAL, *args, **kwargs)
+
+    async def get_raycluster(self, name: str, namespace: str) -> Obj:
+        return await self._raycluster(
+            self._custom.get_namespaced_custom_object, namespace, name, name
         )
 
     async def list_rayclusters(
@@ -121,30 +122,21 @@ class KubernetesAsyncioClient:
 
     async def create_raycluster(self, body: Obj) -> Obj:
         meta = body.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "default")
-        target = Target("raycluster", namespace, meta.get("name"))
-        return await self._json(
+        return await self._raycluster(
             self._custom.create_namespaced_custom_object,
-            target,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
+            str(meta.get("namespace") or "default"),
+            meta.get("name"),
             body,
             field_validation=STRICT,
         )
 
     async def replace_raycluster(self, body: Obj) -> Obj:
         meta = body.get("metadata") or {}
-        namespace, name = str(meta.get("namespace") or "default"), str(meta.get("name"))
-        target = Target("raycluster", namespace, name)
-        return await self._json(
+        name = str(meta.get("name"))
+        return await self._raycluster(
             self._custom.replace_namespaced_custom_object,
-            target,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
+            str(meta.get("namespace") or "default"),
+            name,
             name,
             body,
             field_validation=STRICT,
@@ -153,14 +145,10 @@ class KubernetesAsyncioClient:
     async def patch_raycluster(
         self, name: str, namespace: str, patch: Any, *, patch_type: PatchType
     ) -> Obj:
-        target = Target("raycluster", namespace, name)
-        return await self._json(
+        return await self._raycluster(
             self._custom.patch_namespaced_custom_object,
-            target,
-            GROUP,
-            VERSION,
             namespace,
-            PLURAL,
+            name,
             name,
             patch,
             field_validation=STRICT,
@@ -168,14 +156,10 @@ class KubernetesAsyncioClient:
         )
 
     async def delete_raycluster(self, name: str, namespace: str) -> None:
-        target = Target("raycluster", namespace, name)
-        await self._json(
+        await self._raycluster(
             self._custom.delete_namespaced_custom_object,
-            target,
-            GROUP,
-            VERSION,
             namespace,
-            PLURAL,
+            name,
             name,
             propagation_policy="Background",
         )
