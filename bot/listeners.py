@@ -49,6 +49,8 @@ from core.errors import ClusterNotFoundError, ConfigValidationError, KrayneError
 log = logging.getLogger(__name__)
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], None]
+# What a button click starts: (who clicked, namespace, cluster, where to answer) -> work.
+ButtonWork = Callable[[Invocation, str, str, Respond], Coroutine[Any, Any, Any]]
 
 ANY = re.compile(r".*", re.DOTALL)
 ANY_COMMAND = re.compile(r"^/.+")
@@ -120,7 +122,7 @@ def register(
     app.middleware(rate_limited_notice)
 
     def run(
-        work: Coroutine[Any, Any, None], *, what: str, respond: Respond, gone: str | None = None
+        work: Coroutine[Any, Any, Any], *, what: str, respond: Respond, gone: str | None = None
     ) -> None:
         """Own ``work`` as a task; a failure is told through ``respond``. ``gone`` is the
         cluster a button referred to: its disappearance is news, not an error."""
@@ -215,66 +217,43 @@ def register(
         )
         return inv, namespace, name
 
-    @app.action(blocks.DESCRIBE)
-    async def on_describe(ack: Any, body: dict[str, Any], respond: Respond | None,
-                          client: Any) -> None:  # fmt: skip
-        await ack()
-        metrics.actions.labels(action="describe").inc()
-        _inv, namespace, name = _clicked(body)
-        out = answer_to(body, respond, client)
-        run(commands.describe(name, namespace, out), what="describe", respond=out, gone=name)
+    def _scale_by(delta: int) -> ButtonWork:
+        def work(
+            inv: Invocation, namespace: str, name: str, out: Respond
+        ) -> Coroutine[Any, Any, None]:
+            return commands.scale(
+                name, namespace, workers=None, group=None, min_workers=None, max_workers=None,
+                delta=delta, inv=inv, respond=out,
+            )  # fmt: skip
 
-    @app.action(blocks.DELETE)
-    async def on_delete(ack: Any, body: dict[str, Any], respond: Respond | None,
-                        client: Any) -> None:  # fmt: skip
-        await ack()
-        metrics.actions.labels(action="delete").inc()
-        inv, namespace, name = _clicked(body)
-        out = answer_to(body, respond, client)
-        run(commands.ask_delete(name, namespace, inv, out), what="delete", respond=out, gone=name)
+        return work
 
-    @app.action(blocks.DELETE_CONFIRM)
-    async def on_delete_confirm(ack: Any, body: dict[str, Any], respond: Respond | None,
-                                client: Any) -> None:  # fmt: skip
-        await ack()
-        metrics.actions.labels(action="delete_confirm").inc()
-        inv, namespace, name = _clicked(body)
-        out = answer_to(body, respond, client)
-        run(commands.delete(name, namespace, inv, out), what="delete", respond=out, gone=name)
+    # action_id -> (metrics label, what failed, the work a click starts)
+    buttons: dict[str, tuple[str, str, ButtonWork]] = {
+        blocks.DESCRIBE: ("describe", "describe",
+                          lambda inv, ns, name, out: commands.describe(name, ns, out)),
+        blocks.DELETE: ("delete", "delete",
+                        lambda inv, ns, name, out: commands.ask_delete(name, ns, inv, out)),
+        blocks.DELETE_CONFIRM: ("delete_confirm", "delete",
+                                lambda inv, ns, name, out: commands.delete(name, ns, inv, out)),
+        blocks.DELETE_CANCEL: ("delete_cancel", "delete", lambda inv, ns, name, out: out(
+            text=msg.delete_cancelled(name), replace_original=True)),
+        blocks.SCALE_UP: ("scale_up", "scale", _scale_by(+1)),
+        blocks.SCALE_DOWN: ("scale_down", "scale", _scale_by(-1)),
+    }  # fmt: skip
 
-    @app.action(blocks.DELETE_CANCEL)
-    async def on_delete_cancel(ack: Any, body: dict[str, Any], respond: Respond | None,
-                               client: Any) -> None:  # fmt: skip
-        await ack()
-        metrics.actions.labels(action="delete_cancel").inc()
-        _inv, _namespace, name = _clicked(body)
-        out = answer_to(body, respond, client)
-        run(out(text=msg.delete_cancelled(name), replace_original=True), what="delete",
-            respond=out)  # fmt: skip
+    def _register_button(action_id: str, label: str, what: str, work: ButtonWork) -> None:
+        @app.action(action_id)
+        async def on_click(ack: Any, body: dict[str, Any], respond: Respond | None,
+                           client: Any) -> None:  # fmt: skip
+            await ack()
+            metrics.actions.labels(action=label).inc()
+            inv, namespace, name = _clicked(body)
+            out = answer_to(body, respond, client)
+            run(work(inv, namespace, name, out), what=what, respond=out, gone=name)
 
-    async def _scale_by(delta: int, body: dict[str, Any], respond: Respond | None,
-                        client: Any) -> None:  # fmt: skip
-        inv, namespace, name = _clicked(body)
-        out = answer_to(body, respond, client)
-        work = commands.scale(
-            name, namespace, workers=None, group=None, min_workers=None, max_workers=None,
-            delta=delta, inv=inv, respond=out,
-        )  # fmt: skip
-        run(work, what="scale", respond=out, gone=name)
-
-    @app.action(blocks.SCALE_UP)
-    async def on_scale_up(ack: Any, body: dict[str, Any], respond: Respond | None,
-                          client: Any) -> None:  # fmt: skip
-        await ack()
-        metrics.actions.labels(action="scale_up").inc()
-        await _scale_by(+1, body, respond, client)
-
-    @app.action(blocks.SCALE_DOWN)
-    async def on_scale_down(ack: Any, body: dict[str, Any], respond: Respond | None,
-                            client: Any) -> None:  # fmt: skip
-        await ack()
-        metrics.actions.labels(action="scale_down").inc()
-        await _scale_by(-1, body, respond, client)
+    for action_id, (label, what, work) in buttons.items():
+        _register_button(action_id, label, what, work)
 
     @app.event("app_home_opened")
     async def on_home(ack: Any, event: dict[str, Any], client: Any) -> None:
