@@ -71,6 +71,15 @@ class _Checker:
         elif len(value) > maximum:
             self.err(f"must be less than {maximum + 1} characters", pointer)
 
+    def unique_id(self, value: Any, pointer: str, seen: set[str], *, maximum: int) -> None:
+        """A block_id or action_id: bounded in length, and unique within its message/block."""
+        self.length(value, pointer, maximum=maximum)
+        if not isinstance(value, str):
+            return  # already reported; an unhashable value cannot be tracked
+        if value in seen:
+            self.err(f"duplicate {pointer.rsplit('/', 1)[-1]}", pointer)
+        seen.add(value)
+
     def text(
         self, obj: Any, pointer: str, *, maximum: int, plain_only: bool = False, minimum: int = 1
     ) -> None:
@@ -107,10 +116,7 @@ class _Checker:
             return
         block_id = block.get("block_id")
         if block_id is not None:
-            self.length(block_id, f"{pointer}/block_id", maximum=BLOCK_ID)
-            if block_id in seen_ids:
-                self.err("duplicate block_id", f"{pointer}/block_id")
-            seen_ids.add(block_id)
+            self.unique_id(block_id, f"{pointer}/block_id", seen_ids, maximum=BLOCK_ID)
         kind = block.get("type")
         check = getattr(self, f"block_{kind}", None) if isinstance(kind, str) else None
         if check is None:
@@ -207,10 +213,7 @@ class _Checker:
             return
         action_id = element.get("action_id")
         if action_id is not None:
-            self.length(action_id, f"{pointer}/action_id", maximum=ACTION_ID)
-            if action_id in action_ids:
-                self.err("duplicate action_id", f"{pointer}/action_id")
-            action_ids.add(action_id)
+            self.unique_id(action_id, f"{pointer}/action_id", action_ids, maximum=ACTION_ID)
         if "confirm" in element:
             self.confirm(element["confirm"], f"{pointer}/confirm")
         if kind == "button":
