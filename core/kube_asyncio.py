@@ -335,6 +335,12 @@ def _kubeconfig_path(explicit: str | None) -> str | None:
     return str(default) if default.exists() else None
 
 
+def _check_exists(path: str | None) -> None:
+    """The loader would only say "Expected key current-context" about a missing file."""
+    if path and os.pathsep not in path and not Path(path).is_file():
+        raise kube_config.ConfigException("the file does not exist")
+
+
 async def connect(
     kubeconfig: str | None = None, context: str | None = None, *, request_timeout: float = 10
 ) -> KubernetesAsyncioClient:
@@ -343,6 +349,7 @@ async def connect(
     configuration = Configuration()
     path = _kubeconfig_path(kubeconfig)
     try:
+        _check_exists(path)
         if path:
             await kube_config.load_kube_config(
                 config_file=path,
