@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_serve(rest)
     if command == "shell":
-        from bot.shell import run_shell
+        from bot.shell.cli import run_shell
 
         return run_shell(rest)
     if command == "sandbox":

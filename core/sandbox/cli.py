@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def _load_sim_config(path: str | None) -> Any:
     if path is None:
         return None
-    module = importlib.import_module("core.sandbox.simconfig")
+    module = importlib.import_module("core.sandbox.sim.simconfig")
     return module.SimConfig.from_yaml(path)
 
 

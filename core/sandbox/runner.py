@@ -26,11 +26,11 @@ from typing import Any, TypeVar
 import yaml
 
 from core.errors import SandboxError
-from core.sandbox.apiserver import ApiServer, RequestRecord
-from core.sandbox.authz_types import Authenticator, Authorizer
-from core.sandbox.eventlog import expire_events
-from core.sandbox.faults import Faults
-from core.sandbox.store import Store
+from core.sandbox.apiserver.authz_types import Authenticator, Authorizer
+from core.sandbox.apiserver.eventlog import expire_events
+from core.sandbox.apiserver.faults import Faults
+from core.sandbox.apiserver.server import ApiServer, RequestRecord
+from core.sandbox.apiserver.store import Store
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -105,9 +105,9 @@ class Sandbox:
         if not self.simulate:
             return None
         try:
-            module = importlib.import_module("core.sandbox.simulation")
+            module = importlib.import_module("core.sandbox.sim.simulation")
         except ImportError:
-            log.warning("core.sandbox.simulation is not available: pods will not be simulated")
+            log.warning("core.sandbox.sim.simulation is not available: pods will not be simulated")
             return None
         self.simulation = module.Simulation(self.store, self.config, speed=self.speed)
         reader: Callable[..., str] = self.simulation.read_log

@@ -11,7 +11,7 @@ import pytest
 from core.api import create_cluster, delete_cluster, describe_cluster, wait_until_ready
 from core.errors import ClusterFailedError, KubeApiError
 from core.kube import KubeClient
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
 from core.status import Phase
 from manifests.raycluster import services_secret_name
 from tests.api.conftest import cluster_config

@@ -187,7 +187,7 @@ def main() -> None:
     base_rss = rss_mib()
     config = None
     if args.simulate:
-        from core.sandbox.simconfig import SimConfig
+        from core.sandbox.sim.simconfig import SimConfig
 
         count = args.clusters * args.pods // 60 + 1  # 64-CPU nodes, room for every pod
         config = SimConfig.from_mapping(

@@ -10,7 +10,7 @@ import sys
 import time
 
 from core.config import build_config
-from core.sandbox.schema import apply_crd_defaults, raycluster_schema, validate_raycluster
+from core.sandbox.apiserver.schema import apply_crd_defaults, raycluster_schema, validate_raycluster
 from manifests.raycluster import build_raycluster
 
 

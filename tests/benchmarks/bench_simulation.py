@@ -12,10 +12,10 @@ import asyncio
 import sys
 import time
 
+from core.sandbox.apiserver.store import Store
 from core.sandbox.runner import scaled_clock
-from core.sandbox.simconfig import SimConfig
-from core.sandbox.simulation import Simulation
-from core.sandbox.store import Store
+from core.sandbox.sim.simconfig import SimConfig
+from core.sandbox.sim.simulation import Simulation
 from tests.simulation.conftest import raycluster
 
 

@@ -15,7 +15,7 @@ import time
 
 import aiohttp
 
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import running_sandbox
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import CHANNEL, SlackClient, all_text

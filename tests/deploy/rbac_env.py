@@ -20,9 +20,9 @@ from typing import Any
 import yaml
 
 from core.kube_asyncio import KubernetesAsyncioClient, connect
-from core.sandbox.apierror import ApiError
-from core.sandbox.authz_types import RequestAttributes
-from core.sandbox.rbac import enforce_rbac, issue_service_account_token, rbac_sandbox
+from core.sandbox.apiserver.apierror import ApiError
+from core.sandbox.apiserver.authz_types import RequestAttributes
+from core.sandbox.apiserver.rbac import enforce_rbac, issue_service_account_token, rbac_sandbox
 from core.sandbox.runner import Sandbox
 from tests.deploy.deployfiles import DEPLOY, kubectl, render, render_with
 

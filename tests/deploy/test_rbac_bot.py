@@ -17,7 +17,7 @@ import pytest
 
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 from tests.deploy.rbac_env import deployed
 from tests.scenarios.harness import (
     SECRET,

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from core.errors import SandboxError
-from core.sandbox.apierror import ApiError
-from core.sandbox.authz_types import RequestAttributes, UserInfo
-from core.sandbox.rbac import (
+from core.sandbox.apiserver.apierror import ApiError
+from core.sandbox.apiserver.authz_types import RequestAttributes, UserInfo
+from core.sandbox.apiserver.rbac import (
     ADMIN_USER,
     RbacAuthorizer,
     SandboxRbac,
@@ -18,8 +18,8 @@ from core.sandbox.rbac import (
     issue_service_account_token,
     subject_matches,
 )
+from core.sandbox.apiserver.store import Store
 from core.sandbox.runner import Sandbox
-from core.sandbox.store import Store
 
 BOT = "system:serviceaccount:krayne:krayne-bot"
 ADMIN_TOKEN = "sandbox-admin-token"

@@ -8,7 +8,7 @@ import json
 import aiohttp
 import pytest
 
-from core.sandbox.authz_types import RequestAttributes, UserInfo, forbidden_message
+from core.sandbox.apiserver.authz_types import RequestAttributes, UserInfo, forbidden_message
 from core.sandbox.runner import Sandbox
 from tests.sandbox.apiclient import PODS, Api, pod
 

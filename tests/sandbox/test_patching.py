@@ -6,8 +6,12 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.apierror import ApiError
-from core.sandbox.patching import apply_json_patch, apply_strategic_merge_patch, json_merge_patch
+from core.sandbox.apiserver.apierror import ApiError
+from core.sandbox.apiserver.patching import (
+    apply_json_patch,
+    apply_strategic_merge_patch,
+    json_merge_patch,
+)
 
 POD: dict[str, Any] = {
     "metadata": {"name": "p", "labels": {"a": "1", "b": "2"}, "finalizers": ["x"]},

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.printers import human_duration, pod_status_cells
-from core.sandbox.tables import to_table
+from core.sandbox.apiserver.printers import human_duration, pod_status_cells
+from core.sandbox.apiserver.tables import to_table
 
 NOW = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 Obj = dict[str, Any]

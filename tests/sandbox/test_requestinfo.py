@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.sandbox.apierror import ApiError
-from core.sandbox.requestinfo import parse_resource_path, verb_of
+from core.sandbox.apiserver.apierror import ApiError
+from core.sandbox.apiserver.requestinfo import parse_resource_path, verb_of
 
 
 @pytest.mark.parametrize(

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.eventlog import expire_events
-from core.sandbox.store import ApiError, Store
-from core.sandbox.watches import Change
+from core.sandbox.apiserver.eventlog import expire_events
+from core.sandbox.apiserver.store import ApiError, Store
+from core.sandbox.apiserver.watches import Change
 
 
 def _pod(name: str, ns: str = "default", **labels: str) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 from bot.readiness import ReadinessSettings
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from tests.scenarios.harness import SECRET, SlackClient
 

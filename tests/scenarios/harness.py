@@ -1,6 +1,6 @@
 """A Slack user talking to the running bot over real HTTP, as Slack would.
 
-Requests are signed with the bot's signing secret (``bot.signing``), sent with aiohttp to the
+Requests are signed with the bot's signing secret (``bot.shell.signing``), sent with aiohttp to the
 bot's ``/slack/events`` (bound on port 0), and the HTTP ack is shown in the Slack double the
 way Slack shows it. Everything the bot posts afterwards arrives in the double over the real
 slack_sdk client, and the clusters live in the sandbox's API server.
@@ -16,9 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from bot import signing
-from bot.slack_double import SlackDouble
-from bot.slack_records import Message
+from bot.shell import signing
+from bot.slack_double.records import Message
+from bot.slack_double.server import SlackDouble
 
 SECRET = "krayne-signing-secret"
 CHANNEL = "C0001"

@@ -7,8 +7,8 @@ import re
 
 import aiohttp
 
-from bot.slack_double import SlackDouble
-from bot.slack_records import Message
+from bot.slack_double.records import Message
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import (

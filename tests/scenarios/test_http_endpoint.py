@@ -13,7 +13,7 @@ import yaml
 from bot.readiness import ReadinessSettings
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import SlackClient, rayclusters, wait_created

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import RunningBot
 from tests.scenarios.harness import (

@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from bot.serve import JsonFormatter, load_settings, run_serve
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.harness import SECRET, SlackClient, wait_created
 

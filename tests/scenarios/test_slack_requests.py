@@ -10,9 +10,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from bot import blocks, signing
-from bot.slack_double import SlackDouble
-from bot.slack_records import Message
+from bot import blocks
+from bot.shell import signing
+from bot.slack_double.records import Message
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.harness import (
     CHANNEL,

@@ -15,8 +15,8 @@ import pytest
 import yaml
 
 from bot.runtime import BotRuntime
-from bot.slack_double import SlackDouble
-from bot.slack_records import EphemeralMessage
+from bot.slack_double.records import EphemeralMessage
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.conftest import bot_settings
 from tests.scenarios.harness import (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.shell_render import button_bar, mrkdwn, render_blocks, render_message
+from bot.shell.render import button_bar, mrkdwn, render_blocks, render_message
 
 NAMES = {"U0001": "alice"}
 

@@ -6,7 +6,7 @@ after two creates shows both)."""
 from __future__ import annotations
 
 from bot.settings import BotSettings
-from bot.shell_runtime import ShellRuntime
+from bot.shell.runtime import ShellRuntime
 
 SETTINGS = {"slack_bot_token": "xoxb-x", "slack_signing_secret": "s", "socket_mode": False}
 

@@ -9,9 +9,9 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.shell_transcript import Transcript
-from bot.slack_double import SlackDouble
-from bot.slack_records import Channel, User
+from bot.shell.transcript import Transcript
+from bot.slack_double.records import Channel, User
+from bot.slack_double.server import SlackDouble
 
 TOKEN = "xoxb-shell-test"
 

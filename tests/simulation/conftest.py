@@ -8,9 +8,9 @@ from typing import Any, Literal, TypeVar
 
 import pytest
 
-from core.sandbox.simconfig import SimConfig
-from core.sandbox.simulation import Simulation
-from core.sandbox.store import Store
+from core.sandbox.apiserver.store import Store
+from core.sandbox.sim.simconfig import SimConfig
+from core.sandbox.sim.simulation import Simulation
 
 SPEED = 50.0
 T = TypeVar("T")

@@ -13,9 +13,9 @@ from typing import Any
 
 import aiohttp
 
-from core.sandbox.objects import parse_time
+from core.sandbox.apiserver.objects import parse_time
 from core.sandbox.runner import Sandbox
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
 
 from .conftest import container_status, raycluster, until
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.apierror import ApiError
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE, OOM_DEMO_IMAGE, SimConfig
-from core.sandbox.simulation import Simulation
+from core.sandbox.apiserver.apierror import ApiError
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE, OOM_DEMO_IMAGE, SimConfig
+from core.sandbox.sim.simulation import Simulation
 
 from .conftest import (
     condition,

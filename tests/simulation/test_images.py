@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from core.sandbox.images import (
+from core.sandbox.sim.images import (
     ImageCatalogue,
     InvalidImageNameError,
     PullOutcome,
     default_pull_policy,
     parse_image,
 )
-from core.sandbox.simconfig import (
+from core.sandbox.sim.simconfig import (
     CRASHING_DEMO_IMAGE,
     OOM_DEMO_IMAGE,
     ImageCatalogueConfig,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.kuberay_pods import (
+from core.sandbox.sim.kuberay_pods import (
     build_head_pod,
     build_head_service,
     build_worker_pod,
@@ -15,7 +15,7 @@ from core.sandbox.kuberay_pods import (
     validate,
     validate_metadata,
 )
-from core.sandbox.kuberay_status import (
+from core.sandbox.sim.kuberay_status import (
     calculate_status,
     head_pod_ready_condition,
     status_changed,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from core.sandbox.simconfig import SimConfig
-from core.sandbox.simulation import Simulation
+from core.sandbox.sim.simconfig import SimConfig
+from core.sandbox.sim.simulation import Simulation
 
 from .conftest import (
     condition,

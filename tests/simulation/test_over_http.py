@@ -16,7 +16,7 @@ from core.errors import KrayneError
 from core.kube import WatchKind
 from core.kube_asyncio import KubernetesAsyncioClient, connect
 from core.sandbox.runner import Sandbox
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
 
 from .conftest import condition, container_status, raycluster
 

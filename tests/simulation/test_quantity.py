@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.kuberay_status import calculate_status
-from core.sandbox.quantity import milli, parse_quantity
+from core.sandbox.sim.kuberay_status import calculate_status
+from core.sandbox.sim.quantity import milli, parse_quantity
 
 from .conftest import raycluster
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
-from core.sandbox.simulation import Simulation
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
+from core.sandbox.sim.simulation import Simulation
 
 from .conftest import condition, events_for, pods_of, raycluster, until
 

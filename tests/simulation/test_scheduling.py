@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from core.sandbox.quantity import milli
-from core.sandbox.scheduler import NodeState, fit_error, place, pod_requests
-from core.sandbox.simconfig import NodeSpec, SimConfig, Taint
+from core.sandbox.sim.quantity import milli
+from core.sandbox.sim.scheduler import NodeState, fit_error, place, pod_requests
+from core.sandbox.sim.simconfig import NodeSpec, SimConfig, Taint
 
 L4 = {"cloud.google.com/gke-accelerator": "nvidia-l4"}
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import SandboxError
-from core.sandbox.simconfig import SimConfig
+from core.sandbox.sim.simconfig import SimConfig
 
 
 def test_default_pool_has_cpu_nodes_and_l4_gpu_nodes() -> None:
@@ -81,8 +81,8 @@ def test_shipped_example_config_spells_out_the_defaults() -> None:
 
 
 def test_node_pool_is_offered_as_v1_node_objects() -> None:
-    from core.sandbox.simulation import Simulation
-    from core.sandbox.store import Store
+    from core.sandbox.apiserver.store import Store
+    from core.sandbox.sim.simulation import Simulation
 
     nodes = Simulation(Store(), SimConfig.default()).node_objects()
     assert len(nodes) == 5

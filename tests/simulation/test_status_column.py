@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from core.sandbox.printers import pod_status_cells
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
-from core.sandbox.simulation import Simulation
+from core.sandbox.apiserver.printers import pod_status_cells
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
+from core.sandbox.sim.simulation import Simulation
 
 from .conftest import pods_of, raycluster, until
 

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_double import SlackDouble
-from bot.slack_records import Channel, User
+from bot.slack_double.records import Channel, User
+from bot.slack_double.server import SlackDouble
 
 TOKEN = "xoxb-test-token"
 CHANNELS = (

@@ -8,8 +8,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_double import SlackDouble
-from bot.slack_limits import validate_blocks
+from bot.slack_double.limits import validate_blocks
+from bot.slack_double.server import SlackDouble
 
 
 def section(text: str, **extra: Any) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_double import SlackDouble, running_slack_double
+from bot.slack_double.server import SlackDouble, running_slack_double
 
 from .conftest import CHANNELS, TOKEN
 

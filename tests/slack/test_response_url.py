@@ -8,14 +8,14 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.slack_double import SlackDouble
-from bot.slack_records import (
+from bot.slack_double.records import (
     Ephemeral,
     EphemeralDeleted,
     ResponseUrlPost,
     SlackError,
     SlackEvent,
 )
+from bot.slack_double.server import SlackDouble
 
 BUTTONS: list[dict[str, Any]] = [
     {"type": "section", "text": {"type": "mrkdwn", "text": "Delete *big*?"}},

@@ -1,5 +1,6 @@
-"""Requests built by bot.signing are accepted by slack_sdk's verifier and parsed by a real Bolt app
-exactly like Slack's, so the shell and the tests exercise the production request pipeline."""
+"""Requests built by bot.shell.signing are accepted by slack_sdk's verifier and parsed by a
+real Bolt app exactly like Slack's, so the shell and the tests exercise the production request
+pipeline."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.signing import (
+from bot.shell.signing import (
     JSON,
     app_home_opened_event,
     block_actions_body,
@@ -20,7 +21,7 @@ from bot.signing import (
     signed_headers,
     slash_command_body,
 )
-from bot.slack_double import SlackDouble
+from bot.slack_double.server import SlackDouble
 
 from .conftest import TOKEN
 

@@ -8,8 +8,8 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_double import SlackDouble
-from bot.slack_records import PostedMessage, SlackEvent, UpdatedMessage
+from bot.slack_double.records import PostedMessage, SlackEvent, UpdatedMessage
+from bot.slack_double.server import SlackDouble
 
 
 async def test_auth_test_reports_the_bot_identity(client: AsyncWebClient) -> None:

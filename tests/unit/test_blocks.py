@@ -8,7 +8,7 @@ import pytest
 
 from bot import blocks
 from bot.facts import CardView
-from bot.slack_limits import BLOCKS_TEXT_LIMIT, validate_blocks, validate_view
+from bot.slack_double.limits import BLOCKS_TEXT_LIMIT, validate_blocks, validate_view
 from core.api import (
     ClusterDetails,
     ClusterSummary,

@@ -12,7 +12,7 @@ import yaml
 
 from bot.manifest_cli import run_manifest
 from core.config import build_config
-from core.sandbox.schema import validate_raycluster
+from core.sandbox.apiserver.schema import validate_raycluster
 from manifests.raycluster import build_raycluster
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from core.config import ClusterConfig, build_config
-from core.sandbox.schema import validate_raycluster
+from core.sandbox.apiserver.schema import validate_raycluster
 from manifests import labels
 from manifests.raycluster import (
     build_raycluster,

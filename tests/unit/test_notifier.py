@@ -12,7 +12,7 @@ import pytest
 from bot.facts import CardView
 from bot.home import HomeTabs
 from bot.notifier import Record, crash_target, decide, encode_record, parse_record, reply_for
-from bot.slack_limits import validate_blocks
+from bot.slack_double.limits import validate_blocks
 from core.status import ClusterStatus, Phase
 
 

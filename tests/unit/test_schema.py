@@ -1,4 +1,5 @@
-"""core.sandbox.schema: the API server's defaulting, strict field validation and schema checks."""
+"""core.sandbox.apiserver.schema: the API server's defaulting, strict field validation and
+schema checks."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.config import build_config
-from core.sandbox.schema import (
+from core.sandbox.apiserver.schema import (
     apply_crd_defaults,
     jsonschema_problems,
     prune_unknown_fields,

@@ -761,8 +761,8 @@ def test_sandbox_pull_errors_read_like_containerd_and_are_classified(
     image: str, problem: PullProblem
 ) -> None:
     """The sandbox copies containerd's wording; classifying it proves the patterns match."""
-    from core.sandbox.images import ImageCatalogue
-    from core.sandbox.simconfig import ImageCatalogueConfig
+    from core.sandbox.sim.images import ImageCatalogue
+    from core.sandbox.sim.simconfig import ImageCatalogueConfig
 
     result = ImageCatalogue(ImageCatalogueConfig()).resolve(image)
     message = f'Failed to pull image "{image}": {result.error}'

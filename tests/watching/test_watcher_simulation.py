@@ -16,7 +16,7 @@ import pytest
 from core.config import build_config
 from core.kube_asyncio import KubernetesAsyncioClient, connect
 from core.sandbox.runner import ThreadedSandbox
-from core.sandbox.simconfig import CRASHING_DEMO_IMAGE
+from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
 from core.status import Phase
 from core.watching import ClusterChange, ClusterWatcher, WatchSettings
 from manifests.raycluster import build_raycluster
