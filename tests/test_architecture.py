@@ -38,6 +38,16 @@ def test_code_is_ruff_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_product_and_fakes_are_mypy_strict_clean() -> None:
+    result = subprocess.run(
+        [_tool("mypy"), "--strict", "bot", "core", "manifests"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_cli_help_lists_every_entry_point() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "--help"], cwd=ROOT, capture_output=True, text=True

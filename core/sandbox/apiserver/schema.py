@@ -25,9 +25,9 @@ import copy
 import functools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from jsonschema import Draft7Validator, ValidationError
@@ -72,7 +72,7 @@ def _is_integer(_checker: Any, value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-_Validator = extend(
+_Validator = extend(  # type: ignore[no-untyped-call]  # jsonschema's stubs leave it untyped
     Draft7Validator,
     type_checker=Draft7Validator.TYPE_CHECKER.redefine("integer", _is_integer),
 )
@@ -288,7 +288,8 @@ def _schema_line(error: ValidationError) -> str:
     where = _path(list(error.absolute_path))
     value = error.instance
     kind = error.validator
-    if kind == "anyOf" and error.schema.get("x-kubernetes-int-or-string"):
+    schema = error.schema if isinstance(error.schema, Mapping) else {}
+    if kind == "anyOf" and schema.get("x-kubernetes-int-or-string"):
         actual = _json_type(value)
         return (
             f'{where}: Invalid value: "{actual}": {where} in body must be of type integer,string:'
@@ -310,7 +311,7 @@ def _schema_line(error: ValidationError) -> str:
     if kind == "pattern":
         return f"{invalid} match '{error.validator_value}'"
     if kind == "enum":
-        allowed = ", ".join(_shown(v) for v in error.validator_value)
+        allowed = ", ".join(_shown(v) for v in cast(list[Any], error.validator_value))
         return f"{where}: Unsupported value: {_shown(value)}: supported values: {allowed}"
     if kind == "maxLength":
         return f"{where}: Too long: may not be more than {error.validator_value} bytes"
