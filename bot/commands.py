@@ -22,17 +22,8 @@ from slack_sdk.errors import SlackApiError
 
 from bot import blocks
 from bot import messages as msg
-from bot.facts import (
-    DELETED_BY,
-    NOTIFIED,
-    SLACK_CHANNEL,
-    SLACK_TEAM,
-    SLACK_THREAD_TS,
-    CardView,
-    card_view,
-)
+from bot.facts import CardView, card_view
 from bot.grammar import USAGE, CreateCommand, ManifestCommand, config_for
-from bot.notifier import Record, encode_record
 from bot.outbox import Outbox
 from bot.settings import BotSettings
 from core import api
@@ -47,6 +38,7 @@ from core.errors import (
     KubeConnectionError,
 )
 from core.kube import KubeClient
+from core.state import Notified, creation_annotations, state_patch
 from core.status import Phase
 from manifests.raycluster import build_raycluster
 
@@ -85,7 +77,7 @@ class Commands:
         settings: BotSettings,
         outbox: Outbox,
         user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
-        remember: Callable[[str, str, Record], None] | None = None,
+        remember: Callable[[str, str, Notified], None] | None = None,
         hold: Callable[[str, str], AbstractAsyncContextManager[None]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
@@ -113,9 +105,7 @@ class Commands:
         card behind; the notifier waits for the thread annotation before it says anything.
         """
         name, namespace = config.name, config.namespace
-        notes = {SLACK_CHANNEL: inv.channel}
-        if inv.team:
-            notes[SLACK_TEAM] = inv.team
+        notes = creation_annotations(channel=inv.channel, team=inv.team)
         try:
             created = await api.create_cluster(
                 config,
@@ -147,7 +137,7 @@ class Commands:
             return
         try:
             await api.annotate_cluster(
-                name, namespace, {SLACK_THREAD_TS: thread_ts}, client=self.kube
+                name, namespace, state_patch(thread_ts=thread_ts), client=self.kube
             )
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
@@ -302,12 +292,12 @@ class Commands:
         if not may_modify(inv.user, summary):
             await respond(text=msg.not_owner("delete", name, summary.owner), replace_original=True)
             return
-        record = Record(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
+        record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
         async with self._hold(namespace, name):  # "deleted by" before the card says gone
             if self._remember:
                 self._remember(namespace, name, record)
             await api.annotate_cluster(
-                name, namespace, {DELETED_BY: inv.user, NOTIFIED: encode_record(record)},
+                name, namespace, state_patch(deleted_by=inv.user, notified=record),
                 client=self.kube,
             )  # fmt: skip
             await api.delete_cluster(name, namespace, client=self.kube)

@@ -18,43 +18,24 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol
 
 from bot import blocks
 from bot import messages as msg
-from bot.facts import (
-    NOTIFIED,
-    OWNER,
-    SLACK_CHANNEL,
-    SLACK_THREAD_TS,
-    CardView,
-    annotations_of,
-    card_view,
-    head_dns,
-    head_ports,
-    head_service,
-)
+from bot.facts import CardView, card_view
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
+from core.objects import PodView, RayClusterView
+from core.state import ClusterState, Notified, state_patch
 from core.status import ClusterStatus, Phase
-from core.status_views import PodView
 
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # namespace, name
 LOG_LINES = 20
 _RECORD_REASON = 200
-
-
-class Record(TypedDict, total=False):
-    """What ``krayne.io/notified`` holds: the last phase announced and its reason, and whether
-    ``ready`` was ever announced (the owner is mentioned only the first time)."""
-
-    phase: str
-    reason: str
-    was_ready: bool
 
 
 class Change(Protocol):
@@ -72,25 +53,6 @@ class Change(Protocol):
     def deleted(self) -> bool: ...
 
 
-def encode_record(record: Record) -> str:
-    return json.dumps(record, separators=(",", ":"), sort_keys=True)
-
-
-def parse_record(text: str | None) -> Record | None:
-    if not text:
-        return None
-    try:
-        raw = json.loads(text)
-    except ValueError:
-        return None
-    if not isinstance(raw, dict) or not isinstance(raw.get("phase"), str):
-        return None
-    record = Record(phase=raw["phase"], reason=str(raw.get("reason", "")))
-    if raw.get("was_ready") is True:
-        record["was_ready"] = True
-    return record
-
-
 GONE = "gone"
 
 
@@ -99,10 +61,10 @@ class Decision:
     """What one change means for Slack: a reply (for ``phase``), and the record to keep."""
 
     reply: bool
-    record: Record
+    record: Notified
 
 
-def decide(previous: Record | None, change: Change) -> Decision:
+def decide(previous: Notified | None, change: Change) -> Decision:
     """Pure: a reply is due when the phase differs from the last one announced.
 
     Only the phase counts. Reasons of one phase keep changing (restart counts, "1/2 workers
@@ -111,9 +73,9 @@ def decide(previous: Record | None, change: Change) -> Decision:
     if change.deleted:
         # After "deleting" (or "deleted by …") was said, the disappearance needs no reply.
         said = previous is not None and previous.get("phase") in (Phase.DELETING.value, GONE)
-        return Decision(reply=not said, record=Record(phase=GONE, reason=""))
+        return Decision(reply=not said, record=Notified(phase=GONE, reason=""))
     status = change.status
-    record = Record(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
+    record = Notified(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
     if previous is not None and previous.get("phase") == record["phase"]:
         return Decision(reply=False, record=previous)
     if status.phase is Phase.READY or (previous is not None and previous.get("was_ready")):
@@ -154,13 +116,14 @@ def reply_for(
         return text, blocks.thread_reply(text)
     if status.phase is Phase.READY:
         text = msg.ready_reply(view.owner, view.name)
-        ports = head_ports(obj or {})
+        cluster = RayClusterView.parse(obj or {"metadata": {"name": view.name}})
+        ports = cluster.head.endpoint_ports
         addresses = msg.address_lines(
-            head_dns=head_dns(view.name, view.namespace),
-            dashboard=ports.get("dashboard", 8265),
-            client=ports.get("client", 10001),
+            head_dns=f"{cluster.head_service}.{view.namespace}.svc.cluster.local",
+            dashboard=ports["dashboard"],
+            client=ports["client"],
             namespace=view.namespace,
-            service=head_service(view.name),
+            service=cluster.head_service,
         )
         return text, blocks.thread_reply(text, details=[status.reason, addresses])
     text = msg.phase_reply(view.name, status.phase, status.reason)
@@ -212,7 +175,7 @@ class Notifier:
         self._metrics = metrics
         self._on_phase = on_phase
         self._phases: dict[Key, str] = {}
-        self._records: dict[Key, Record] = {}
+        self._records: dict[Key, Notified] = {}
         self._objects: dict[Key, dict[str, Any]] = {}
         self._cards: dict[Key, str] = {}
         self._queues: dict[Key, deque[Change]] = {}
@@ -233,7 +196,7 @@ class Notifier:
     def forget(self, namespace: str, name: str) -> None:
         self._records.pop((namespace, name), None)
 
-    def remember(self, namespace: str, name: str, record: Record) -> None:
+    def remember(self, namespace: str, name: str, record: Notified) -> None:
         """A command announced something itself (e.g. "deleted by"): do not repeat it."""
         self._records[(namespace, name)] = record
 
@@ -293,21 +256,21 @@ class Notifier:
         obj = change.raycluster or self._objects.get(key)
         if change.raycluster is not None:
             self._objects[key] = change.raycluster
-        notes = annotations_of(obj)
-        channel, thread_ts = notes.get(SLACK_CHANNEL), notes.get(SLACK_THREAD_TS)
-        self._phase_seen(key, change, notes.get(OWNER))
+        state = ClusterState.read(obj)
+        channel, thread_ts = state.channel, state.thread_ts
+        self._phase_seen(key, change, state.owner)
         if change.deleted:
             self._objects.pop(key, None)
         if obj is None or not channel or not thread_ts:
             return  # created outside Slack, or its card is not posted yet
-        previous = self._records.get(key) or parse_record(notes.get(NOTIFIED))
+        previous = self._records.get(key) or state.notified
         decision = decide(previous, change)
         if change.deleted:
             self._records.pop(key, None)
         else:
             if decision.record != previous:
                 await self._annotate(
-                    change.name, change.namespace, {NOTIFIED: encode_record(decision.record)}
+                    change.name, change.namespace, state_patch(notified=decision.record)
                 )
             self._records[key] = decision.record
         view = card_view(obj, change.status, gone=change.deleted)

@@ -2,7 +2,7 @@
 
 The types here are the contract between the API, the watcher and the Slack notifier.
 ``derive_status`` is a pure function of the RayCluster, its pods and Warning events. The wording
-lives in ``core.status_reasons``, the tolerant JSON readers in ``core.status_views``.
+lives in ``core.status_reasons``, the tolerant JSON readers in ``core.objects``.
 
 Decisions beyond DESIGN §4 (each has a test):
 
@@ -32,12 +32,11 @@ from enum import StrEnum
 from typing import Any
 
 from core import status_reasons as msg
-from core.status_views import (
+from core.objects import (
     CANNOT_START,
     GCS_WAIT_CONTAINER,
     PULL_ERRORS,
     STARTING,
-    ClusterFacts,
     ContainerView,
     PodView,
     Termination,
@@ -46,6 +45,7 @@ from core.status_views import (
     text,
     timestamp,
 )
+from core.status_facts import ClusterFacts
 
 
 class Phase(StrEnum):

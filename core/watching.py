@@ -35,8 +35,8 @@ from core import status_reasons as msg
 from core.errors import KrayneError, PermissionDeniedError
 from core.informer import ChangeType, Informer, WatchSettings
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj, WatchKind
+from core.objects import EventView
 from core.status import ClusterStatus, Phase, derive_status
-from core.status_views import EventView
 
 __all__ = ["ClusterChange", "ClusterWatcher", "Subscription", "WatchSettings"]
 

@@ -1,8 +1,7 @@
 """Label and annotation keys krayne-bot puts on what it creates, and the label values it derives.
 
 Labels are for selecting (``app.kubernetes.io/managed-by=krayne``, ``krayne.io/owner=U123``);
-annotations carry state that is not a valid label value (the Slack thread, the last phase
-announced).
+the annotations that carry the bot's state are defined with their record in ``core.state``.
 The ``ray.io/*`` keys are the ones the KubeRay operator puts on the pods it creates.
 """
 
@@ -13,12 +12,9 @@ import re
 MANAGED_BY: tuple[str, str] = ("app.kubernetes.io/managed-by", "krayne")
 NAME = "app.kubernetes.io/name"
 
-# Annotation keys (state lives on the RayCluster, DESIGN §7). OWNER is also a label.
+# The owner's Slack user id: a label (for selecting) and an annotation (exact). The other state
+# annotations (Slack thread, last phase announced) are core.state's.
 OWNER = "krayne.io/owner"
-SLACK_TEAM = "krayne.io/slack-team"
-SLACK_CHANNEL = "krayne.io/slack-channel"
-SLACK_THREAD_TS = "krayne.io/slack-thread-ts"
-NOTIFIED = "krayne.io/notified"
 
 # Labels the KubeRay operator sets on pods (OPERATOR.md §2).
 RAY_CLUSTER = "ray.io/cluster"

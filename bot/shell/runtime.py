@@ -16,11 +16,11 @@ from collections.abc import Coroutine
 from typing import Any
 
 from bot.blocks import card_text
-from bot.facts import NOTIFIED, SLACK_CHANNEL, SLACK_THREAD_TS, CardView, annotations_of
-from bot.notifier import parse_record
+from bot.facts import CardView
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from bot.slack_double.server import SlackDouble
+from core.state import ClusterState
 from core.status import ClusterStatus, Phase
 
 Key = tuple[str, str]  # namespace, name
@@ -81,11 +81,11 @@ class Settling:
                     waiting.append(f"{name} (deleted, card not updated yet)")
                 continue
             phase = change.status.phase
-            notes = annotations_of(change.raycluster)
-            thread_ts = notes.get(SLACK_THREAD_TS)
+            state = ClusterState.read(change.raycluster)
+            thread_ts = state.thread_ts
             if thread_ts:
-                self._cards[key] = (notes.get(SLACK_CHANNEL, self._channel), thread_ts)
-            record = parse_record(notes.get(NOTIFIED))
+                self._cards[key] = (state.channel or self._channel, thread_ts)
+            record = state.notified
             announced = not thread_ts or (record is not None and record["phase"] == phase.value)
             if not phase.is_settled or not announced:
                 waiting.append(f"{name} ({phase.value})")

@@ -21,8 +21,8 @@ from core.api import (
 )
 from core.errors import ClusterNotFoundError, KubeApiError
 from core.kube import KubeClient, Obj
+from core.state import SLACK_CHANNEL, SLACK_THREAD_TS
 from core.status import Phase
-from manifests.labels import SLACK_CHANNEL, SLACK_THREAD_TS
 from tests.api.conftest import cluster_config
 
 NS = "default"

@@ -35,9 +35,10 @@ from core.config import ClusterConfig, build_config
 from core.errors import ClusterAlreadyExistsError, ClusterNotFoundError, PermissionDeniedError
 from core.kube import WatchKind
 from core.kube_asyncio import KubernetesAsyncioClient
+from core.state import SLACK_THREAD_TS
 from core.status import Phase
 from core.watching import ClusterWatcher
-from manifests.labels import RAY_CLUSTER, RAY_NODE_TYPE, SLACK_THREAD_TS
+from manifests.labels import RAY_CLUSTER, RAY_NODE_TYPE
 from manifests.raycluster import services_secret_name
 from tests.deploy.deployfiles import ROOT
 from tests.deploy.rbac_env import Deployed, bot_account, deployed, managed_role, rbac_objects

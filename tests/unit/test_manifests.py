@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from core import state
 from core.config import ClusterConfig, build_config
 from core.sandbox.apiserver.schema import validate_raycluster
 from manifests import labels
@@ -112,7 +113,7 @@ def _config(name: str) -> ClusterConfig:
 @pytest.mark.parametrize("case", sorted(MATRIX))
 def test_every_manifest_validates_against_the_shipped_crd(case: str) -> None:
     manifest = build_raycluster(
-        _config(case), owner="U024BE7LH", annotations={labels.SLACK_CHANNEL: "C123"}
+        _config(case), owner="U024BE7LH", annotations={state.SLACK_CHANNEL: "C123"}
     )
     assert validate_raycluster(manifest) == []
 
@@ -180,7 +181,7 @@ def test_owner_that_sanitizes_to_nothing_gets_no_label() -> None:
 
 
 def test_annotations_only_on_the_raycluster() -> None:
-    notes = {labels.SLACK_CHANNEL: "C1", labels.SLACK_THREAD_TS: "1712.0001"}
+    notes = {state.SLACK_CHANNEL: "C1", state.SLACK_THREAD_TS: "1712.0001"}
     manifest = build_raycluster(_config("multi-group yaml"), annotations=notes)
     assert manifest["metadata"]["annotations"] == notes
     templates = [manifest["spec"]["headGroupSpec"]["template"]] + [
@@ -373,13 +374,13 @@ def test_desired_group_bounds(
 def test_build_is_pure() -> None:
     config = _config("multi-group yaml")
     before = config.model_copy(deep=True)
-    first = build_raycluster(config, owner="U1", annotations={labels.NOTIFIED: "ready"})
-    second = build_raycluster(config, owner="U1", annotations={labels.NOTIFIED: "ready"})
+    first = build_raycluster(config, owner="U1", annotations={state.NOTIFIED: "ready"})
+    second = build_raycluster(config, owner="U1", annotations={state.NOTIFIED: "ready"})
     assert first == second and first is not second
     assert config == before
     mutated = copy.deepcopy(first)
     mutated["spec"]["workerGroupSpecs"][0]["replicas"] = 99
-    assert build_raycluster(config, owner="U1", annotations={labels.NOTIFIED: "ready"}) == first
+    assert build_raycluster(config, owner="U1", annotations={state.NOTIFIED: "ready"}) == first
 
 
 def test_service_names() -> None:

@@ -11,8 +11,9 @@ import pytest
 
 from bot.facts import CardView
 from bot.home import HomeTabs
-from bot.notifier import Record, crash_target, decide, encode_record, parse_record, reply_for
+from bot.notifier import crash_target, decide, reply_for
 from bot.slack_double.limits import validate_blocks
+from core.state import Notified, decode_notified, encode_notified
 from core.status import ClusterStatus, Phase
 
 
@@ -29,8 +30,8 @@ def change(phase: Phase, reason: str = "r", *, deleted: bool = False) -> FakeCha
     return FakeChange("ns", "demo", {}, ClusterStatus(phase, reason), deleted)
 
 
-def rec(phase: str, reason: str = "r") -> Record:
-    return Record(phase=phase, reason=reason)
+def rec(phase: str, reason: str = "r") -> Notified:
+    return Notified(phase=phase, reason=reason)
 
 
 @pytest.mark.parametrize(
@@ -55,21 +56,21 @@ def rec(phase: str, reason: str = "r") -> Record:
     ],
 )
 def test_reply_only_when_the_phase_changes(
-    previous: Record | None, new: FakeChange, reply: bool
+    previous: Notified | None, new: FakeChange, reply: bool
 ) -> None:
     assert decide(previous, new).reply is reply
 
 
 def test_a_restarted_bot_reading_the_annotation_does_not_repeat() -> None:
     first = decide(None, change(Phase.READY, "all ready"))
-    stored = encode_record(first.record)
-    assert decide(parse_record(stored), change(Phase.READY, "all ready")).reply is False
+    stored = encode_notified(first.record)
+    assert decide(decode_notified(stored), change(Phase.READY, "all ready")).reply is False
 
 
 def test_the_owner_is_mentioned_only_the_first_time_the_cluster_is_ready() -> None:
     first = decide(rec("running"), change(Phase.READY))
     assert first.record.get("was_ready") is True
-    scaled = decide(parse_record(encode_record(first.record)), change(Phase.RUNNING))
+    scaled = decide(decode_notified(encode_notified(first.record)), change(Phase.RUNNING))
     assert scaled.reply and scaled.record.get("was_ready") is True
     text, _ = reply_for(_view(Phase.READY), {}, again=True)
     assert "<@U1>" not in text and "ready again" in text
@@ -77,7 +78,7 @@ def test_the_owner_is_mentioned_only_the_first_time_the_cluster_is_ready() -> No
 
 @pytest.mark.parametrize("text", [None, "", "not json", "[]", '{"reason": "x"}'])
 def test_unreadable_records_count_as_nothing_announced(text: str | None) -> None:
-    assert parse_record(text) is None
+    assert decode_notified(text) is None
 
 
 def _view(phase: Phase, reason: str = "why", hint: str | None = "do this") -> CardView:

@@ -1,0 +1,159 @@
+"""The bot's state on each RayCluster: annotation keys, one typed record, one patch builder.
+
+State lives on the RayCluster, not in a database (DESIGN §7), the way kopf keeps its progress in
+prefixed annotations (``kopf/_cogs/configs/progress.py``): the owner, the Slack team, channel and
+thread, what was last announced in the thread, and who deleted it from Slack. Everything that
+reads this state goes through ``ClusterState.read``; everything that writes it builds its merge
+patch with ``state_patch``, so keys and encodings are spelt in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, TypedDict
+
+from core.objects import RayClusterView
+from manifests.labels import OWNER
+
+__all__ = [
+    "DELETED_BY",
+    "NOTIFIED",
+    "OWNER",
+    "SLACK_CHANNEL",
+    "SLACK_TEAM",
+    "SLACK_THREAD_TS",
+    "ClusterState",
+    "Notified",
+    "SlackRef",
+    "creation_annotations",
+    "decode_notified",
+    "encode_notified",
+    "state_patch",
+]
+
+SLACK_TEAM = "krayne.io/slack-team"
+SLACK_CHANNEL = "krayne.io/slack-channel"
+SLACK_THREAD_TS = "krayne.io/slack-thread-ts"
+NOTIFIED = "krayne.io/notified"
+DELETED_BY = "krayne.io/deleted-by"
+"""Who deleted the cluster from Slack, so the card can say so once the object is gone."""
+
+_REASON_MAX = 200
+
+
+class Notified(TypedDict, total=False):
+    """What ``krayne.io/notified`` holds: the last phase announced and its reason, and whether
+    ``ready`` was ever announced (the owner is mentioned only the first time)."""
+
+    phase: str
+    reason: str
+    was_ready: bool
+
+
+def encode_notified(record: Notified) -> str:
+    """Compact, sorted JSON; the reason is clipped so the annotation stays small."""
+    clipped = dict(record)
+    if "reason" in clipped:
+        clipped["reason"] = str(clipped["reason"])[:_REASON_MAX]
+    return json.dumps(clipped, separators=(",", ":"), sort_keys=True)
+
+
+def decode_notified(raw: str | None) -> Notified | None:
+    """The record, or None for a missing or unreadable annotation (never raises)."""
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not isinstance(value.get("phase"), str):
+        return None
+    record = Notified(phase=value["phase"], reason=str(value.get("reason", "")))
+    if value.get("was_ready") is True:
+        record["was_ready"] = True
+    return record
+
+
+@dataclass(frozen=True, slots=True)
+class SlackRef:
+    """Where a cluster's Slack thread lives (annotations krayne.io/slack-*)."""
+
+    team: str | None
+    channel: str
+    thread_ts: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterState:
+    """Everything the bot keeps on one RayCluster, read without ever failing."""
+
+    owner: str | None
+    slack: SlackRef | None
+    notified: Notified | None
+    deleted_by: str | None
+
+    @property
+    def channel(self) -> str | None:
+        return self.slack.channel if self.slack else None
+
+    @property
+    def thread_ts(self) -> str | None:
+        return self.slack.thread_ts if self.slack else None
+
+    @classmethod
+    def read(cls, raycluster: dict[str, Any] | RayClusterView | None) -> ClusterState:
+        view = (
+            raycluster
+            if isinstance(raycluster, RayClusterView)
+            else RayClusterView.parse(raycluster)
+        )
+        notes = view.annotations
+        channel = notes.get(SLACK_CHANNEL)
+        slack = (
+            SlackRef(
+                team=notes.get(SLACK_TEAM) or None,
+                channel=channel,
+                thread_ts=notes.get(SLACK_THREAD_TS) or None,
+            )
+            if channel
+            else None
+        )
+        return cls(
+            owner=view.owner,
+            slack=slack,
+            notified=decode_notified(notes.get(NOTIFIED)),
+            deleted_by=notes.get(DELETED_BY) or None,
+        )
+
+
+def creation_annotations(*, channel: str, team: str | None) -> dict[str, str]:
+    """The annotations a cluster created from Slack starts with (the thread comes later)."""
+    notes = {SLACK_CHANNEL: channel}
+    if team:
+        notes[SLACK_TEAM] = team
+    return notes
+
+
+class _Unset:
+    pass
+
+
+_UNSET: Any = _Unset()
+
+
+def state_patch(
+    *,
+    thread_ts: str | None = _UNSET,
+    notified: Notified | None = _UNSET,
+    deleted_by: str | None = _UNSET,
+) -> dict[str, str | None]:
+    """The annotations of one merge patch: only the fields given change; None removes a key."""
+    patch: dict[str, str | None] = {}
+    if thread_ts is not _UNSET:
+        patch[SLACK_THREAD_TS] = thread_ts
+    if notified is not _UNSET:
+        patch[NOTIFIED] = None if notified is None else encode_notified(notified)
+    if deleted_by is not _UNSET:
+        patch[DELETED_BY] = deleted_by
+    return patch
