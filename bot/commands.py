@@ -110,10 +110,9 @@ class Commands:
             created = await api.create_cluster(
                 config,
                 client=self.kube,
-                ray_version=self.settings.ray_version,
-                python_tag=self.settings.python_tag,
                 owner=inv.user,
                 annotations=notes,
+                **self.settings.manifest_options(),
             )
         except ClusterAlreadyExistsError:
             existing = await api.get_cluster(name, namespace, client=self.kube)
@@ -126,10 +125,7 @@ class Commands:
             return
         # The card shows what was asked for from the start: desired workers and the images the
         # pods will run (the manifest is pure, so this is exactly what was submitted).
-        body = build_raycluster(
-            config, ray_version=self.settings.ray_version, python_tag=self.settings.python_tag,
-            owner=inv.user,
-        )  # fmt: skip
+        body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
         view = card_view(body, created.status)
         thread_ts = await self._post_card(inv.channel, view)
         if not thread_ts:
@@ -161,12 +157,7 @@ class Commands:
         return str(result["ts"])
 
     async def manifest(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
-        body = build_raycluster(
-            config,
-            ray_version=self.settings.ray_version,
-            python_tag=self.settings.python_tag,
-            owner=inv.user,
-        )
+        body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
         text = yaml.safe_dump(body, sort_keys=False)
         intro = msg.manifest_intro(config.name, config.namespace)
         await respond(text=intro, blocks=blocks.code_blocks(intro, text), response_type="ephemeral")

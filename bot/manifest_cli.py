@@ -100,9 +100,7 @@ def _manifest(argv: list[str]) -> str:
     resolved = namespace or (file_namespace if isinstance(file_namespace, str) else None)
     cmd = ManifestCommand(name, namespace, options)
     config = config_for(cmd, namespace=resolved or settings.namespace, base=base)
-    manifest = build_raycluster(
-        config, ray_version=settings.ray_version, python_tag=settings.python_tag
-    )
+    manifest = build_raycluster(config, **settings.manifest_options())
     return render_yaml(manifest)
 
 

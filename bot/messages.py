@@ -22,6 +22,9 @@ PHASE_EMOJI: dict[Phase, str] = {
     Phase.FAILED: ":red_circle:",
     Phase.SUSPENDED: ":double_vertical_bar:",
     Phase.DELETING: ":wastebasket:",
+    Phase.WAITING_FOR_NODE: ":hourglass_flowing_sand:",
+    Phase.RETRYING: ":large_yellow_circle:",
+    Phase.STALLED: ":red_circle:",
 }
 
 PHASE_HEADLINE: dict[Phase, str] = {
@@ -36,6 +39,9 @@ PHASE_HEADLINE: dict[Phase, str] = {
     Phase.FAILED: "failed",
     Phase.SUSPENDED: "is suspended",
     Phase.DELETING: "is being deleted",
+    Phase.WAITING_FOR_NODE: "is waiting for a node autoscaler to add a node",
+    Phase.RETRYING: "hit a passing error; Kubernetes is retrying",
+    Phase.STALLED: "has a worker stuck waiting for the head",
 }
 
 

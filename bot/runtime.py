@@ -128,7 +128,9 @@ class BotRuntime:
     # --- internals --------------------------------------------------------------------------
 
     async def _run(self, kube: KubeClient) -> None:
-        watcher = self.watcher = ClusterWatcher(kube, self._watch_namespaces)
+        watcher = self.watcher = ClusterWatcher(
+            kube, self._watch_namespaces, status=self.settings.status_settings()
+        )
         probed = (self._watch_namespaces or [self.settings.namespace])[0]
         readiness = self.readiness = Readiness(
             kube, probed, synced=lambda: watcher.synced, settings=self._readiness_settings

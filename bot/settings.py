@@ -8,10 +8,14 @@ overrides are dropped so an absent flag never hides an environment variable.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.status import StatusSettings
+from manifests.raycluster import GPU_TYPE_LABEL, ManifestOptions
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -82,6 +86,46 @@ class BotSettings(BaseSettings):
         description="Seconds the outbox may spend sending what is queued when the bot stops.",
     )
 
+    gpu_type_label: str = Field(
+        default=GPU_TYPE_LABEL,
+        min_length=1,
+        validation_alias=AliasChoices("gpu_type_label", "KRAYNE_GPU_TYPE_LABEL"),
+        description="The node label `--gpu-type` selects on: GKE's by default; "
+        "`nvidia.com/gpu.product` with NVIDIA's GPU operator (any cloud), "
+        "`karpenter.k8s.aws/instance-gpu-name` on EKS with Karpenter, "
+        "`accelerator` on AKS GPU pools labelled by hand (README: GPUs on any cloud).",
+    )
+    node_grace_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        validation_alias=AliasChoices("node_grace_seconds", "KRAYNE_NODE_GRACE_SECONDS"),
+        description="How long a pod may wait for a node where a node autoscaler acts before it "
+        "is reported unschedulable (GPU nodes take minutes to boot).",
+    )
+    node_grace_without_autoscaler_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        validation_alias=AliasChoices(
+            "node_grace_without_autoscaler_seconds", "KRAYNE_NODE_GRACE_WITHOUT_AUTOSCALER_SECONDS"
+        ),
+        description="The same where no node autoscaler was ever seen acting: nothing will add a "
+        "node, so say so soon.",
+    )
+    retry_budget_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=AliasChoices("retry_budget_seconds", "KRAYNE_RETRY_BUDGET_SECONDS"),
+        description="How long a passing pull or create error (a registry rate limit, a timeout) "
+        "is shown as retrying before it is reported as a failure.",
+    )
+    init_stall_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        validation_alias=AliasChoices("init_stall_seconds", "KRAYNE_INIT_STALL_SECONDS"),
+        description="How long a worker may wait in Init for the head's GCS before it is "
+        "reported as stalled.",
+    )
+
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
@@ -110,6 +154,37 @@ class BotSettings(BaseSettings):
         """Environment, then ``overrides`` (flag values; ``None`` means "flag not given")."""
         given = {k: v for k, v in (overrides or {}).items() if v is not None}
         return cls(**given)
+
+    def manifest_options(self) -> ManifestOptions:
+        return ManifestOptions(
+            ray_version=self.ray_version,
+            python_tag=self.python_tag,
+            gpu_type_label=self.gpu_type_label,
+        )
+
+    def status_settings(self) -> StatusSettings:
+        return StatusSettings(
+            node_grace_with_autoscaler=timedelta(seconds=self.node_grace_seconds),
+            node_grace_without_autoscaler=timedelta(
+                seconds=self.node_grace_without_autoscaler_seconds
+            ),
+            retry_budget=timedelta(seconds=self.retry_budget_seconds),
+            init_stall_after=timedelta(seconds=self.init_stall_seconds),
+        )
+
+    def faster(self, speed: float) -> BotSettings:
+        """The waits divided by ``speed``: for a sandbox whose simulated time runs faster."""
+        return self.model_copy(
+            update={
+                name: getattr(self, name) / speed
+                for name in (
+                    "node_grace_seconds",
+                    "node_grace_without_autoscaler_seconds",
+                    "retry_budget_seconds",
+                    "init_stall_seconds",
+                )
+            }
+        )
 
     def secret(self, name: Literal["bot_token", "signing_secret", "app_token"]) -> str | None:
         value: SecretStr | None = getattr(self, f"slack_{name}")

@@ -41,6 +41,9 @@ from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
     CODE_SERVER_PASSWORD_KEY,
+    DEFAULT_PYTHON_TAG,
+    DEFAULT_RAY_VERSION,
+    GPU_TYPE_LABEL,
     NOTEBOOK_TOKEN_KEY,
     build_raycluster,
     services_secret_name,
@@ -152,19 +155,20 @@ async def create_cluster(
     config: ClusterConfig,
     *,
     client: KubeClient,
-    ray_version: str = "2.53.0",
+    ray_version: str = DEFAULT_RAY_VERSION,
     owner: str | None = None,
     annotations: dict[str, str] | None = None,
     wait: bool = False,
     timeout: float = 300,  # noqa: ASYNC109 — the contract's name; applied via asyncio.timeout
-    python_tag: str = "py311",
+    python_tag: str = DEFAULT_PYTHON_TAG,
+    gpu_type_label: str = GPU_TYPE_LABEL,
 ) -> ClusterSummary:
     """Create the services Secret (if a service needs a token), then the RayCluster; a refused
     RayCluster leaves nothing behind. ``wait=True`` returns once it is ready (or raises)."""
     name, namespace = config.name, config.namespace
     body = build_raycluster(
         config, ray_version=ray_version, python_tag=python_tag, owner=owner,
-        annotations=annotations,
+        annotations=annotations, gpu_type_label=gpu_type_label,
     )  # fmt: skip
     tokens = _service_tokens(config)
     secret_name = services_secret_name(name)

@@ -14,7 +14,7 @@ from typing import Any
 from core.objects import EventView, PodView, RayClusterView, cluster_warnings, pods_by_cluster
 from core.state import ClusterState, SlackRef
 from core.status import ClusterStatus, derive_status
-from manifests.raycluster import CODE_SERVER_PORT, GPU_NODE_SELECTOR, NOTEBOOK_PORT, SSH_PORT
+from manifests.raycluster import CODE_SERVER_PORT, NOTEBOOK_PORT, SSH_PORT
 
 __all__ = [
     "ClusterDetails",
@@ -167,7 +167,7 @@ def details_from(
             cpus=group.cpus,
             memory=group.memory,
             gpus=group.gpus,
-            gpu_type=group.node_selector.get(GPU_NODE_SELECTOR),
+            gpu_type=group.gpu_type,
             image=group.image,
         )
         for group in view.groups

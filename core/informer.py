@@ -100,7 +100,8 @@ class Informer:
 
     @property
     def name(self) -> str:
-        return f"{self.kind}@{self.namespace or '*'}"
+        where = f"{self.kind}@{self.namespace or '*'}"
+        return f"{where}[{self.field_selector}]" if self.field_selector else where
 
     async def run(self) -> None:
         """Outer loop: forever, until cancelled."""

@@ -26,12 +26,11 @@ Decisions beyond DESIGN §4 (each has a test):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from core import status_reasons as msg
+from core import status_waits as waits
 from core.objects import (
     CANNOT_START,
     GCS_WAIT_CONTAINER,
@@ -39,6 +38,7 @@ from core.objects import (
     STARTING,
     ContainerView,
     PodView,
+    RayClusterView,
     Termination,
     condition,
     obj,
@@ -46,44 +46,9 @@ from core.objects import (
     timestamp,
 )
 from core.status_facts import ClusterFacts
+from core.status_types import ClusterStatus, Phase, StatusSettings
 
-
-class Phase(StrEnum):
-    CREATING = "creating"
-    PODS_PENDING = "pods-pending"
-    CONTAINERS_CREATING = "containers-creating"
-    RUNNING = "running"
-    READY = "ready"
-    IMAGE_PULL_ERROR = "image-pull-error"
-    CRASH_LOOP = "crash-loop"
-    UNSCHEDULABLE = "unschedulable"
-    FAILED = "failed"
-    SUSPENDED = "suspended"
-    DELETING = "deleting"
-
-    @property
-    def is_failure(self) -> bool:
-        return self in _FAILURES
-
-    @property
-    def is_settled(self) -> bool:
-        """Nothing more will happen without a user acting (ready, failed, suspended)."""
-        return self is Phase.READY or self is Phase.SUSPENDED or self.is_failure
-
-
-_FAILURES = frozenset({Phase.IMAGE_PULL_ERROR, Phase.CRASH_LOOP, Phase.UNSCHEDULABLE, Phase.FAILED})
-
-
-@dataclass(frozen=True, slots=True)
-class ClusterStatus:
-    phase: Phase
-    reason: str
-    hint: str | None = None
-    pod: str | None = None
-    ready_workers: int = 0
-    desired_workers: int = 0
-    head_ready: bool = False
-
+__all__ = ["ClusterStatus", "Phase", "StatusSettings", "derive_status"]
 
 # --- derivation -------------------------------------------------------------------------------
 
@@ -94,6 +59,9 @@ EVENT_FRESH = timedelta(minutes=15)
 #: (and, after an OOM kill, even while Ready). Longer than the kubelet's longest back-off (5 min)
 #: plus the time a crashing container runs, so a loop stays a loop from one crash to the next.
 CRASH_RECENT = timedelta(minutes=10)
+#: A container is crash-looping once it has crashed this many times: one OOM kill or one crash
+#: followed by a recovery is not a loop (the kubelet restarts it; Ready proves the recovery).
+LOOP_RESTARTS = 2
 #: A RayCluster with no status this long after creation suggests no operator is running.
 NO_STATUS_AFTER = timedelta(minutes=2)
 
@@ -119,6 +87,7 @@ def derive_status(
     pods: list[dict[str, Any]],
     events: list[dict[str, Any]],
     now: datetime,
+    settings: StatusSettings | None = None,
 ) -> ClusterStatus:
     """The cluster's phase with a reason and a hint, by DESIGN §4's rules, worst first.
 
@@ -126,7 +95,7 @@ def derive_status(
     events on the RayCluster and its pods; ``now`` decides which events and restarts are recent.
     KubeRay's sticky ``status.state`` is never trusted over the live pods.
     """
-    facts = ClusterFacts.read(raycluster, pods, events, now)
+    facts = ClusterFacts.read(raycluster, pods, events, now, settings)
     found: _Found | None = None
     for rule in _RULES:
         found = rule(facts)
@@ -141,6 +110,7 @@ def derive_status(
         ready_workers=sum(1 for p in facts.workers if p.ready),
         desired_workers=facts.desired,
         head_ready=facts.head is not None and facts.head.ready,
+        recheck_at=min(facts.deadlines, default=None),
     )
 
 
@@ -170,7 +140,7 @@ def _suspended(f: ClusterFacts) -> _Found | None:
 def _failed(f: ClusterFacts) -> _Found | None:
     cond = condition(f.raycluster, "ReplicaFailure")
     what = _REPLICA_FAILURES.get(text(cond.get("reason")))
-    if cond.get("status") == "True" and what:
+    if cond.get("status") == "True" and what and not _growth_refused(f, text(cond.get("reason"))):
         reason, hint = msg.replica_failure(what=what, detail=text(cond.get("message")), name=f.name)
         return Phase.FAILED, reason, hint, None
     status = obj(f.raycluster.get("status"))
@@ -204,6 +174,16 @@ def _failed(f: ClusterFacts) -> _Found | None:
     return None
 
 
+def _growth_refused(f: ClusterFacts, reason: str) -> bool:
+    """A worker pod the Ray autoscaler asked for beyond the groups' minimum was refused (a quota,
+    say): the cluster keeps working at its size; the autoscaler asks again later."""
+    if reason != "FailedCreateWorkerPod" or f.head is None or not f.head.ready:
+        return False
+    view = RayClusterView.parse(f.raycluster)
+    floor = sum(g.min_replicas * g.num_of_hosts for g in view.groups if not g.suspended)
+    return view.autoscaling and sum(1 for p in f.workers if p.ready) >= max(floor, 1)
+
+
 def _image_pull(f: ClusterFacts) -> _Found | None:
     for pod in f.live:
         for c in pod.containers:
@@ -220,6 +200,9 @@ def _image_pull(f: ClusterFacts) -> _Found | None:
                     break
             if not detail and not c.waiting_message.startswith("Back-off"):
                 detail = c.waiting_message
+            if problem.passing and waits.within_retry_budget(f, pod):
+                what = f"{c.name} cannot pull `{c.image}` yet: {msg.pull_problem_text(problem)}"
+                return waits.retrying(f, pod, what, detail)
             reason, hint = msg.image_pull(
                 container=c.name,
                 pod=pod.name,
@@ -235,10 +218,14 @@ def _image_pull(f: ClusterFacts) -> _Found | None:
 def _crash_loop(f: ClusterFacts) -> _Found | None:
     for pod in f.live:
         for c in pod.containers:
-            if c.waiting_reason == "CrashLoopBackOff" or _between_crashes(c, f.now):
+            looping = c.waiting_reason == "CrashLoopBackOff" or _between_crashes(c, f.now)
+            if looping and c.restarts >= LOOP_RESTARTS:
                 return _crashing(f, pod, c)
     for pod in f.live:
         for c in pod.containers:
+            if c.waiting_reason == "CreateContainerError" and waits.within_retry_budget(f, pod):
+                what = f"{c.name} could not be created ({c.waiting_reason})"
+                return waits.retrying(f, pod, what, c.waiting_message)
             if c.waiting_reason in CANNOT_START:
                 reason, hint = msg.cannot_start(
                     container=c.name,
@@ -247,22 +234,6 @@ def _crash_loop(f: ClusterFacts) -> _Found | None:
                     detail=c.waiting_message,
                 )
                 return Phase.FAILED, reason, hint, pod.name
-            last = c.last
-            if (
-                c.running
-                and c.restarts > 0
-                and last is not None
-                and last.reason == "OOMKilled"
-                and _recent(last, f.now)
-            ):
-                reason, hint = msg.oom_restart(
-                    container=c.name,
-                    pod=pod.name,
-                    exit_code=last.exit_code,
-                    restarts=c.restarts,
-                    memory_flag=_memory_flag(pod),
-                )
-                return Phase.CRASH_LOOP, reason, hint, pod.name
     return None
 
 
@@ -301,24 +272,6 @@ def _recent(ended: Termination, now: datetime) -> bool:
 
 def _memory_flag(pod: PodView) -> str:
     return "--head-memory" if pod.is_head else "--memory"
-
-
-def _unschedulable(f: ClusterFacts) -> _Found | None:
-    for pod in f.active:
-        if pod.unschedulable_message is None:
-            continue
-        detail = pod.unschedulable_message or next(
-            (e.message for e in f.pod_events.get(pod.name, []) if e.reason == "FailedScheduling"),
-            "",
-        )
-        reason, hint = msg.unschedulable(
-            pod=pod.name,
-            requests=msg.format_requests(pod.requests),
-            detail=detail,
-            name=f.name,
-        )
-        return Phase.UNSCHEDULABLE, reason, hint, pod.name
-    return None
 
 
 def _progress(f: ClusterFacts) -> _Found:
@@ -389,4 +342,13 @@ def _starting(pod: PodView) -> str | None:
     return None
 
 
-_RULES = (_deleting, _suspended, _failed, _image_pull, _crash_loop, _unschedulable, _progress)
+_RULES = (
+    _deleting,
+    _suspended,
+    _failed,
+    _image_pull,
+    _crash_loop,
+    waits.unschedulable,
+    waits.stalled,
+    _progress,
+)

@@ -22,7 +22,13 @@ class PullProblem(StrEnum):
     UNREACHABLE = "unreachable"
     INVALID = "invalid"
     NEVER_PULL = "never-pull"
+    RATE_LIMITED = "rate-limited"
     UNKNOWN = "unknown"
+
+    @property
+    def passing(self) -> bool:
+        """The kubelet's retry may succeed: a rate limit, a timeout, an unexplained failure."""
+        return self in _PASSING_PULLS
 
 
 # Order matters: Docker Hub's "pull access denied, repository does not exist or may require
@@ -31,6 +37,9 @@ class PullProblem(StrEnum):
 _PULL_PATTERNS: tuple[tuple[PullProblem, tuple[str, ...]], ...] = (
     (PullProblem.INVALID, ("invalid reference format", "couldn't parse image")),
     (PullProblem.NEVER_PULL, ("pull policy of never",)),
+    # Docker Hub answers 429 "toomanyrequests: You have reached your pull rate limit"
+    # (docs.docker.com/docker-hub/usage/pulls); other registries say "rate limit" or 429.
+    (PullProblem.RATE_LIMITED, ("toomanyrequests", "too many requests", "rate limit")),
     (PullProblem.NOT_FOUND_OR_DENIED, ("does not exist or may require authorization",)),
     (
         PullProblem.DENIED,
@@ -57,6 +66,11 @@ _PULL_PATTERNS: tuple[tuple[PullProblem, tuple[str, ...]], ...] = (
 )
 
 
+_PASSING_PULLS = frozenset(
+    {PullProblem.RATE_LIMITED, PullProblem.TIMEOUT, PullProblem.UNREACHABLE, PullProblem.UNKNOWN}
+)
+
+
 def classify_pull_error(waiting_reason: str, message: str) -> PullProblem:
     """Map a kubelet waiting reason plus the most detailed message we have to a problem."""
     if waiting_reason == "InvalidImageName":
@@ -79,6 +93,7 @@ _PULL_REASON = {
     PullProblem.UNREACHABLE: "the registry could not be reached",
     PullProblem.INVALID: "the image name is not a valid image reference",
     PullProblem.NEVER_PULL: "its pull policy is Never and the node does not have it",
+    PullProblem.RATE_LIMITED: "the registry's pull rate limit was reached",
     PullProblem.UNKNOWN: "the pull failed",
 }
 
@@ -96,6 +111,8 @@ _PULL_HINT = {
     PullProblem.INVALID: "Use the form `registry/repository:tag`, in lowercase, with `--image`.",
     PullProblem.NEVER_PULL: "Use an image the nodes can pull, or an imagePullPolicy other than "
     "Never.",
+    PullProblem.RATE_LIMITED: "The registry keeps refusing pulls: ask an admin for registry "
+    "credentials (an imagePullSecret) in `{namespace}`, or a mirror of the image.",
     PullProblem.UNKNOWN: "Check the image name and tag (`--image`) and the registry credentials.",
 }
 
@@ -248,6 +265,34 @@ def unschedulable(*, pod: str, requests: str, detail: str, name: str) -> tuple[s
             f"Free capacity by deleting clusters you no longer need, or ask for less with {scale}."
         )
     return reason, hint
+
+
+def pull_problem_text(problem: PullProblem) -> str:
+    return _PULL_REASON[problem]
+
+
+def waiting_for_node(*, pod: str, detail: str) -> str:
+    return f"{pod} is waiting for a new node: {_clip(detail, 200)}."
+
+
+def node_never_came(*, waited: str, detail: str) -> str:
+    return f"a node autoscaler acted {waited} ago but no node took it ({scheduler_detail(detail)})"
+
+
+def retrying(*, pod: str, what: str, detail: str, waited: str) -> str:
+    shown = f" ({_clip(kubelet_detail(detail), 160)})" if detail else ""
+    return f"{pod}: {what}{shown}; the kubelet keeps retrying (for {waited} so far)."
+
+
+def init_stalled(
+    *, pod: str, waited: str, address: str, head: str | None, namespace: str
+) -> tuple[str, str]:
+    reason = f"{pod} has waited {waited} for the head's Ray GCS at `{address}`."
+    logs = f"kubectl logs {head} -n {namespace}" if head else "the head pod's log"
+    return reason, (
+        f"The workers cannot reach the GCS: check that the head is healthy (`{logs}`) and that no "
+        "NetworkPolicy blocks port 6379 between the cluster's pods."
+    )
 
 
 # --- progress (nothing is wrong; these say what is being waited for) ---

@@ -23,11 +23,12 @@ Decisions:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,8 +36,8 @@ from core import status_reasons as msg
 from core.errors import KrayneError, PermissionDeniedError
 from core.informer import ChangeType, Informer, WatchSettings
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj, WatchKind
-from core.objects import EventView
-from core.status import ClusterStatus, Phase, derive_status
+from core.objects import SCALE_UP_ACTING, SCALE_UP_REFUSED, EventView
+from core.status import ClusterStatus, Phase, StatusSettings, derive_status
 
 __all__ = ["ClusterChange", "ClusterWatcher", "Subscription", "WatchSettings"]
 
@@ -44,6 +45,11 @@ log = logging.getLogger(__name__)
 
 POD_SELECTOR = "ray.io/cluster"  # the label exists: every pod KubeRay made
 EVENT_SELECTOR = "type=Warning"
+#: Node autoscalers record these on pods as *Normal* events (see core.objects.events): one small
+#: stream each, since a field selector cannot ask for several reasons at once.
+AUTOSCALER_EVENT_SELECTORS = tuple(
+    f"reason={reason}" for reason in sorted(SCALE_UP_ACTING | SCALE_UP_REFUSED)
+)
 ClusterKey = tuple[str, str]  # (namespace, name)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -107,10 +113,14 @@ class ClusterWatcher:
         namespaces: Sequence[str] | None,
         *,
         settings: WatchSettings = WatchSettings(),  # noqa: B008 - frozen, so sharing is safe
+        status: StatusSettings = StatusSettings(),  # noqa: B008 - frozen, so sharing is safe
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.client = client
         self.settings = settings
+        self.status_settings = status
+        self._rechecks: dict[ClusterKey, datetime] = {}
+        self._recheck_moved = asyncio.Event()
         self._clock = clock
         self._all_namespaces = namespaces is None
         self._clusters: dict[ClusterKey, Obj] = {}
@@ -129,8 +139,9 @@ class ClusterWatcher:
             self._scopes[scope] = [
                 self._informer(scope, "rayclusters", self._on_cluster, label=MANAGED_BY_SELECTOR),
                 self._informer(scope, "pods", self._on_pod, label=POD_SELECTOR),
-                self._informer(
-                    scope, "events", self._on_event, field=EVENT_SELECTOR, optional=True
+                *(
+                    self._informer(scope, "events", self._on_event, field=field, optional=True)
+                    for field in (EVENT_SELECTOR, *AUTOSCALER_EVENT_SELECTORS)
                 ),
             ]
             self._unsynced.update(self._scopes[scope])
@@ -271,6 +282,10 @@ class ClusterWatcher:
         namespace = str(about.get("namespace") or _ns_name(obj)[0])
         if kind not in ("RayCluster", "Pod") or not name:
             return
+        seen = self.status_settings.autoscaler_seen
+        if not seen and kind == "Pod" and EventView.parse(obj).from_node_autoscaler:
+            # Once a node autoscaler has acted here, Unschedulable pods get its long grace.
+            self.status_settings = replace(self.status_settings, autoscaler_seen=True)
         key, event_name = (namespace, kind, name), _ns_name(obj)[1]
         if change == "DELETED":
             self._events.get(key, {}).pop(event_name, None)
@@ -323,7 +338,9 @@ class ClusterWatcher:
                 gone = ClusterStatus(Phase.DELETING, msg.DELETED, pod=None)
                 self._publish(ClusterChange(*key, previous.raycluster, gone, deleted=True))
             return
-        status = derive_status(raycluster, self.pods_of(*key), self.events_of(*key), self._clock())
+        pods, events = self.pods_of(*key), self.events_of(*key)
+        status = derive_status(raycluster, pods, events, self._clock(), self.status_settings)
+        self._schedule_recheck(key, status.recheck_at)
         change = ClusterChange(*key, raycluster, status, deleted=False)
         self._current[key] = change
         if (
@@ -338,11 +355,43 @@ class ClusterWatcher:
         for subscription in self._subscribers:
             subscription.offer(change)
 
+    def _schedule_recheck(self, key: ClusterKey, when: datetime | None) -> None:
+        before = min(self._rechecks.values(), default=None)
+        if when is None:
+            self._rechecks.pop(key, None)
+        else:
+            self._rechecks[key] = when
+        if when is not None and (before is None or when < before):
+            self._recheck_moved.set()
+
+    async def _next_tick(self) -> None:
+        """Sleep until the periodic refresh, or the first moment a status changes by time alone
+        (a grace period or retry budget ending), whichever comes first."""
+        self._recheck_moved.clear()
+        wait = self.settings.recompute_interval
+        first = min(self._rechecks.values(), default=None)
+        if first is not None:
+            wait = min(wait, max((first - self._clock()).total_seconds(), 0.0) + 0.001)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await self._recheck_moved.wait()
+
     async def _recompute_periodically(self) -> None:
-        """Status depends on time (event age, recent crashes): refresh it now and then, and
-        forget warnings too old to matter."""
+        """Status depends on time (event age, recent crashes, grace periods): derive it again
+        when a status says it will change, refresh everything now and then, and forget warnings
+        too old to matter."""
+        loop = asyncio.get_running_loop()
+        last_full = loop.time()
         while True:
-            await asyncio.sleep(self.settings.recompute_interval)
+            await self._next_tick()
+            now = self._clock()
+            for key in [k for k, when in self._rechecks.items() if when <= now]:
+                self._rechecks.pop(key, None)
+                if key in self._current and self._settled(self._scope_of(key[0])):
+                    self._recompute(key)
+            if loop.time() - last_full < self.settings.recompute_interval:
+                continue
+            last_full = loop.time()
             for about, kept in list(self._events.items()):
                 fresh = {name: e for name, e in kept.items() if not self._too_old(e)}
                 if fresh:

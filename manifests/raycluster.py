@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 from core.config import ClusterConfig, HeadNodeConfig, WorkerGroupConfig, parse_quantity
 from manifests import labels
@@ -27,7 +27,14 @@ HEAD_PORTS = (("gcs-server", 6379), ("dashboard", 8265), ("client", 10001))
 HEAD_MIN_CPUS = ("1", Decimal(1))
 HEAD_MIN_MEMORY = ("4Gi", Decimal(4 * 2**30))
 GPU_RESOURCE = "nvidia.com/gpu"
-GPU_NODE_SELECTOR = "cloud.google.com/gke-accelerator"
+#: The node label ``--gpu-type`` selects on, by default GKE's. Other clouds label GPU nodes
+#: differently (README: GPUs on any cloud); the bot's KRAYNE_GPU_TYPE_LABEL says which.
+GPU_TYPE_LABEL = "cloud.google.com/gke-accelerator"
+#: GPU nodes are commonly tainted so that only GPU pods land there (AKS GPU pools, Karpenter and
+#: EKS GPU NodePools, NVIDIA's docs). GKE adds the matching toleration itself through the
+#: ExtendedResourceToleration admission plugin, which upstream Kubernetes leaves off
+#: (kubernetes plugin/pkg/admission/extendedresourcetoleration), so GPU workers carry it.
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 
 # Developer services on the head. The operator builds the head Service from the head container's
 # ports, named by their name (OPERATOR.md §3), so declaring container ports is all it takes; a
@@ -114,6 +121,14 @@ def head_resources(head: HeadNodeConfig) -> tuple[str, str]:
     return cpus, memory
 
 
+class ManifestOptions(TypedDict):
+    """What the deployment decides about every manifest (the bot's settings), as keywords."""
+
+    ray_version: str
+    python_tag: str
+    gpu_type_label: str
+
+
 def build_raycluster(
     config: ClusterConfig,
     *,
@@ -121,9 +136,11 @@ def build_raycluster(
     python_tag: str = DEFAULT_PYTHON_TAG,
     owner: str | None = None,
     annotations: Mapping[str, str] | None = None,
+    gpu_type_label: str = GPU_TYPE_LABEL,
 ) -> dict[str, Any]:
     """The RayCluster for ``config``. ``owner`` (a Slack user id) becomes the owner label and
-    annotation; ``annotations`` (Slack thread etc.) go on the RayCluster only."""
+    annotation; ``annotations`` (Slack thread etc.) go on the RayCluster only; a group's
+    ``gpu_type`` selects nodes by ``gpu_type_label``."""
     metadata: dict[str, Any] = {
         "name": config.name,
         "namespace": config.namespace,
@@ -138,7 +155,7 @@ def build_raycluster(
         "rayVersion": ray_version,
         "headGroupSpec": _head_group(config, ray_version, python_tag, owner),
         "workerGroupSpecs": [
-            _worker_group(group, config, ray_version, python_tag, owner)
+            _worker_group(group, config, ray_version, python_tag, owner, gpu_type_label)
             for group in config.worker_groups
         ],
     }
@@ -213,6 +230,7 @@ def _worker_group(
     ray_version: str,
     python_tag: str,
     owner: str | None,
+    gpu_type_label: str,
 ) -> dict[str, Any]:
     replicas, low, high = desired_group_bounds(
         group.replicas, group.min_replicas, group.max_replicas,
@@ -225,7 +243,9 @@ def _worker_group(
     }
     pod_spec: dict[str, Any] = {"containers": [container]}
     if group.gpu_type:
-        pod_spec["nodeSelector"] = {GPU_NODE_SELECTOR: group.gpu_type}
+        pod_spec["nodeSelector"] = {gpu_type_label: group.gpu_type}
+    if group.gpus > 0:
+        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
     return {
         "groupName": group.name,
         "replicas": replicas,

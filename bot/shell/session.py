@@ -102,6 +102,9 @@ class ShellSession:
                 "socket_mode": False,
             }
         )
+        if not self.args.kubeconfig:
+            # The embedded sandbox's time runs --speed times faster; so do the bot's waits.
+            settings = settings.faster(self.args.speed)
         runtime = self.runtime = ShellRuntime(settings, http=False)
         self._run_task = asyncio.create_task(runtime.run(), name="krayne-bot")
         self._stack.push_async_callback(self._stop_runtime)

@@ -6,7 +6,7 @@ types. Status, ``/krayne list``, describe, the status card and the notifier all 
 views, so they cannot disagree on what a cluster is (how many workers, how many GPUs, which images).
 """
 
-from core.objects.events import EventView, cluster_warnings
+from core.objects.events import SCALE_UP_ACTING, SCALE_UP_REFUSED, EventView, cluster_warnings
 from core.objects.fields import aware, integer, obj, objs, text, timestamp
 from core.objects.pods import (
     CANNOT_START,
@@ -32,6 +32,8 @@ __all__ = [
     "DEFAULT_HEAD_PORTS",
     "GCS_WAIT_CONTAINER",
     "PULL_ERRORS",
+    "SCALE_UP_ACTING",
+    "SCALE_UP_REFUSED",
     "STARTING",
     "ContainerView",
     "EventView",

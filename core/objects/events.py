@@ -8,6 +8,15 @@ from typing import Any
 
 from core.objects.fields import integer, obj, objs, text, timestamp
 
+#: What node autoscalers record on a pod they act on, or cannot help:
+#: cluster-autoscaler (also GKE NAP/Autopilot) ``Normal TriggeredScaleUp`` / ``NotTriggerScaleUp``
+#: (kubernetes/autoscaler cluster-autoscaler/processors/status/eventing_scale_up_processor.go);
+#: Karpenter ``Normal Nominated`` and, from its own component, ``Warning FailedScheduling``
+#: (kubernetes-sigs/karpenter pkg/controllers/provisioning/scheduling/events.go).
+SCALE_UP_ACTING = frozenset({"TriggeredScaleUp", "Nominated"})
+SCALE_UP_REFUSED = frozenset({"NotTriggerScaleUp"})
+KARPENTER_COMPONENTS = ("karpenter", "eks-auto-mode")
+
 
 @dataclass(frozen=True, slots=True)
 class EventView:
@@ -19,6 +28,17 @@ class EventView:
     last_seen: datetime | None
     type: str = "Normal"
     count: int = 1
+    source: str = ""  # the component that recorded it: kubelet, cluster-autoscaler, karpenter…
+    first_seen: datetime | None = None
+
+    @property
+    def from_node_autoscaler(self) -> bool:
+        """Recorded by a node autoscaler: acting on the pod, or saying it cannot help."""
+        return (
+            self.reason in SCALE_UP_ACTING
+            or self.reason in SCALE_UP_REFUSED
+            or (self.reason == "FailedScheduling" and self.source.startswith(KARPENTER_COMPONENTS))
+        )
 
     @property
     def object_name(self) -> str:
@@ -44,6 +64,15 @@ class EventView:
             if last_seen is not None:
                 break
         kind = text(raw.get("type")) or "Normal"
+        source = (
+            text(obj(raw.get("source")).get("component"))
+            or text(raw.get("reportingComponent"))
+            or text(raw.get("reportingController"))
+            or text(obj(raw.get("deprecatedSource")).get("component"))
+        )
+        first_seen = timestamp(raw.get("firstTimestamp")) or timestamp(
+            raw.get("deprecatedFirstTimestamp")
+        )
         return cls(
             kind=text(about.get("kind")),
             name=text(about.get("name")),
@@ -53,6 +82,8 @@ class EventView:
             last_seen=last_seen,
             type=kind,
             count=max(integer(raw.get("count")), integer(series.get("count")), 1),
+            source=source,
+            first_seen=first_seen or timestamp(raw.get("eventTime")) or last_seen,
         )
 
 

@@ -56,6 +56,7 @@ class ContainerView:
     waiting_message: str
     exited: Termination | None  # the current state, when the container is not running now
     last: Termination | None  # lastState: the termination before the current run
+    started: datetime | None = None  # state.running.startedAt
 
     @property
     def completed(self) -> bool:
@@ -94,6 +95,7 @@ class ContainerView:
             waiting_message=text(waiting.get("message")),
             exited=Termination.parse(obj(state.get("terminated"))),
             last=Termination.parse(last),
+            started=timestamp(obj(state.get("running")).get("startedAt")),
         )
 
 
@@ -112,6 +114,9 @@ class PodView:
     cluster: str = ""  # the ray.io/cluster label
     group: str = ""  # the ray.io/group label
     ip: str | None = None
+    created: datetime | None = None
+    unschedulable_since: datetime | None = None  # PodScheduled=False's lastTransitionTime
+    nominated_node: str = ""  # status.nominatedNodeName
 
     @property
     def requests(self) -> dict[str, Decimal]:
@@ -160,6 +165,11 @@ class PodView:
             cluster=text(labels.get(RAY_CLUSTER)),
             group=text(labels.get(RAY_GROUP)),
             ip=text(status.get("podIP")) or None,
+            created=timestamp(meta.get("creationTimestamp")),
+            unschedulable_since=(
+                timestamp(sched.get("lastTransitionTime")) if unschedulable else None
+            ),
+            nominated_node=text(status.get("nominatedNodeName")),
         )
 
 

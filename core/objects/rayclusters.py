@@ -9,9 +9,18 @@ from typing import Any
 
 from core.objects.fields import integer, obj, objs, text, timestamp
 from manifests.labels import OWNER
-from manifests.raycluster import GPU_RESOURCE, head_service_name
+from manifests.raycluster import GPU_RESOURCE, GPU_TYPE_LABEL, head_service_name
 
 _INT32_MAX = 2_147_483_647
+#: Node labels that name a GPU model, on the clouds the README lists: GKE's, NVIDIA GPU
+#: operator's feature discovery, Karpenter on EKS, and the label AKS guides use. Describe shows
+#: the value of whichever of them a group selects on.
+GPU_TYPE_LABELS = (
+    GPU_TYPE_LABEL,
+    "nvidia.com/gpu.product",
+    "karpenter.k8s.aws/instance-gpu-name",
+    "accelerator",
+)
 # Ports KubeRay gives the head when its container declares none (OPERATOR.md §3).
 DEFAULT_HEAD_PORTS = {"dashboard": 8265, "client": 10001, "gcs-server": 6379}
 
@@ -86,6 +95,15 @@ class GroupView:
     gpus: int  # per worker pod
     image: str
     node_selector: dict[str, str]
+
+    @property
+    def gpu_type(self) -> str | None:
+        """The GPU model the group's nodeSelector asks for (any cloud's label), if any."""
+        selector = self.node_selector
+        found = next((selector[k] for k in GPU_TYPE_LABELS if k in selector), "")
+        if not found and self.gpus and len(selector) == 1:
+            found = next(iter(selector.values()))  # a label of the admin's choosing
+        return found or None
 
     @property
     def desired(self) -> int:

@@ -60,7 +60,7 @@ def bot_settings(
             "drain_timeout": 5.0,
             **extra,
         }
-    )
+    ).faster(SPEED)
 
 
 class RunningBot:

@@ -253,7 +253,27 @@ CASES = [
         hint="lowercase",
     ),
     Case(
-        "registry-timeout",
+        "registry-timeout-is-retried-within-the-budget",
+        raycluster(),
+        [
+            head(
+                ready=False,
+                phase="Pending",
+                containers=[
+                    waiting(
+                        "ray-head",
+                        "ErrImagePull",
+                        'Failed to pull image "r.example:5000/ray:1": dial tcp 10.0.0.1:5000: '
+                        "i/o timeout",
+                    )
+                ],
+            )
+        ],
+        Phase.RETRYING,
+        ("the registry did not answer in time", "keeps retrying"),
+    ),
+    Case(
+        "registry-timeout-past-the-retry-budget-is-image-pull-error",
         raycluster(),
         [
             head(
@@ -271,6 +291,11 @@ CASES = [
         ],
         Phase.IMAGE_PULL_ERROR,
         ("the registry did not answer in time",),
+        events=[
+            event(
+                "Pod", "demo-head-x7k2p", "Failed", "Error: ErrImagePull", minutes_ago=6
+            )
+        ],
         hint="registry address",
     ),
     Case(
@@ -324,7 +349,8 @@ CASES = [
         hint="--memory",
     ),
     Case(
-        "running-container-recently-oomkilled-is-crash-loop",
+        # One OOM kill and a recovery is not a loop: the cluster is ready (issue: real clusters).
+        "running-and-ready-after-one-recent-oom-kill-is-ready",
         raycluster(),
         [
             head(),
@@ -332,10 +358,9 @@ CASES = [
                 containers=[running("ray-worker", restarts=1, last=terminated("OOMKilled", 137))]
             ),
         ],
-        Phase.CRASH_LOOP,
-        ("ran out of memory and was restarted", "restarted 1 time."),
-        hint="--memory",
-        pod="demo-worker-worker-abc12",
+        Phase.READY,
+        ("The head and its worker are ready.",),
+        counts=(1, 1, True),
     ),
     Case(
         "oom-restart-long-ago-is-ready",

@@ -15,7 +15,12 @@ import pytest
 from core.errors import KubeConnectionError, PermissionDeniedError
 from core.informer import WatchSettings
 from core.status import Phase
-from core.watching import ClusterChange, ClusterWatcher, Subscription
+from core.watching import (
+    AUTOSCALER_EVENT_SELECTORS,
+    ClusterChange,
+    ClusterWatcher,
+    Subscription,
+)
 from tests.unit.fake_kube import FakeKube, connection_refused
 from tests.unit.kube_objects import (
     NOW,
@@ -313,6 +318,11 @@ async def test_pod_warning_event_updates_the_status_reason() -> None:
         assert change.status.phase is Phase.UNSCHEDULABLE
 
 
+#: Per namespace: RayClusters, pods, Warning events, and one small stream per reason a node
+#: autoscaler records on pods (a field selector cannot ask for several reasons at once).
+STREAMS = 3 + len(AUTOSCALER_EVENT_SELECTORS)
+
+
 async def test_api_load_does_not_depend_on_the_number_of_subscribers() -> None:
     kube = FakeKube()
     kube.apply("rayclusters", raycluster())
@@ -322,8 +332,8 @@ async def test_api_load_does_not_depend_on_the_number_of_subscribers() -> None:
         kube.apply("pods", head())
         for sub in subs:
             await until(sub, phase_is(Phase.RUNNING))
-        assert kube.open_watches == 6  # three kinds × two namespaces
-        assert sum(n for call, n in kube.calls.items() if call.startswith("list:")) == 6
+        assert kube.open_watches == 2 * STREAMS  # per namespace, whatever the subscribers
+        assert sum(n for call, n in kube.calls.items() if call.startswith("list:")) == 2 * STREAMS
 
 
 async def test_all_namespaces_watch_sees_every_namespace() -> None:
@@ -333,7 +343,7 @@ async def test_all_namespaces_watch_sees_every_namespace() -> None:
     watcher = ClusterWatcher(kube, None, settings=FAST, clock=lambda: NOW)
     async with running(watcher):
         assert [(c.namespace, c.name) for c in watcher.snapshot()] == [("ns1", "a"), ("ns2", "b")]
-        assert kube.open_watches == 3
+        assert kube.open_watches == STREAMS
 
 
 async def test_subscription_ends_when_the_watcher_stops_and_run_cancels_cleanly() -> None:
@@ -341,7 +351,7 @@ async def test_subscription_ends_when_the_watcher_stops_and_run_cancels_cleanly(
     watcher = make(kube)
     async with watcher.subscribe() as sub:
         async with running(watcher):
-            assert kube.open_watches == 3
+            assert kube.open_watches == STREAMS
         async with asyncio.timeout(5):
             assert [c async for c in sub] == []
     assert kube.open_watches == 0
@@ -388,12 +398,13 @@ async def test_wait_synced_times_out_while_the_api_is_down() -> None:
             await task
 
 
-async def test_time_alone_moves_a_recent_oom_restart_to_ready_and_ages_out_events() -> None:
+async def test_time_alone_ends_a_stale_crash_loop_and_ages_out_events() -> None:
     kube = FakeKube()
     kube.apply("rayclusters", raycluster())
     kube.apply("pods", head())
     oom = terminated("OOMKilled", 137, minutes_ago=1)
-    kube.apply("pods", worker(containers=[running_container("ray-worker", restarts=1, last=oom)]))
+    looping = running_container("ray-worker", ready=False, restarts=2, last=oom)
+    kube.apply("pods", worker(containers=[looping]))
     kube.apply("events", event("Pod", "demo-head-x7k2p", "BackOff", "old news", minutes_ago=1))
     now = [NOW]
     watcher = ClusterWatcher(
@@ -406,5 +417,5 @@ async def test_time_alone_moves_a_recent_oom_restart_to_ready_and_ages_out_event
         assert (await anext(sub)).status.phase is Phase.CRASH_LOOP
         assert len(watcher.events_of("default", "demo")) == 1
         now[0] = NOW + timedelta(minutes=30)
-        await until(sub, phase_is(Phase.READY))
+        await until(sub, phase_is(Phase.READY))  # the crash is old: no longer a loop
         assert watcher.events_of("default", "demo") == []

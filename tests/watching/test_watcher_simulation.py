@@ -17,9 +17,10 @@ from core.config import build_config
 from core.kube_asyncio import KubernetesAsyncioClient, connect
 from core.sandbox.runner import ThreadedSandbox
 from core.sandbox.sim.simconfig import CRASHING_DEMO_IMAGE
-from core.status import Phase
+from core.status import Phase, StatusSettings
 from core.watching import ClusterChange, ClusterWatcher, WatchSettings
 from manifests.raycluster import build_raycluster
+from tests.sandbox_fixtures import SANDBOX_SPEED
 
 NS = "default"
 RESTARTS_WATCHED = 4  # kubelet back-off 10+20+40 s: about 2 s of wall time at sandbox speed
@@ -38,7 +39,9 @@ async def watched(
     sandbox: ThreadedSandbox,
 ) -> AsyncIterator[tuple[KubernetesAsyncioClient, ClusterWatcher]]:
     kube = await connect(str(sandbox.kubeconfig_path), request_timeout=5)
-    watcher = ClusterWatcher(kube, [NS], settings=SETTINGS)
+    watcher = ClusterWatcher(
+        kube, [NS], settings=SETTINGS, status=StatusSettings().faster(SANDBOX_SPEED)
+    )
     task = asyncio.create_task(watcher.run(), name="watcher-under-test")
     try:
         assert await watcher.wait_synced(10)
