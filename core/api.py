@@ -294,9 +294,7 @@ async def scale_cluster(
     else:
         raise ConflictError(
             f"Cluster `{name}` kept changing while it was being scaled "
-            f"({SCALE_ATTEMPTS} attempts); nothing was changed.",
-            status=409,
-            reason="Conflict",
+            f"({SCALE_ATTEMPTS} attempts); nothing was changed."
         )
     return await get_cluster(name, namespace, client=client)
 

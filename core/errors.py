@@ -174,6 +174,11 @@ class ConflictError(Conflict):
 
     default_hint = "Someone else is changing this cluster right now; try again in a moment."
 
+    def __init__(self, message: str, **kwargs: Any) -> None:
+        kwargs.setdefault("status", 409)
+        kwargs.setdefault("reason", "Conflict")
+        super().__init__(message, **kwargs)
+
 
 class Gone(KubeApiError):
     """410 Gone/Expired: the watch's resourceVersion has expired; list again, watch from there."""

@@ -9,11 +9,13 @@ from typing import Any
 
 import pytest
 
+from core import errors
 from core.errors import (
     AlreadyExists,
     ClusterAlreadyExistsError,
     ClusterNotFoundError,
     Conflict,
+    ConflictError,
     Forbidden,
     Gone,
     Invalid,
@@ -255,3 +257,32 @@ def test_no_product_code_tells_kubernetes_errors_apart_by_status_number() -> Non
         if lines := _status_comparisons(path):
             found[rel] = lines
     assert found == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "bases"),
+    [
+        (ClusterNotFoundError, (NotFound, KubeApiError)),
+        (NamespaceNotFoundError, (NotFound, KubeApiError)),
+        (ClusterAlreadyExistsError, (AlreadyExists, KubeApiError)),
+        (ConflictError, (Conflict, KubeApiError)),
+        (Forbidden, (PermissionDeniedError, KubeApiError)),
+        (Unauthorized, (PermissionDeniedError, KubeApiError)),
+        (Unavailable, (KubeConnectionError,)),
+        (WatchExpiredError, (Gone, KubeApiError)),
+        (TooManyRequests, (KubeApiError,)),
+        (Invalid, (KubeApiError,)),
+    ],
+)
+def test_the_tree_in_the_errors_docstring_holds(
+    kind: type[KrayneError], bases: tuple[type[KrayneError], ...]
+) -> None:
+    assert all(issubclass(kind, base) for base in bases)
+    assert kind.__name__ in (errors.__doc__ or "")
+
+
+def test_a_scale_that_kept_losing_is_a_conflict_with_its_own_hint() -> None:
+    err = ConflictError("Cluster `demo` kept changing while it was being scaled.")
+    assert isinstance(err, Conflict)
+    assert (err.status, err.reason) == (409, "Conflict")
+    assert err.hint and err.hint != Conflict.default_hint
