@@ -5,8 +5,9 @@ Each error carries a one-line ``message`` (what went wrong, in user terms), an o
 The Slack layer renders ``message`` + ``hint``; nothing else of an exception ever reaches a user.
 
 Callers act on the class, never on ``status``: every Kubernetes answer a caller treats
-differently has its own class below ``KubeApiError`` (as kopf's ``APIConflictError`` & co.), and a
-class may be refined for users (a ``NotFound`` on a RayCluster is a ``ClusterNotFoundError``).
+differently has its own class below ``KubeApiError`` (as kopf's ``APIConflictError``,
+``APITooManyRequestsError`` & co. in ``kopf/_cogs/clients/errors.py``), and a class may be refined
+for users (a ``NotFound`` on a RayCluster is a ``ClusterNotFoundError``).
 
     KrayneError
     ├── ConfigValidationError          bad flags / YAML; one line per problem in ``problems``
