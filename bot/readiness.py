@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from core.errors import KrayneError, KubeConnectionError
+from core.errors import KrayneError, KubeConnectionError, Unauthorized
 from core.kube import KubeClient
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,10 @@ class ReadinessSettings:
 def unreachable(err: KrayneError) -> bool:
     """Whether an error means the API server cannot serve the bot (vs. a fine answer like 404).
 
-    No answer, 5xx and 401 (credentials no longer accepted) make the bot useless; 403, 404, 409
-    and 429 are answers from a working server."""
-    status = err.status
-    return isinstance(err, KubeConnectionError) or (
-        status is not None and (status >= 500 or status == 401)
-    )
+    No answer, 5xx (``Unavailable``, a ``KubeConnectionError``) and 401 (``Unauthorized``:
+    credentials no longer accepted) make the bot useless; 403, 404, 409 and 429 are answers from a
+    working server."""
+    return isinstance(err, KubeConnectionError | Unauthorized)
 
 
 class Readiness:

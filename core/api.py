@@ -28,11 +28,12 @@ from core.cluster_info import (
 )
 from core.config import ClusterConfig
 from core.errors import (
+    AlreadyExists,
     ClusterAlreadyExistsError,
     ClusterNotFoundError,
+    Conflict,
     ConflictError,
     KrayneError,
-    KubeApiError,
     KubeConnectionError,
 )
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj
@@ -177,9 +178,7 @@ async def create_cluster(
         try:
             await client.create_secret(_secret_body(config, tokens, owner))
             created_secret = True
-        except KubeApiError as err:
-            if err.status != 409:
-                raise
+        except AlreadyExists:
             # A Secret of that name exists: either the cluster does too, or a previous create
             # died between the two writes and its Secret is reused as it is.
             await _raise_if_cluster_exists(client, name, namespace)
@@ -291,18 +290,15 @@ async def scale_cluster(
             break
         try:
             await client.replace_raycluster(apply_scale(raycluster, index, after))
-        except KubeApiError as err:
-            if err.status == 409:
-                log.info("scale %s/%s: conflict, re-reading (attempt %d)", namespace, name,
-                         _attempt + 1)  # fmt: skip
-                continue
-            raise
+        except Conflict:
+            log.info("scale %s/%s: conflict, re-reading (attempt %d)", namespace, name,
+                     _attempt + 1)  # fmt: skip
+            continue
         break
     else:
         raise ConflictError(
             f"Cluster `{name}` kept changing while it was being scaled "
-            f"({SCALE_ATTEMPTS} attempts); nothing was changed.",
-            status=409,
+            f"({SCALE_ATTEMPTS} attempts); nothing was changed."
         )
     return await get_cluster(name, namespace, client=client)
 

@@ -6,8 +6,8 @@ value from a flag and the same value from a file meet exactly the same checks. E
 unknown keys (Krayne silently dropped typos in nested models). Problems surface as one
 ``ConfigValidationError`` with one line per problem, in the user's terms, never pydantic's text.
 
-``manifests`` may import this module and nothing else of ``core``, which is why the Kubernetes
-quantity parser lives here too.
+``manifests`` may import this module and nothing else of ``core``, which is why it re-exports the
+Kubernetes quantity parser (``core.quantity``, a leaf shared with ``core.status_reasons``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import copy
 import difflib
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from core.config_yaml import load_yaml_mapping
 from core.errors import ConfigValidationError
+from core.quantity import parse_quantity as parse_quantity  # re-exported for manifests
 
 # ---- limits, and why ---------------------------------------------------------------------------
 MAX_CLUSTER_NAME = 53  # KubeRay's ValidateRayClusterMetadata: DNS-1035 label of at most 53 chars
@@ -54,34 +55,6 @@ _IMAGE = re.compile(
     r"(?::[\w][\w.-]{0,127})?"
     r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
 )
-# The Kubernetes quantity grammar (same regex as the CRD's `pattern`).
-_QUANTITY = re.compile(
-    r"^(?P<sign>[+-])?(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-    r"(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+))?$"
-)
-_SUFFIX = {
-    "": Decimal(1), "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"),
-    "k": Decimal(10**3), "M": Decimal(10**6), "G": Decimal(10**9), "T": Decimal(10**12),
-    "P": Decimal(10**15), "E": Decimal(10**18), "Ki": Decimal(2**10), "Mi": Decimal(2**20),
-    "Gi": Decimal(2**30), "Ti": Decimal(2**40), "Pi": Decimal(2**50), "Ei": Decimal(2**60),
-}  # fmt: skip
-
-
-def parse_quantity(text: str) -> Decimal:
-    """Parse a Kubernetes quantity (``500m``, ``1.5``, ``4Gi``, ``1e3``); ValueError if not one."""
-    match = _QUANTITY.match(text)
-    if match is None:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity")
-    suffix = match["suffix"] or ""
-    try:
-        number = Decimal(match["num"])
-        if suffix[:1] in ("e", "E"):
-            number = number.scaleb(int(Decimal(suffix[1:])))
-        else:
-            number *= _SUFFIX[suffix]
-    except (InvalidOperation, ValueError, OverflowError) as err:
-        raise ValueError(f"{text!r} is not a Kubernetes quantity") from err
-    return -number if match["sign"] == "-" else number
 
 
 # ---- field validators (each raises one user-facing sentence) ---------------------------------

@@ -1,7 +1,7 @@
 """One resilient list+watch stream of one kind in one namespace, in kopf's three layers.
 
-- ``Informer.run`` (outer): forever; on API errors waits with exponential backoff and jitter, then
-  starts over. A successful list resets the backoff.
+- ``Informer.run`` (outer): forever; on API errors waits with exponential backoff and jitter (or
+  a 429's Retry-After, if longer), then starts over. A successful list resets the backoff.
 - ``_list_then_watch`` (middle): lists, replaces the cached objects (reporting the ones that
   vanished as deletions), then watches from the list's resourceVersion, again and again; a 410
   Gone (``WatchExpiredError``) simply returns so the outer loop lists afresh — never re-watch from
@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from core.errors import KrayneError, WatchExpiredError
+from core.errors import KrayneError, TooManyRequests, WatchExpiredError
 from core.kube import KubeClient, Obj, ObjectList, WatchKind
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,8 @@ class Informer:
                 if self._on_error is not None:
                     self._on_error(exc)
                 delay = self.settings.backoff(self._failures)
+                if isinstance(exc, TooManyRequests) and exc.retry_after is not None:
+                    delay = max(delay, exc.retry_after)  # the server's Retry-After wins
                 self._failures += 1
                 log.warning("%s: %s; retrying in %.1f s", self.name, exc, delay)
                 await asyncio.sleep(delay)

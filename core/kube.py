@@ -4,12 +4,17 @@ Objects travel as plain JSON dicts, exactly as the API server sends them (camelC
 functions (status, manifests) and the sandbox share one shape. Implementations map API failures to
 the ``KrayneError`` hierarchy:
 
-- 404 on a RayCluster -> ``ClusterNotFoundError``; 404 for a namespace -> ``NamespaceNotFoundError``
-- 409 AlreadyExists -> ``ClusterAlreadyExistsError``; 409 Conflict -> ``KubeApiError(status=409)``
-- 401/403 -> ``PermissionDeniedError`` (403 "exceeded quota" -> ``QuotaExceededError``)
-- 410 Gone on a watch/list -> ``WatchExpiredError`` (re-list, then watch again)
-- 422 Invalid -> ``KubeApiError(status=422)`` with the server's causes in the message
-- connection refused, TLS, timeouts, 5xx -> ``KubeConnectionError`` naming the server address
+- 404 -> ``NotFound``; on a RayCluster ``ClusterNotFoundError``, for a namespace
+  ``NamespaceNotFoundError``
+- 409 AlreadyExists -> ``AlreadyExists`` (``ClusterAlreadyExistsError`` for a RayCluster);
+  409 Conflict -> ``Conflict`` (re-read, re-apply)
+- 401 -> ``Unauthorized``; 403 -> ``Forbidden`` (both ``PermissionDeniedError``); 403 "exceeded
+  quota" -> ``QuotaExceededError``
+- 410 Gone on a watch/list -> ``Gone`` alias ``WatchExpiredError`` (re-list, then watch again)
+- 422 Invalid -> ``Invalid`` with the server's causes in the message
+- 429 -> ``TooManyRequests`` with ``retry_after`` from the Retry-After header
+- connection refused, TLS, timeouts, 5xx -> ``Unavailable`` (a ``KubeConnectionError``) naming the
+  server address
 
 The production implementation is ``core.kube_asyncio.KubernetesAsyncioClient``.
 """

@@ -4,7 +4,8 @@ Why it looks the way it does:
 
 - Every request goes through the generated API methods with ``_preload_content=False`` and the
   body is parsed here, so callers get the server's JSON exactly (no model round trip, no lost
-  unknown fields) and every non-2xx answer passes through one error mapping.
+  unknown fields) and every non-2xx answer, with its headers (a 429's Retry-After), passes
+  through one error mapping (``core.kube_errors``).
 - Each client owns its ``Configuration`` and ``ApiClient``; the library's global default
   configuration is never read or written, so two clients (two clusters, a sandbox and a real
   cluster) can live in one process.
@@ -69,7 +70,9 @@ class KubernetesAsyncioClient:
                 raw = await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise connection_error(exc, server=self.server) from exc
-        raise api_error(resp.status, status_body(raw), server=self.server, target=target)
+        raise api_error(
+            resp.status, status_body(raw), server=self.server, target=target, headers=resp.headers
+        )
 
     async def _json(
         self, call: Callable[..., Awaitable[Any]], target: Target, *args: Any, **kwargs: Any
@@ -271,8 +274,8 @@ class KubernetesAsyncioClient:
         timeout_seconds: int = 300,
     ) -> AsyncIterator[WatchEvent]:
         """One watch request with bookmarks, raw events; 410 (answer or ERROR event) raises
-        ``WatchExpiredError``; a stream silent past the server's timeout raises
-        ``KubeConnectionError``."""
+        ``Gone`` (``WatchExpiredError``); a stream silent past the server's timeout raises
+        ``Unavailable``."""
         call, args = self._watch_call(kind, namespace)
         target = Target(kind.removesuffix("s"), namespace)
         kw: dict[str, Any] = {

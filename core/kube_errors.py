@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import errno
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import aiohttp
 
 from core.errors import (
+    AlreadyExists,
     ClusterAlreadyExistsError,
     ClusterNotFoundError,
+    Conflict,
+    Forbidden,
+    Gone,
+    Invalid,
     KrayneError,
     KubeApiError,
-    KubeConnectionError,
     NamespaceNotFoundError,
-    PermissionDeniedError,
+    NotFound,
     QuotaExceededError,
-    WatchExpiredError,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
 )
 
 
@@ -48,13 +57,46 @@ def status_body(raw: bytes | str | None) -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-def api_error(status: int, body: dict[str, Any], *, server: str, target: Target) -> KrayneError:
-    """Map one non-2xx answer (its ``Status`` body) to the krayne error hierarchy."""
+def retry_after(
+    headers: Mapping[str, str] | None, body: dict[str, Any], *, now: datetime | None = None
+) -> float | None:
+    """Seconds to wait from a 429/503: the Retry-After header (delay-seconds or an HTTP-date,
+    RFC 9110 §10.2.3), else the Status body's ``details.retryAfterSeconds`` (all a watch's ERROR
+    event carries); ``None`` when neither says."""
+    raw = next((v for k, v in (headers or {}).items() if k.lower() == "retry-after"), None)
+    if raw is not None:
+        text = raw.strip()
+        try:
+            return max(0.0, float(text))
+        except ValueError:
+            pass
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError):
+            when = None
+        if when is not None and when.tzinfo is not None:
+            return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    seconds = (body.get("details") or {}).get("retryAfterSeconds")
+    if isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        return max(0.0, float(seconds))
+    return None
+
+
+def api_error(
+    status: int,
+    body: dict[str, Any],
+    *,
+    server: str,
+    target: Target,
+    headers: Mapping[str, str] | None = None,
+) -> KrayneError:
+    """Map one non-2xx answer (its ``Status`` body and headers) to the krayne error hierarchy:
+    one class per answer a caller acts on (see ``core.errors``)."""
     message = str(body.get("message") or "").strip()
     reason = str(body.get("reason") or "") or None
     details = body.get("details") or {}
     if status == 401:
-        return PermissionDeniedError(
+        return Unauthorized(
             f"The Kubernetes API at {server} refused the credentials (401 Unauthorized).",
             status=status,
             reason=reason,
@@ -64,22 +106,30 @@ def api_error(status: int, body: dict[str, Any], *, server: str, target: Target)
         text = message or f"Access to {target.describe()} is forbidden."
         if "exceeded quota" in text:
             return QuotaExceededError(text, status=status, reason=reason)
-        return PermissionDeniedError(text, status=status, reason=reason)
+        return Forbidden(text, status=status, reason=reason)
     if status == 404:
         if details.get("kind") == "namespaces":
             namespace = str(details.get("name") or target.namespace)
             return NamespaceNotFoundError(namespace, reason=reason)
         if target.kind == "raycluster" and target.name and target.namespace:
             return ClusterNotFoundError(target.name, target.namespace, reason=reason)
-    if (
-        status == 409
-        and reason == "AlreadyExists"
-        and target.kind == "raycluster"
-        and (target.name and target.namespace)
-    ):
-        return ClusterAlreadyExistsError(target.name, target.namespace, reason=reason)
+        return NotFound(
+            message or f"{target.describe()} was not found.", status=status, reason=reason
+        )
+    if status == 409:
+        if reason == "AlreadyExists":
+            if target.kind == "raycluster" and target.name and target.namespace:
+                return ClusterAlreadyExistsError(target.name, target.namespace, reason=reason)
+            return AlreadyExists(
+                message or f"{target.describe()} already exists.", status=status, reason=reason
+            )
+        return Conflict(
+            message or f"{target.describe()} was changed meanwhile.",
+            status=status,
+            reason=reason or "Conflict",
+        )
     if status == 410:
-        return WatchExpiredError(
+        return Gone(
             message or "The watch's resourceVersion is too old.",
             status=status,
             reason=reason or "Expired",
@@ -91,13 +141,20 @@ def api_error(status: int, body: dict[str, Any], *, server: str, target: Target)
             if isinstance(c, dict)
         ]
         text = "; ".join(causes) or message
-        return KubeApiError(
+        return Invalid(
             f"Kubernetes rejected {target.describe()}: {text}",
             status=status,
             reason=reason or "Invalid",
         )
+    if status == 429:
+        return TooManyRequests(
+            f"The Kubernetes API at {server} is busy (429): {message or 'too many requests'}",
+            status=status,
+            reason=reason or "TooManyRequests",
+            retry_after=retry_after(headers, body),
+        )
     if status >= 500:
-        return KubeConnectionError(
+        return Unavailable(
             f"The Kubernetes API at {server} failed ({status}): {message or 'server error'}",
             status=status,
             reason=reason,
@@ -109,7 +166,7 @@ def api_error(status: int, body: dict[str, Any], *, server: str, target: Target)
     )
 
 
-def connection_error(exc: BaseException, *, server: str) -> KubeConnectionError:
+def connection_error(exc: BaseException, *, server: str) -> Unavailable:
     """Name the server and say in a few words why it could not be reached."""
     if isinstance(exc, aiohttp.ClientConnectorDNSError):
         why = "host name not found"
@@ -128,4 +185,4 @@ def connection_error(exc: BaseException, *, server: str) -> KubeConnectionError:
         why = "the server closed the connection"
     else:
         why = str(exc) or type(exc).__name__
-    return KubeConnectionError(f"Cannot reach the Kubernetes API at {server}: {why}")
+    return Unavailable(f"Cannot reach the Kubernetes API at {server}: {why}")

@@ -8,8 +8,10 @@ decision logic stays free of prose.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
+
+from core.quantity import quantity_or_none
 
 
 class PullProblem(StrEnum):
@@ -336,26 +338,10 @@ def _clip(text: str, limit: int = 300) -> str:
 
 # --- resource requests, for "it asks for 1 CPU, 4Gi memory and 1 nvidia.com/gpu" ---
 
-_SUFFIX = {
-    "m": Decimal("0.001"), "k": Decimal(10) ** 3, "M": Decimal(10) ** 6, "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12, "Ki": Decimal(2) ** 10, "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30, "Ti": Decimal(2) ** 40,
-}  # fmt: skip
-
-
 def parse_quantity(text: str) -> Decimal | None:
-    """A Kubernetes quantity ('500m', '4Gi', '2') as a number, or None if it is not one."""
-    for suffix in sorted(_SUFFIX, key=len, reverse=True):
-        if text.endswith(suffix):
-            number, scale = text[: -len(suffix)], _SUFFIX[suffix]
-            break
-    else:
-        number, scale = text, Decimal(1)
-    try:
-        value = Decimal(number) * scale
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
+    """A Kubernetes quantity ('500m', '4Gi', '2') as an exact number, or None if it is not one;
+    ``core.quantity`` parses (one grammar for config, manifests and status)."""
+    return quantity_or_none(text)
 
 
 def format_requests(totals: Mapping[str, Decimal]) -> str:

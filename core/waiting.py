@@ -4,7 +4,7 @@ A snapshot (the RayCluster, its pods, the namespace's Warning events) is taken a
 derived; if it is not settled, three watches resume from the snapshot's resourceVersions and the
 status is derived again on every event. A watch that ends, expires (410) or drops is not an error:
 a new snapshot is taken and the watches restart from it (with a short backoff when that keeps
-happening without progress).
+happening without progress). A 429 is not one either: the next snapshot waits out its Retry-After.
 
 Failing fast: image-pull-error, crash-loop and failed raise ``ClusterFailedError`` on the event
 that shows them. ``unschedulable`` does not by default — a cluster autoscaler may be adding a GPU
@@ -27,6 +27,7 @@ from core.errors import (
     ClusterTimeoutError,
     KrayneError,
     KubeConnectionError,
+    TooManyRequests,
     WatchExpiredError,
 )
 from core.kube import KubeClient, Obj, WatchEvent, WatchKind
@@ -53,6 +54,7 @@ class _View:
     last: ClusterStatus | None = None
     unschedulable_since: float | None = None
     progress: int = field(default=0)
+    retry_after: float | None = None  # a watch's 429 asked to wait this long before re-listing
 
     def derive(self) -> ClusterStatus:
         pods = list(self.pods.values())
@@ -180,6 +182,9 @@ async def _follow(client: KubeClient, view: _View, grace: float | None) -> Clust
             except TimeoutError:
                 status = view.derive()
             else:
+                if isinstance(item, TooManyRequests):
+                    view.retry_after = item.retry_after
+                    return None
                 if item is None or isinstance(item, WatchExpiredError | KubeConnectionError):
                     return None
                 if isinstance(item, KrayneError):
@@ -198,6 +203,11 @@ async def _follow(client: KubeClient, view: _View, grace: float | None) -> Clust
                 await task
 
 
+def _pause(stalls: int, retry_after: float | None) -> float:
+    """The wait before the next snapshot: the backoff, or a 429's Retry-After if longer."""
+    return max(RESYNC_BACKOFF[min(stalls, len(RESYNC_BACKOFF) - 1)], retry_after or 0.0)
+
+
 async def wait_until_ready(
     name: str,
     namespace: str,
@@ -213,13 +223,18 @@ async def wait_until_ready(
     try:
         async with asyncio.timeout(timeout):
             while True:
-                view = await _snapshot(client, name, namespace)
+                try:
+                    view = await _snapshot(client, name, namespace)
+                except TooManyRequests as err:
+                    stalls += 1
+                    await asyncio.sleep(_pause(stalls, err.retry_after))
+                    continue
                 if (done := _verdict(view, view.derive(), unschedulable_grace)) is not None:
                     return done
                 if (done := await _follow(client, view, unschedulable_grace)) is not None:
                     return done
                 stalls = 0 if view.progress else stalls + 1
-                await asyncio.sleep(RESYNC_BACKOFF[min(stalls, len(RESYNC_BACKOFF) - 1)])
+                await asyncio.sleep(_pause(stalls, view.retry_after))
     except TimeoutError:
         last: Any = view.last if view else None
         where = f": {last.phase.value} — {last.reason}" if last else ""

@@ -107,3 +107,18 @@ async def test_unschedulable_fails_after_the_grace_when_one_is_given(
     with pytest.raises(ClusterFailedError, match="cannot be scheduled") as err:
         await asyncio.wait_for(task, 10)
     assert err.value.cluster_status.phase is Phase.UNSCHEDULABLE
+
+
+async def test_a_busy_api_server_delays_the_wait_by_its_retry_after_instead_of_failing_it(
+    bare: Any, kube: KubernetesAsyncioClient, unique_name: Callable[[str], str]
+) -> None:
+    name = unique_name("w")
+    await create_cluster(cluster_config(name), client=kube)
+    put_pod(bare, name, f"{name}-head-a", "head", ready=True)
+    put_pod(bare, name, f"{name}-worker-worker-b", "worker", ready=True)
+    bare.faults.fail_next(1, 429, retry_after=1, path_contains=f"/rayclusters/{name}")
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status = await wait_until_ready(name, NS, client=kube, timeout=20)
+    assert status.phase is Phase.READY
+    assert loop.time() - started >= 1.0  # the snapshot after the 429 waited out Retry-After

@@ -15,8 +15,8 @@ from core.errors import (
     KrayneError,
     KubeApiError,
     KubeConnectionError,
-    PermissionDeniedError,
 )
+from core.kube_errors import Target, api_error
 from core.status import ClusterStatus, Phase
 
 
@@ -104,16 +104,26 @@ def test_watched_namespaces_default_to_the_bots_own(
     assert settings.watched() == watched
 
 
+def _answer(code: int, reason: str, message: str) -> KrayneError:
+    """The error a real API server answer becomes (``core.kube_errors``), as readiness sees it."""
+    body = {"kind": "Status", "code": code, "reason": reason, "message": message}
+    probe = Target("raycluster", "default", "krayne-readiness-probe")
+    return api_error(code, body, server="https://10.0.0.1:6443", target=probe)
+
+
 @pytest.mark.parametrize(
     ("error", "down"),
     [
         (KubeConnectionError("Cannot reach the Kubernetes API"), True),
-        (KubeApiError("injected fault", status=503), True),
-        (KubeApiError("internal", status=500), True),
-        (PermissionDeniedError("401 Unauthorized", status=401), True),
+        (_answer(503, "ServiceUnavailable", "injected fault"), True),
+        (_answer(500, "InternalError", "internal"), True),
+        (_answer(401, "Unauthorized", "Unauthorized"), True),
         (ClusterNotFoundError("krayne-readiness-probe", "default"), False),
-        (PermissionDeniedError("forbidden", status=403), False),
-        (KubeApiError("slow down", status=429), False),
+        (_answer(404, "NotFound", 'rayclusters.ray.io "krayne-readiness-probe" not found'), False),
+        (_answer(403, "Forbidden", "forbidden"), False),
+        (_answer(409, "Conflict", "the object has been modified"), False),
+        (_answer(429, "TooManyRequests", "slow down"), False),
+        (KubeApiError("bad request", status=400, reason="BadRequest"), False),
     ],
 )
 def test_readiness_counts_only_missing_or_failing_answers_as_unreachable(

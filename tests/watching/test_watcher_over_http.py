@@ -146,3 +146,21 @@ async def test_api_errors_on_list_are_retried_until_synced(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def test_a_429_on_list_is_retried_only_after_its_retry_after(
+    bare: Any, kube: KubernetesAsyncioClient
+) -> None:
+    """The backoff here is 20 ms, the server asks for 1 s: the server's Retry-After wins."""
+    bare.faults.fail_next(1, 429, retry_after=1, path_contains="/pods")
+    watcher = ClusterWatcher(kube, [NS], settings=SETTINGS)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    task = asyncio.create_task(watcher.run())
+    try:
+        assert await watcher.wait_synced(10)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert loop.time() - started >= 1.0
