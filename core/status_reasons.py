@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 
-from core.quantity import quantity_or_none
-
 
 class PullProblem(StrEnum):
     """Why an image could not be pulled, as far as the kubelet's message tells."""
@@ -337,12 +335,6 @@ def _clip(text: str, limit: int = 300) -> str:
 
 
 # --- resource requests, for "it asks for 1 CPU, 4Gi memory and 1 nvidia.com/gpu" ---
-
-def parse_quantity(text: str) -> Decimal | None:
-    """A Kubernetes quantity ('500m', '4Gi', '2') as an exact number, or None if it is not one;
-    ``core.quantity`` parses (one grammar for config, manifests and status)."""
-    return quantity_or_none(text)
-
 
 def format_requests(totals: Mapping[str, Decimal]) -> str:
     parts: list[str] = []

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from core.objects.fields import integer, obj, objs, text, timestamp
-from core.status_reasons import parse_quantity
+from core.quantity import quantity_or_none
 from manifests.labels import RAY_CLUSTER, RAY_GROUP, RAY_NODE_TYPE
 
 PULL_ERRORS = frozenset(
@@ -180,7 +180,7 @@ def _pod_requests(spec: dict[str, Any]) -> dict[str, Decimal]:
         resources = obj(container.get("resources"))
         merged = {**obj(resources.get("limits")), **obj(resources.get("requests"))}
         for key, raw in merged.items():
-            amount = parse_quantity(str(raw)) if isinstance(raw, str | int | float) else None
+            amount = quantity_or_none(str(raw)) if isinstance(raw, str | int | float) else None
             if isinstance(key, str) and amount is not None:
                 totals[key] = totals.get(key, Decimal(0)) + amount
     order = {"cpu": 0, "memory": 1}

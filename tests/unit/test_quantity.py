@@ -6,9 +6,10 @@ from decimal import Decimal
 
 import pytest
 
-from core import config, status_reasons
+from core import config
 from core.config import build_config
 from core.errors import ConfigValidationError
+from core.objects import PodView
 from core.quantity import parse_quantity, quantity_or_none
 
 # text -> exact amount, as apimachinery's ParseQuantity reads it.
@@ -104,9 +105,15 @@ def test_equal_amounts_written_differently_are_equal(one: str, other: str) -> No
 def test_config_and_status_read_quantities_through_the_one_parser() -> None:
     assert config.parse_quantity is parse_quantity  # what manifests imports
     for text, amount in VALID:
-        assert status_reasons.parse_quantity(text) == amount
+        assert quantity_or_none(text) == amount
     for text in INVALID:
-        assert status_reasons.parse_quantity(text) is None
+        assert quantity_or_none(text) is None
+    # the pod reader (status, describe) reads requests through it
+    spec = {"containers": [{"resources": {"requests": {"cpu": "500m", "memory": "0.5Gi"}}}]}
+    assert PodView.parse({"spec": spec}).requests == {
+        "cpu": Decimal("0.5"),
+        "memory": Decimal(2**29),
+    }
 
 
 @pytest.mark.parametrize(
