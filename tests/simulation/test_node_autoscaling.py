@@ -177,15 +177,28 @@ async def test_karpenter_explains_a_pod_no_instance_type_can_hold(
     assert _pool_nodes(karpenter_sim) == []
 
 
-async def test_an_idle_pool_node_is_removed_after_the_idle_time(ca_sim: Simulation) -> None:
-    store = ca_sim.store
-    store.create("rayclusters", raycluster(gpus=1, gpu_type="nvidia-tesla-a100"))
-    ready = await until(store, lambda: _ready_worker(ca_sim), deadline=20)
-    node_name = ready["spec"]["nodeName"]
-    store.delete("rayclusters", "default", "demo")
-    await until(store, lambda: _pool_nodes(ca_sim) == [] or None, deadline=20)
-    scale_down = [e for e in events_for(store, node_name) if e["reason"] == "ScaleDown"]
-    assert scale_down[0]["message"] == "marked the node as toBeDeleted/unschedulable"
+@pytest.mark.parametrize(
+    ("autoscaler", "reason", "message"),
+    [
+        ("cluster-autoscaler", "ScaleDown", "marked the node as toBeDeleted/unschedulable"),
+        ("karpenter", "DisruptionTerminating", "Disrupting Node: Empty"),
+    ],
+)
+async def test_an_idle_pool_node_is_removed_after_the_idle_time(
+    autoscaler: str, reason: str, message: str
+) -> None:
+    simulation, task = await start_simulation(_config(autoscaler))
+    try:
+        store = simulation.store
+        store.create("rayclusters", raycluster(gpus=1, gpu_type="nvidia-tesla-a100"))
+        ready = await until(store, lambda: _ready_worker(simulation), deadline=20)
+        node_name = ready["spec"]["nodeName"]
+        store.delete("rayclusters", "default", "demo")
+        await until(store, lambda: _pool_nodes(simulation) == [] or None, deadline=20)
+        events = [e for e in events_for(store, node_name) if e["reason"] == reason]
+        assert events[0]["message"] == message and events[0]["involvedObject"]["kind"] == "Node"
+    finally:
+        await stop_simulation(task)
 
 
 async def test_a_pool_keeps_its_minimum_nodes_ready_from_the_start() -> None:

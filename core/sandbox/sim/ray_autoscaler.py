@@ -10,10 +10,13 @@ meaning "3 pending resource bundles, each the size of one worker of group ``work
 busy workers of that group are wanted. Remove the annotation (or set 0) and the workers go idle.
 
 Each pass does what ``StandardAutoscaler.update`` does through ``KubeRayNodeProvider``
-(python/ray/autoscaler/_private/kuberay/node_provider.py): ``safe_to_scale`` first (back off while
-a pod named in ``workersToDelete`` still exists, then patch the lists empty), then scale up
+(python/ray/autoscaler/_private/kuberay/node_provider.py; autoscaler v2, the default from Ray
+2.47, writes the same fields from v2/instance_manager/cloud_providers/kuberay/cloud_provider.py
+``KubeRayProvider._submit_scale_request``): ``safe_to_scale`` first (back off while a pod named in
+``workersToDelete`` still exists, then patch the lists empty), then scale up
 (``replicas`` raised to what the demand needs, capped at ``maxReplicas``) or terminate workers idle
-for the cluster's ``autoscalerOptions.idleTimeoutSeconds`` (default 60) down to ``minReplicas``:
+for the cluster's ``autoscalerOptions.idleTimeoutSeconds`` (default 60; a group's own
+``idleTimeoutSeconds`` wins, as in v2) down to ``minReplicas``:
 ``replicas`` lowered and the pod names put in ``scaleStrategy.workersToDelete``, in one JSON patch.
 The simulated KubeRay operator then deletes exactly those pods (raycluster_controller.go
 ``reconcilePods``). Passes run 5 s after a change (AUTOSCALER_UPDATE_INTERVAL_S) and when an idle
@@ -160,13 +163,15 @@ class RayAutoscaler:
                 key=lambda p: (p["metadata"].get("creationTimestamp", ""), p["metadata"]["name"]),
             )
             wanted = demand.get(group_name, 0)
-            replicas = int(group.get("replicas", 1))  # _worker_group_replicas: 1 if unset
-            target = max(wanted, low, len(workers))
-            if high is not None:
-                target = min(target, int(high))  # "Autoscaler attempted to create more than
-            if target > len(workers) and target != replicas:  # maxReplicas pods" -> capped
+            # v2 cloud_provider.py _initialize_scale_request: the base is max(replicas, minReplicas)
+            current = max(int(group.get("replicas", 1)), low)  # _worker_group_replicas: 1 if unset
+            target = max(wanted, low)
+            if high is not None:  # "Autoscaler attempted to create more than maxReplicas pods"
+                target = min(target, int(high))
+            if target > current:
                 patch.append(_replace(f"/spec/workerGroupSpecs/{index}/replicas", target))
                 continue
+            timeout = float(group.get("idleTimeoutSeconds", idle_timeout))  # per group in v2
             # Busy: the oldest `wanted` workers hold the demand; the rest are idle once running.
             victims: list[str] = []
             for pod in workers[wanted:]:
@@ -174,7 +179,7 @@ class RayAutoscaler:
                 if not _running(pod):
                     continue
                 since = self._idle_since.setdefault(pod_key, now)
-                left = idle_timeout - (now - since).total_seconds() * self.timers.speed
+                left = timeout - (now - since).total_seconds() * self.timers.speed
                 if left <= 1e-6:
                     victims.append(pod["metadata"]["name"])
                 else:
@@ -182,12 +187,10 @@ class RayAutoscaler:
             for pod in workers[:wanted]:
                 self._idle_since.pop((ns, pod["metadata"]["name"]), None)
             # StandardAutoscaler._get_nodes_to_terminate: idle past the timeout, keep min_workers
-            victims = victims[: max(0, len(workers) - max(low, wanted))]
+            victims = victims[: max(0, min(len(workers), current) - max(low, wanted))]
             if victims:
                 patch.append(
-                    _replace(
-                        f"/spec/workerGroupSpecs/{index}/replicas", len(workers) - len(victims)
-                    )
+                    _replace(f"/spec/workerGroupSpecs/{index}/replicas", current - len(victims))
                 )
                 patch.append(
                     _replace(
