@@ -12,6 +12,7 @@ from core.sandbox.sim.simconfig import SimConfig
 from core.sandbox.sim.simulation import Simulation
 
 from .conftest import (
+    SPEED,
     condition,
     events_for,
     pods_of,
@@ -221,5 +222,23 @@ async def test_a_pool_keeps_its_minimum_nodes_ready_from_the_start() -> None:
         assert [n["metadata"]["name"] for n in _pool_nodes(simulation)] == [
             nodes[0]["metadata"]["name"]
         ]
+    finally:
+        await stop_simulation(task)
+
+
+async def test_a_restarted_simulation_adopts_the_pool_nodes_it_finds() -> None:
+    config = _config(min=1, max=2)
+    first, task = await start_simulation(config)
+    store = first.store
+    names = [n["metadata"]["name"] for n in _pool_nodes(first)]
+    await stop_simulation(task)
+    second = Simulation(store, config, speed=SPEED)
+    task = asyncio.create_task(second.run())
+    try:
+        await second.started.wait()
+        assert [n["metadata"]["name"] for n in _pool_nodes(second)] == names
+        store.create("rayclusters", raycluster(gpus=1, gpu_type="nvidia-tesla-a100"))
+        ready = await until(store, lambda: _ready_worker(second))
+        assert ready["spec"]["nodeName"] == names[0]
     finally:
         await stop_simulation(task)

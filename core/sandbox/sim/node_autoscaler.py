@@ -86,12 +86,31 @@ class NodeAutoscaler:
 
     # ------------------------------------------------------------------ entry points
     def start(self) -> None:
-        """Bring every pool up to its ``min`` (Ready at once, as an existing cluster would be)."""
+        """Adopt the pool nodes a previous run left in the store, then bring every pool up to its
+        ``min`` (Ready at once, as an existing cluster would be)."""
         for state in self.pools.values():
-            for _ in range(state.pool.min):
+            self._adopt(state)
+            while state.size < state.pool.min:
                 node = self._new_node(state)
                 self._register(state, node)
                 self._ready(state, node)
+
+    def _adopt(self, state: PoolState) -> None:
+        key = "karpenter.sh/nodepool"
+        if state.pool.autoscaler != "karpenter":
+            key = "cloud.google.com/gke-nodepool"
+        for obj in self.store.list_refs("nodes", label_selector=f"{key}={state.pool.name}")[0]:
+            name = obj["metadata"]["name"]
+            if name in self.node_specs:
+                continue  # a fixed node that happens to carry the label
+            spec = self._template(state, name)
+            node = PoolNode(spec=spec, state=NodeState.from_spec(spec), registered=True)
+            state.nodes[name] = node
+            self.kubelet.add_node(name)
+            self.node_specs[name] = spec
+            self.scheduler.add_node(spec)
+            node.ready = True
+            self._arm_idle(state, node)
 
     def pod_unschedulable(self, key: PodKey) -> None:
         """Scheduler hook: run each autoscaler's next pass (coalesced) to look at the pod."""
@@ -269,7 +288,9 @@ class NodeAutoscaler:
         state_node = NodeState.from_spec(template)
         if state_node.failures(spec, requests)[0]:  # nodeclaim.go InstanceTypeFilterError
             wanted = {**{k: v for k, v in requests.items() if v}, "pods": 1000}
-            requirements = ", ".join(sorted(f"{k} In [{v}]" for k, v in labels.items()))
+            # The NodeClaim's requirements: the NodePool's template labels and its name.
+            claim = {**state.pool.node.labels, "karpenter.sh/nodepool": state.pool.name}
+            requirements = ", ".join(sorted(f"{k} In [{v}]" for k, v in claim.items()))
             resources = json.dumps(
                 {k: _quantity(k, v) for k, v in sorted(wanted.items())}, separators=(",", ":")
             )
@@ -317,14 +338,23 @@ class NodeAutoscaler:
                 digest = hashlib.sha256(state.pool.name.encode()).hexdigest()[:8]
                 suffix = "".join(self._rng.choices(alphabet, k=4))
                 name = f"gke-sandbox-{state.pool.name}-{digest}-{suffix}"
-            if name not in self.node_specs and all(
-                name not in s.nodes for s in self.pools.values()
+            if (
+                name not in self.node_specs
+                and not self._stored(name)
+                and all(name not in s.nodes for s in self.pools.values())
             ):
                 break
         spec = self._template(state, name)
         node = PoolNode(spec=spec, state=NodeState.from_spec(spec))
         state.nodes[name] = node
         return node
+
+    def _stored(self, name: str) -> bool:
+        try:
+            self.store.get_ref("nodes", None, name)
+        except ApiError:
+            return False
+        return True
 
     def _provision(self, state: PoolState, node: PoolNode) -> None:
         seconds = state.pool.scale_up_seconds
