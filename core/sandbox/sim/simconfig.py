@@ -44,7 +44,9 @@ YAML format (every key optional; omitted keys keep the defaults below)::
         scale_up_seconds: 8               # scale-up decision -> node Ready
         scale_down_idle_seconds: 600      # empty this long -> removed (down to min)
         node: {cpu: "16", memory: 64Gi, gpus: 8, labels: {...}, taints: [...]}
-    ray_autoscaler: false                 # patch replicas/workersToDelete like Ray's autoscaler
+    ray_autoscaler: false                 # patch replicas/workersToDelete like Ray's autoscaler;
+                                          # demand: annotate the RayCluster with
+                                          # sandbox.krayne.io/ray-demand: '{"<group>": N}'
 
 GKE puts a ``nvidia.com/gpu=present:NoSchedule`` taint on GPU nodes, and its API server runs the
 ExtendedResourceToleration admission plugin, which adds the matching toleration to pods that
