@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from core.sandbox.sim.node_pools import reasons_message, scale_up_info
 from core.sandbox.sim.simconfig import SimConfig
 from core.sandbox.sim.simulation import Simulation
 
@@ -242,3 +243,12 @@ async def test_a_restarted_simulation_adopts_the_pool_nodes_it_finds() -> None:
         assert ready["spec"]["nodeName"] == names[0]
     finally:
         await stop_simulation(task)
+
+
+def test_reasons_are_counted_over_node_groups_as_cluster_autoscaler_prints_them() -> None:
+    per_group = [["max node group size reached"], ["Insufficient nvidia.com/gpu"],
+                 ["Insufficient nvidia.com/gpu"]]  # fmt: skip
+    assert reasons_message(per_group) == (
+        "2 Insufficient nvidia.com/gpu, 1 max node group size reached"
+    )
+    assert scale_up_info("gpu-a100", 0, 2, 4) == "[{gpu-a100 0->2 (max: 4)}]"

@@ -13,18 +13,22 @@ runs on speed-scaled timers; nothing polls.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
-import string
 from dataclasses import dataclass, field
 from typing import Any
 
 from core.sandbox.apiserver.apierror import ApiError
 from core.sandbox.apiserver.objects import format_time
 from core.sandbox.sim.kubelet import Kubelet
+from core.sandbox.sim.node_pools import (
+    karpenter_rejection,
+    node_name,
+    pool_node_spec,
+    reasons_message,
+    scale_up_info,
+)
 from core.sandbox.sim.nodes import NOT_READY_TAINT, node_conditions, node_object
-from core.sandbox.sim.scheduler import NodeState, PodKey, Scheduler, pod_requests, tolerated
+from core.sandbox.sim.scheduler import NodeState, PodKey, Scheduler, pod_requests
 from core.sandbox.sim.simconfig import NodePool, NodeSpec, SimConfig, Taint
 from core.sandbox.sim.simloop import SimTimers
 
@@ -103,7 +107,7 @@ class NodeAutoscaler:
             name = obj["metadata"]["name"]
             if name in self.node_specs:
                 continue  # a fixed node that happens to carry the label
-            spec = self._template(state, name)
+            spec = pool_node_spec(state.pool, name)
             node = PoolNode(spec=spec, state=NodeState.from_spec(spec), registered=True)
             state.nodes[name] = node
             self.kubelet.add_node(name)
@@ -183,7 +187,7 @@ class NodeAutoscaler:
                     # orchestrator.go: NewSkippedReasons("max node group size reached")
                     rejected[key][pool.name] = ["max node group size reached"]
                     continue
-                template = NodeState.from_spec(self._template(state, "template"))
+                template = NodeState.from_spec(pool_node_spec(state.pool, "template"))
                 reasons, _ = template.failures(pod["spec"], pod_requests(pod["spec"]))
                 if reasons:
                     rejected[key][pool.name] = reasons
@@ -203,8 +207,7 @@ class NodeAutoscaler:
                     node = self._fits_in_flight([state], key, pod["spec"])
                 if node is not None:
                     triggered.append(pod)
-            # nodegroupset/nodegroups.go ScaleUpInfo.String: "{%v %v->%v (max: %v)}"
-            info = f"[{{{best} {before}->{state.size} (max: {state.pool.max})}}]"
+            info = scale_up_info(best, before, state.size, state.pool.max)
             for pod in triggered:
                 self._event(
                     pod,
@@ -215,12 +218,7 @@ class NodeAutoscaler:
                 )
             return  # a scale-up happened this loop: no NotTriggerScaleUp events (Process)
         for key, pod in waiting:
-            # ReasonsMessage: "<count> <reason>" per distinct reason over node groups, ", "-joined
-            counts: dict[str, int] = {}
-            for reasons in rejected[key].values():
-                for reason in reasons:
-                    counts[reason] = counts.get(reason, 0) + 1
-            message = ", ".join(f"{n} {r}" for r, n in sorted(counts.items()))
+            message = reasons_message(rejected[key].values())
             self._event(
                 pod,
                 "Normal",
@@ -243,7 +241,7 @@ class NodeAutoscaler:
             node = self._fits_in_flight(states, key, spec)
             errors: list[str] = []
             for state in states if node is None else ():
-                error = self._karpenter_rejects(state, spec)
+                error = karpenter_rejection(state.pool, state.size, spec)
                 if error:
                     errors.append(error)
                     continue
@@ -268,83 +266,17 @@ class NodeAutoscaler:
                     "karpenter",
                 )
 
-    def _karpenter_rejects(self, state: PoolState, spec: Obj) -> str:
-        template = self._template(state, "template")
-        if state.size >= state.pool.max:  # NodePool spec.limits.nodes
-            return "node limits have been exhausted for nodepool"
-        untolerated = [t for t in template.taints if not tolerated(t, spec)]
-        if untolerated:  # pkg/scheduling/taints.go Tolerates (multierr, "; "-joined)
-            return "; ".join("did not tolerate taint" for _ in untolerated)
-        labels = template.labels
-        for key, value in sorted((spec.get("nodeSelector") or {}).items()):
-            if key not in labels:  # requirements.go Compatible
-                return f'incompatible requirements, label "{key}" does not have known values'
-            if labels[key] != value:  # requirements.go badKeyError
-                return (
-                    f"incompatible requirements, key {key}, {key} In [{value}] not in "
-                    f"{key} In [{labels[key]}]"
-                )
-        requests = pod_requests(spec)
-        state_node = NodeState.from_spec(template)
-        if state_node.failures(spec, requests)[0]:  # nodeclaim.go InstanceTypeFilterError
-            wanted = {**{k: v for k, v in requests.items() if v}, "pods": 1000}
-            # The NodeClaim's requirements: the NodePool's template labels and its name.
-            claim = {**state.pool.node.labels, "karpenter.sh/nodepool": state.pool.name}
-            requirements = ", ".join(sorted(f"{k} In [{v}]" for k, v in claim.items()))
-            resources = json.dumps(
-                {k: _quantity(k, v) for k, v in sorted(wanted.items())}, separators=(",", ":")
-            )
-            return (
-                f"no instance type has enough resources, requirements={requirements}, "
-                f"resources={resources}"
-            )
-        return ""
-
     # ------------------------------------------------------------------ node lifecycle
-    def _template(self, state: PoolState, name: str) -> NodeSpec:
-        pool, tpl = state.pool, state.pool.node
-        labels = dict(tpl.labels)
-        if pool.autoscaler == "karpenter":
-            # karpenter: pkg/apis/v1/labels.go NodePoolLabelKey, NodeRegisteredLabelKey, ...
-            labels.update(
-                {
-                    "karpenter.sh/nodepool": pool.name,
-                    "karpenter.sh/registered": "true",
-                    "karpenter.sh/initialized": "true",
-                    "karpenter.sh/capacity-type": labels.get(
-                        "karpenter.sh/capacity-type", "on-demand"
-                    ),
-                }
-            )
-        else:
-            labels.setdefault("cloud.google.com/gke-nodepool", pool.name)  # GKE node group label
-        return NodeSpec(
-            name=name,
-            cpu=tpl.cpu,
-            memory=tpl.memory,
-            gpus=tpl.gpus,
-            gpu_resource=tpl.gpu_resource,
-            max_pods=tpl.max_pods,
-            labels=labels,
-            taints=list(tpl.taints),
-        )
-
     def _new_node(self, state: PoolState) -> PoolNode:
-        alphabet = string.ascii_lowercase + string.digits
         while True:
-            if state.pool.autoscaler == "karpenter":  # NodeClaim generateName "<nodepool>-"
-                name = f"{state.pool.name}-" + "".join(self._rng.choices(alphabet, k=5))
-            else:  # GKE managed instance group VM: gke-<cluster>-<pool>-<hash>-<suffix>
-                digest = hashlib.sha256(state.pool.name.encode()).hexdigest()[:8]
-                suffix = "".join(self._rng.choices(alphabet, k=4))
-                name = f"gke-sandbox-{state.pool.name}-{digest}-{suffix}"
+            name = node_name(state.pool, self._rng)
             if (
                 name not in self.node_specs
                 and not self._stored(name)
                 and all(name not in s.nodes for s in self.pools.values())
             ):
                 break
-        spec = self._template(state, name)
+        spec = pool_node_spec(state.pool, name)
         node = PoolNode(spec=spec, state=NodeState.from_spec(spec))
         state.nodes[name] = node
         return node
@@ -447,14 +379,3 @@ class NodeAutoscaler:
 
     def _event(self, pod: Obj, kind: str, reason: str, message: str, component: str) -> None:
         self.store.record_event(pod, type=kind, reason=reason, message=message, component=component)
-
-
-def _quantity(name: str, milli: int) -> str:
-    """A canonical-looking quantity for a milli-unit amount (resources.String style)."""
-    if name == "memory" and milli % 1000 == 0:
-        amount = milli // 1000
-        for suffix, size in (("Gi", 1 << 30), ("Mi", 1 << 20), ("Ki", 1 << 10)):
-            if amount % size == 0:
-                return f"{amount // size}{suffix}"
-        return str(amount)
-    return str(milli // 1000) if milli % 1000 == 0 else f"{milli}m"
