@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from core.sandbox.sim.admission_plugins import extended_resource_toleration
 from core.sandbox.sim.quantity import milli
 from core.sandbox.sim.scheduler import NodeState, fit_error, place, pod_requests
 from core.sandbox.sim.simconfig import NodeSpec, SimConfig, Taint
@@ -32,7 +33,10 @@ def _pod(
     }
     if selector:
         spec["nodeSelector"] = selector
-    return spec
+    # As the default (GKE-like) API server admits it: ExtendedResourceToleration adds the
+    # nvidia.com/gpu toleration to GPU pods.
+    admitted: dict[str, Any] = extended_resource_toleration("pods", {"spec": spec}, None)["spec"]
+    return admitted
 
 
 @pytest.mark.parametrize(

@@ -93,3 +93,55 @@ def test_node_pool_is_offered_as_v1_node_objects() -> None:
     assert gpu[0]["spec"]["taints"] == [
         {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
     ]
+
+
+def test_autoscaling_keys_default_to_todays_fixed_cluster() -> None:
+    config = SimConfig.default()
+    assert config.extended_resource_toleration is True
+    assert config.node_pools == [] and config.ray_autoscaler is False
+
+
+def test_node_pools_are_read_from_yaml_with_their_autoscaler(tmp_path: Path) -> None:
+    path = tmp_path / "sim.yaml"
+    path.write_text(
+        """
+extended_resource_toleration: false
+ray_autoscaler: true
+node_pools:
+  - name: gpu-a100
+    max: 4
+    autoscaler: karpenter
+    scale_up_seconds: 45
+    node: {cpu: "94", memory: 1300Gi, gpus: 8, taints: [{key: nvidia.com/gpu, value: present}]}
+""",
+        encoding="utf-8",
+    )
+    config = SimConfig.from_yaml(path)
+    pool = config.node_pools[0]
+    assert (pool.min, pool.max, pool.autoscaler, pool.scale_up_seconds) == (0, 4, "karpenter", 45)
+    assert pool.scale_down_idle_seconds == 600 and pool.node.gpus == 8
+    assert pool.node.taints[0].effect == "NoSchedule"
+    assert config.ray_autoscaler and not config.extended_resource_toleration
+    assert len(config.nodes) == 5  # the fixed nodes stay unless `nodes` is given
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("node_pools: [{name: gpu, min: 3, max: 1}]", "min (3) > max (1)"),
+        ("node_pools: [{name: gpu}, {name: gpu}]", "node pool names must be unique"),
+        ("node_pools: [{name: gpu, autoscaler: gke}]", "node_pools.0.autoscaler"),
+        ("node_pools: [{name: GPU_pool}]", "node_pools.0.name"),
+    ],
+)
+def test_bad_node_pools_are_refused(text: str, fragment: str) -> None:
+    import yaml
+
+    with pytest.raises(SandboxError) as info:
+        SimConfig.from_mapping(yaml.safe_load(text))
+    assert fragment in str(info.value)
+
+
+def test_a_cluster_of_autoscaled_pools_only_needs_no_fixed_node() -> None:
+    config = SimConfig.from_mapping({"nodes": [], "node_pools": [{"name": "cpu", "min": 1}]})
+    assert config.nodes == [] and config.node_pools[0].min == 1

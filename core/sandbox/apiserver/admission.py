@@ -31,10 +31,18 @@ def _schema() -> Any | None:
         return None
 
 
+# A mutating admission plugin registered at run time (``store.admission_plugins``), such as the
+# simulation's ExtendedResourceToleration: ``plugin(resource, obj, old)`` returns the object.
+MutatingPlugin = Callable[[str, Obj, "Obj | None"], Obj]
+
+
 def admit(store: Store, rt: ResourceType, obj: Obj, old: Obj | None) -> Obj:
     """Default and validate ``obj`` (a private copy, modified in place and returned)."""
     hook = _HOOKS.get(rt.plural)
-    return hook(store, obj, old) if hook else obj
+    obj = hook(store, obj, old) if hook else obj
+    for plugin in store.admission_plugins:
+        obj = plugin(rt.plural, obj, old)
+    return obj
 
 
 def _namespace(store: Store, obj: Obj, old: Obj | None) -> Obj:

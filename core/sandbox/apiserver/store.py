@@ -71,6 +71,8 @@ class Store:
         self._pending: deque[Change] = deque()
         self._dispatching = False
         self._events = EventRecorder(self)
+        # Mutating admission plugins run after the built-in defaults (see admission.admit).
+        self.admission_plugins: list[admission.MutatingPlugin] = []
 
     # ----------------------------------------------------------------- reads
     @property

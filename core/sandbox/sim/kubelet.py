@@ -46,12 +46,11 @@ class Kubelet:
         self.t = config.timings
         self.catalogue = ImageCatalogue(config.images)
         self.runs: dict[tuple[str, str], PodRun] = {}
-        self._cache: dict[str, set[str]] = {n.name: set() for n in config.nodes}
-        self._subnets = {
-            n.name: (ipaddress.ip_network(f"10.108.{i}.0/24"), f"10.128.0.{10 + i}")
-            for i, n in enumerate(config.nodes)
-        }
-        self._next_ip = {n.name: 0 for n in config.nodes}
+        self._cache: dict[str, set[str]] = {}
+        self._subnets: dict[str, tuple[ipaddress.IPv4Network, str]] = {}
+        self._next_ip: dict[str, int] = {}
+        for node in config.nodes:
+            self.add_node(node.name)
         self._head_ready: set[ClusterKey] = set()
         self._unwritten: set[tuple[str, str]] = set()
         self._gcs_waiters: dict[ClusterKey, set[tuple[str, str]]] = {}
@@ -129,6 +128,18 @@ class Kubelet:
 
         holder.append(self.timers.later(seconds, step))
         run.timers.add(holder[0])
+
+    def add_node(self, node_name: str) -> None:
+        """A node's kubelet starts: its pod CIDR, InternalIP and an empty image cache."""
+        if node_name in self._subnets:
+            return
+        i = len(self._subnets)
+        self._subnets[node_name] = (
+            ipaddress.IPv4Network(f"10.{108 + i // 250}.{i % 250}.0/24"),
+            f"10.128.{i // 240}.{10 + i % 240}",
+        )
+        self._cache[node_name] = set()
+        self._next_ip[node_name] = 0
 
     def host_ip(self, node_name: str) -> str:
         """The node's InternalIP, which its pods report as ``hostIP``."""

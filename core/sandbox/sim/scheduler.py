@@ -54,11 +54,12 @@ def pod_requests(spec: Mapping[str, Any]) -> dict[str, int]:
     return total
 
 
-def _tolerated(taint: Taint, spec: Mapping[str, Any], requests: Mapping[str, int]) -> bool:
+def tolerated(taint: Taint, spec: Mapping[str, Any]) -> bool:
+    """kube-scheduler TaintToleration filter (v1 Toleration.ToleratesTaint). GPU pods tolerate the
+    GPU taint only when they carry the toleration, e.g. added by ExtendedResourceToleration at
+    admission (core/sandbox/sim/admission_plugins.py)."""
     if taint.effect == "PreferNoSchedule":
         return True
-    if requests.get(taint.key, 0) > 0:
-        return True  # ExtendedResourceToleration: GPU pods tolerate the GPU taint
     for toleration in spec.get("tolerations") or ():
         key, op = toleration.get("key"), toleration.get("operator", "Equal")
         effect = toleration.get("effect")
@@ -103,7 +104,7 @@ class NodeState:
     ) -> tuple[list[str], bool]:
         """Why the pod cannot go here (empty if it can), and whether preemption could help."""
         for taint in self.spec.taints:
-            if not _tolerated(taint, spec, requests):
+            if not tolerated(taint, spec):
                 return [f"node(s) had untolerated taint {{{taint.key}: {taint.value}}}"], False
         selector = spec.get("nodeSelector") or {}
         labels = {**_builtin(self.spec), **self.spec.labels}
@@ -181,6 +182,8 @@ class Scheduler:
         config: SimConfig,
         timers: SimTimers,
         on_bound: Callable[[Obj, NodeSpec, str], None],
+        on_unschedulable: Callable[[PodKey], None] | None = None,
+        on_usage: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
         self.timers = timers
@@ -188,6 +191,9 @@ class Scheduler:
         self.nodes = [NodeState.from_spec(n) for n in config.nodes]
         self._by_name = {n.name: n for n in self.nodes}
         self._on_bound = on_bound
+        # Node autoscaler hooks: a pod found no node; a node's bound pods changed.
+        self._on_unschedulable = on_unschedulable
+        self._on_usage = on_usage
         self._bound: dict[PodKey, tuple[NodeState, dict[str, int]]] = {}
         self._queued: set[PodKey] = set()
         self._unschedulable: dict[PodKey, None] = {}
@@ -211,6 +217,7 @@ class Scheduler:
                 requests = pod_requests(pod.get("spec") or {})
                 node.bind(requests)
                 self._bound[key] = (node, requests)
+                self._usage(node)
             return
         if key not in self._queued and key not in self._unschedulable:
             self._queued.add(key)
@@ -222,7 +229,39 @@ class Scheduler:
             return False
         node, requests = entry
         node.bind(requests, -1)
+        self._usage(node)
         return True
+
+    # ------------------------------------------------------- nodes that come and go
+    def add_node(self, spec: NodeSpec) -> None:
+        """A node registered (a node autoscaler added it): pending pods get another try."""
+        node = NodeState.from_spec(spec)
+        self.nodes.append(node)
+        self._by_name[spec.name] = node
+        self._retry_unschedulable()
+
+    def update_node(self, spec: NodeSpec) -> None:
+        """The node's taints or labels changed (Ready lifts the not-ready taint)."""
+        node = self._by_name.get(spec.name)
+        if node is not None:
+            node.spec = spec
+            self._retry_unschedulable()
+
+    def remove_node(self, name: str) -> None:
+        node = self._by_name.pop(name, None)
+        if node is not None:
+            self.nodes.remove(node)
+
+    def pod_count(self, name: str) -> int:
+        node = self._by_name.get(name)
+        return node.used.get("pods", 0) // 1000 if node is not None else 0
+
+    def pending_unschedulable(self) -> list[PodKey]:
+        return list(self._unschedulable)
+
+    def _usage(self, node: NodeState) -> None:
+        if self._on_usage is not None:
+            self._on_usage(node.name)
 
     def _retry_unschedulable(self) -> None:
         if self._unschedulable and not self._retry_pending:
@@ -258,6 +297,7 @@ class Scheduler:
         requests = pod_requests(spec)
         node.bind(requests)
         self._bound[key] = (node, requests)
+        self._usage(node)
         bound = self.store.merge_patch("pods", key[0], key[1], {"spec": {"nodeName": node.name}})
         self.store.record_event(
             bound,
@@ -292,3 +332,5 @@ class Scheduler:
             pod, type="Warning", reason="FailedScheduling", message=message,
             component="default-scheduler",
         )  # fmt: skip
+        if self._on_unschedulable is not None:
+            self._on_unschedulable(key)

@@ -34,10 +34,25 @@ YAML format (every key optional; omitted keys keep the defaults below)::
     quotas:
       max_pods: {team-a: 10}              # pods per namespace, like a ResourceQuota on pods
     seed: 7                                # deterministic names, IPs and random choices
+    # --- autoscaling (core/sandbox/sim/node_autoscaler.py, ray_autoscaler.py) ---
+    extended_resource_toleration: true    # the API server adds nvidia.com/gpu tolerations
+    node_pools:                           # nodes a node autoscaler adds and removes
+      - name: gpu-a100
+        min: 0
+        max: 1
+        autoscaler: cluster-autoscaler    # or karpenter
+        scale_up_seconds: 8               # scale-up decision -> node Ready
+        scale_down_idle_seconds: 600      # empty this long -> removed (down to min)
+        node: {cpu: "16", memory: 64Gi, gpus: 8, labels: {...}, taints: [...]}
+    ray_autoscaler: false                 # patch replicas/workersToDelete like Ray's autoscaler;
+                                          # demand: annotate the RayCluster with
+                                          # sandbox.krayne.io/ray-demand: '{"<group>": N}'
 
-GKE puts a ``nvidia.com/gpu=present:NoSchedule`` taint on GPU nodes and tolerates it for pods that
-request GPUs (ExtendedResourceToleration); the default pool does the same, so CPU-only pods stay
-off GPU nodes exactly as they would in production.
+GKE puts a ``nvidia.com/gpu=present:NoSchedule`` taint on GPU nodes, and its API server runs the
+ExtendedResourceToleration admission plugin, which adds the matching toleration to pods that
+request GPUs; the default pool and ``extended_resource_toleration: true`` do the same, so CPU-only
+pods stay off GPU nodes exactly as they would in production. ``false`` is the upstream default:
+GPU pods then need their own toleration.
 """
 
 from __future__ import annotations
@@ -210,7 +225,51 @@ def _default_nodes() -> list[NodeSpec]:
     return nodes
 
 
-class SimConfig(_Model):
+# ---------------------------------------------------------------------------------------------
+# Autoscaling: node pools grown and shrunk by a node autoscaler, the API server's
+# ExtendedResourceToleration plugin, and Ray's in-tree autoscaler. Kept in one block (issue 11).
+
+
+class NodeTemplate(_Model):
+    """What every node of a pool looks like (the autoscaler's node template)."""
+
+    cpu: str = "16"
+    memory: str = "64Gi"
+    gpus: int = Field(default=0, ge=0)
+    gpu_resource: str = "nvidia.com/gpu"
+    max_pods: int = Field(default=110, ge=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    taints: list[Taint] = Field(default_factory=list)
+
+
+class NodePool(_Model):
+    """A node group (cluster-autoscaler) or NodePool (Karpenter) of ``min``..``max`` nodes."""
+
+    name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=40)
+    min: int = Field(default=0, ge=0)
+    max: int = Field(default=1, ge=0)
+    autoscaler: Literal["cluster-autoscaler", "karpenter"] = "cluster-autoscaler"
+    scale_up_seconds: float = Field(default=8.0, ge=0)
+    scale_down_idle_seconds: float = Field(default=600.0, ge=0)
+    node: NodeTemplate = Field(default_factory=NodeTemplate)
+
+    @model_validator(mode="after")
+    def _min_below_max(self) -> NodePool:
+        if self.min > self.max:
+            raise ValueError(f"node pool {self.name}: min ({self.min}) > max ({self.max})")
+        return self
+
+
+class AutoscalingConfig(_Model):
+    extended_resource_toleration: bool = True
+    node_pools: list[NodePool] = Field(default_factory=list)
+    ray_autoscaler: bool = False
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+class SimConfig(AutoscalingConfig):
     nodes: list[NodeSpec] = Field(default_factory=_default_nodes)
     images: ImageCatalogueConfig = Field(default_factory=ImageCatalogueConfig)
     timings: Timings = Field(default_factory=Timings)
@@ -222,8 +281,11 @@ class SimConfig(_Model):
         names = [n.name for n in self.nodes]
         if len(set(names)) != len(names):
             raise ValueError("node names must be unique")
-        if not names:
+        if not names and not self.node_pools:
             raise ValueError("at least one node is needed")
+        pools = [p.name for p in self.node_pools]
+        if len(set(pools)) != len(pools):
+            raise ValueError("node pool names must be unique")
         return self
 
     @classmethod

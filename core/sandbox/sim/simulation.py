@@ -16,8 +16,12 @@ from typing import Any
 
 from core.sandbox.apiserver.apierror import ApiError
 from core.sandbox.apiserver.objects import format_time
+from core.sandbox.sim.admission_plugins import extended_resource_toleration
 from core.sandbox.sim.kubelet import Kubelet
 from core.sandbox.sim.kuberay import KubeRayOperator
+from core.sandbox.sim.node_autoscaler import NodeAutoscaler
+from core.sandbox.sim.nodes import node_object
+from core.sandbox.sim.ray_autoscaler import RayAutoscaler
 from core.sandbox.sim.scheduler import Scheduler
 from core.sandbox.sim.simconfig import SimConfig
 from core.sandbox.sim.simloop import SimTimers
@@ -35,14 +39,29 @@ class Simulation:
         self.speed = speed
         self.timers = SimTimers(speed)
         self.kubelet = Kubelet(store, self.config, self.timers)
-        self.scheduler = Scheduler(store, self.config, self.timers, on_bound=self.kubelet.admit)
-        self.operator = KubeRayOperator(store, self.config, self.timers)
-        self.started = asyncio.Event()
         self._nodes = {n.name: n for n in self.config.nodes}
+        self.node_autoscaler: NodeAutoscaler | None = None
+        self.scheduler = Scheduler(
+            store, self.config, self.timers, on_bound=self.kubelet.admit,
+            on_unschedulable=self._pod_unschedulable, on_usage=self._node_usage,
+        )  # fmt: skip
+        if self.config.node_pools:
+            self.node_autoscaler = NodeAutoscaler(
+                store, self.config, self.timers, scheduler=self.scheduler,
+                kubelet=self.kubelet, node_specs=self._nodes,
+            )  # fmt: skip
+        self.operator = KubeRayOperator(store, self.config, self.timers)
+        self.ray_autoscaler = (
+            RayAutoscaler(store, self.timers) if self.config.ray_autoscaler else None
+        )
+        self.started = asyncio.Event()
 
     async def run(self) -> None:
         """Run the controllers until cancelled."""
         self.timers.bind(asyncio.get_running_loop())
+        plugins = self.store.admission_plugins
+        if self.config.extended_resource_toleration:
+            plugins.append(extended_resource_toleration)
         unsubscribe = self.store.add_listener(self._on_change)
         try:
             self._initial_sync()
@@ -51,18 +70,29 @@ class Simulation:
                 self.started.set()
         finally:
             unsubscribe()
+            plugins[:] = [p for p in plugins if p is not extended_resource_toleration]
             self.timers.close()
             self.started.clear()
+
+    def _pod_unschedulable(self, key: tuple[str, str]) -> None:
+        if self.node_autoscaler is not None:
+            self.node_autoscaler.pod_unschedulable(key)
+
+    def _node_usage(self, name: str) -> None:
+        if self.node_autoscaler is not None:
+            self.node_autoscaler.node_usage(name)
 
     def _initial_sync(self) -> None:
         """Register the node pool, then adopt what the store already holds, as controllers do
         after their first list."""
-        for node_object in self.node_objects():
+        for registered in self.node_objects():
             try:
-                self.store.create("nodes", node_object)
+                self.store.create("nodes", registered)
             except ApiError as err:  # a restarted simulation finds its nodes registered
                 if err.reason != "AlreadyExists":
                     raise
+        if self.node_autoscaler is not None:
+            self.node_autoscaler.start()
         for rc in self.store.list_refs("rayclusters")[0]:
             self.operator.on_change("ADDED", "rayclusters", rc)
         for pod in self.store.list_refs("pods")[0]:
@@ -77,8 +107,12 @@ class Simulation:
             return
         if resource in ("rayclusters", "services"):
             self.operator.on_change(event, resource, obj)
+            if self.ray_autoscaler is not None and resource == "rayclusters":
+                self.ray_autoscaler.cluster_changed(event, obj)
         elif resource == "pods":
             self.operator.on_change(event, resource, obj)
+            if self.ray_autoscaler is not None:
+                self.ray_autoscaler.pod_changed(event, obj)
             self.scheduler.pod_changed(event, obj)
             meta = obj["metadata"]
             if event == "DELETED":
@@ -135,55 +169,7 @@ class Simulation:
     # ----------------------------------------------------------------- nodes
     def node_objects(self) -> list[Obj]:
         """The node pool as v1 Node objects, registered in the store (``kubectl get nodes``)."""
-        nodes = []
-        for spec in self.config.nodes:
-            allocatable = {"cpu": spec.cpu, "memory": spec.memory, "pods": str(spec.max_pods)}
-            if spec.gpus:
-                allocatable[spec.gpu_resource] = str(spec.gpus)
-            labels = {
-                "kubernetes.io/hostname": spec.name,
-                "kubernetes.io/os": "linux",
-                "kubernetes.io/arch": "amd64",
-                **spec.labels,
-            }
-            nodes.append(
-                {
-                    "apiVersion": "v1",
-                    "kind": "Node",
-                    "metadata": {"name": spec.name, "labels": labels},
-                    "spec": {"taints": [t.model_dump() for t in spec.taints]},
-                    "status": {
-                        "capacity": dict(allocatable),
-                        "allocatable": allocatable,
-                        "conditions": _node_conditions(format_time(self.store.now())),
-                        "addresses": [
-                            {"type": "InternalIP", "address": self.kubelet.host_ip(spec.name)},
-                            {"type": "Hostname", "address": spec.name},
-                        ],
-                        "nodeInfo": {"kubeletVersion": "v1.34.1-gke.1431000",
-                                     "osImage": "Container-Optimized OS from Google",
-                                     "kernelVersion": "6.6.97+",
-                                     "containerRuntimeVersion": "containerd://2.0.6",
-                                     "operatingSystem": "linux", "architecture": "amd64"},
-                    },
-                }
-            )  # fmt: skip
-        return nodes
-
-
-_NODE_CONDITIONS = (
-    ("MemoryPressure", "False", "KubeletHasSufficientMemory",
-     "kubelet has sufficient memory available"),
-    ("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
-    ("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-    ("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
-)  # fmt: skip
-
-
-def _node_conditions(now: str) -> list[Obj]:
-    """A healthy kubelet's node conditions, in the order ``kubectl describe node`` shows them."""
-    return [
-        {"type": kind, "status": status, "reason": reason, "message": message,
-         "lastHeartbeatTime": now, "lastTransitionTime": now}
-        for kind, status, reason, message in _NODE_CONDITIONS
-    ]  # fmt: skip
+        now = format_time(self.store.now())
+        return [
+            node_object(spec, self.kubelet.host_ip(spec.name), now) for spec in self.config.nodes
+        ]
