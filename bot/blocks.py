@@ -147,7 +147,7 @@ def _images_field(images: tuple[str, ...] | None) -> str:
 def card(view: CardView) -> Blocks:
     status = view.status
     if view.gone:
-        line = msg.deleted_by(view.deleted_by) if view.deleted_by else msg.deleted_gone()
+        line = msg.deleted_by(view.deleted_by) if view.deleted_by else msg.deleted_outside()
     else:
         line = f"*{msg.phase_label(status.phase)}*"
         if status.reason:

@@ -38,7 +38,7 @@ from core.errors import (
     KubeConnectionError,
 )
 from core.kube import KubeClient
-from core.state import Notified, creation_annotations, state_patch
+from core.state import SCALING, Notified, creation_annotations, state_patch
 from core.status import Phase
 from manifests.raycluster import build_raycluster
 
@@ -250,16 +250,18 @@ class Commands:
             if target is None:
                 raise ClusterNotFoundError(name, ns)
             group, workers = target.name, max(0, target.replicas + delta)
-        shown_group = group or "worker"
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
-            after = await api.scale_cluster(
+            result = await api.scale_group(
                 name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
                 client=self.kube,
             )  # fmt: skip
-            self._thread_note(after, msg.scaled_by(inv.user, shown_group, workers))
-        await respond(
-            text=msg.scaled_ephemeral(name, shown_group, workers), response_type="ephemeral"
-        )
+            if self._remember and summary.status.phase is Phase.READY:
+                # Asked for by a person, so the thread follows it to "ready again" (what the
+                # Ray autoscaler does on its own to a ready cluster stays off the thread).
+                self._remember(ns, name, Notified(phase=SCALING, reason="", was_ready=True))
+            what = msg.scale_outcome(result)
+            self._thread_note(result.summary, msg.scaled_by(inv.user, what))
+        await respond(text=msg.scaled_ephemeral(name, what), response_type="ephemeral")
 
     # --- delete ---------------------------------------------------------------------------
 
@@ -292,7 +294,7 @@ class Commands:
                 client=self.kube,
             )  # fmt: skip
             await api.delete_cluster(name, namespace, client=self.kube)
-            self._thread_note(summary, msg.deleted_by(inv.user))
+            self._thread_note(summary, msg.deleting_by(inv.user))
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
 
     def _thread_note(self, summary: ClusterSummary, text: str) -> None:

@@ -6,7 +6,9 @@ traceback can leak into a message by accident.
 
 from __future__ import annotations
 
+from core.api import ScaleResult
 from core.status import Phase
+from core.status_reasons import plural
 
 BOT_NAME = "krayne"
 
@@ -187,20 +189,53 @@ def address_lines(
     )
 
 
-def scaled_by(user: str, group: str, workers: int) -> str:
-    return f":straight_ruler: {mention(user)} scaled group `{group}` to {workers} worker(s)."
+def scale_outcome(result: ScaleResult) -> str:
+    """What a scale did, in full: with the Ray autoscaler on, `--workers N` sets a range."""
+    name, group, new = result.summary.name, result.group, result.after
+    text = f"group `{group}` to {new.replicas} worker(s)"
+    if not result.autoscaling:
+        return text + "."
+    if new.min_replicas == new.max_replicas:
+        text += f": exactly {new.min_replicas} (the autoscaler cannot add or remove any)."
+    else:
+        text += (
+            f": at least {new.min_replicas}, at most {new.max_replicas} "
+            "(the autoscaler may add more when Ray asks for them, and removes idle ones)."
+        )
+    if result.before.min_replicas == 0 and new.min_replicas > 0:
+        text += (
+            f" It no longer scales to zero when idle; `/krayne scale {name} --group {group} "
+            "--min 0` lets it again."
+        )
+    return text
 
 
-def scaled_ephemeral(name: str, group: str, workers: int) -> str:
-    return f"Scaled `{name}` group `{group}` to {workers} worker(s)."
+def scaled_by(user: str, what: str) -> str:
+    return f":straight_ruler: {mention(user)} scaled {what}"
+
+
+def scaled_ephemeral(name: str, what: str) -> str:
+    return f"Scaled `{name}` {what}"
 
 
 def deleted_by(user: str | None) -> str:
+    """The card's last word on a cluster deleted from Slack."""
     return f":wastebasket: Deleted by {mention(user)}."
 
 
-def deleted_gone() -> str:
-    return ":wastebasket: The cluster is gone."
+def deleted_outside() -> str:
+    return ":wastebasket: Deleted outside Slack."
+
+
+def deleting_by(user: str) -> str:
+    return f":wastebasket: {mention(user)} is deleting the cluster; its pods are shutting down."
+
+
+def deleted_reply(user: str | None, *, gpus: int) -> str:
+    """The thread's reply once the last pod is gone (not before: until then they hold GPUs)."""
+    who = f"Deleted by {mention(user)}" if user else "Deleted outside Slack"
+    freed = f" — {plural(gpus, 'GPU')} freed" if gpus else ""
+    return f":wastebasket: {who}{freed}; all its pods are gone."
 
 
 def delete_confirm(name: str, namespace: str) -> str:
@@ -215,7 +250,7 @@ def delete_cancelled(name: str) -> str:
 
 
 def deleted_ephemeral(name: str) -> str:
-    return f"Deleted `{name}`."
+    return f"Deleting `{name}`: its pods are shutting down; its thread says when they are gone."
 
 
 def manifest_intro(name: str, namespace: str) -> str:

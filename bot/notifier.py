@@ -28,7 +28,7 @@ from bot.outbox import Outbox
 from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
 from core.objects import PodView, RayClusterView
-from core.state import ClusterState, Notified, state_patch
+from core.state import GONE, ClusterState, Notified, state_patch
 from core.status import ClusterStatus, Phase
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,10 @@ class Change(Protocol):
     def status(self) -> ClusterStatus: ...
     @property
     def deleted(self) -> bool: ...
+    @property
+    def gpus_held(self) -> int: ...
 
 
-GONE = "gone"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,19 +65,42 @@ class Decision:
     record: Notified
 
 
+#: Phases a ready cluster passes through while the Ray autoscaler adds workers within
+#: min..max (it rewrites ``replicas``: ray autoscaler/_private/kuberay/node_provider.py). The
+#: card shows them; the thread stays quiet unless a worker then fails.
+QUIET_AFTER_READY = frozenset(
+    {
+        Phase.PODS_PENDING,
+        Phase.WAITING_FOR_NODE,
+        Phase.CONTAINERS_CREATING,
+        Phase.RUNNING,
+        Phase.RETRYING,
+    }
+)
+
+
 def decide(previous: Notified | None, change: Change) -> Decision:
     """Pure: a reply is due when the phase differs from the last one announced.
 
     Only the phase counts. Reasons of one phase keep changing (restart counts, "1/2 workers
     ready"), and announcing each would flood the thread; the card shows the latest reason.
+    Once ready, an autoscaling cluster growing with its head up says nothing until it fails.
     """
     if change.deleted:
-        # After "deleting" (or "deleted by …") was said, the disappearance needs no reply.
-        said = previous is not None and previous.get("phase") in (Phase.DELETING.value, GONE)
+        # "deleting" was said while the pods shut down; their being gone is the news now.
+        said = previous is not None and previous.get("phase") == GONE
         return Decision(reply=not said, record=Notified(phase=GONE, reason=""))
     status = change.status
     record = Notified(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
     if previous is not None and previous.get("phase") == record["phase"]:
+        return Decision(reply=False, record=previous)
+    if (
+        previous is not None
+        and previous.get("phase") == Phase.READY.value
+        and status.phase in QUIET_AFTER_READY
+        and status.head_ready
+        and RayClusterView.parse(change.raycluster).autoscaling
+    ):
         return Decision(reply=False, record=previous)
     if status.phase is Phase.READY or (previous is not None and previous.get("was_ready")):
         record["was_ready"] = True
@@ -105,11 +129,12 @@ def reply_for(
     *,
     log_tail: str | None = None,
     again: bool = False,
+    freed_gpus: int = 0,
 ) -> tuple[str, list[dict[str, Any]]]:
     """(notification text, blocks) of the thread reply announcing ``view.status``."""
     status = view.status
     if view.gone:
-        text = msg.deleted_by(view.deleted_by) if view.deleted_by else msg.deleted_gone()
+        text = msg.deleted_reply(view.deleted_by, gpus=freed_gpus)
         return text, blocks.thread_reply(text)
     if status.phase is Phase.READY and again:
         text = msg.ready_again(view.name, status.reason)
@@ -277,7 +302,9 @@ class Notifier:
         if decision.reply:
             tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
             again = bool(previous and previous.get("was_ready"))
-            text, reply = reply_for(view, obj, log_tail=tail, again=again)
+            text, reply = reply_for(
+                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held
+            )
             self._outbox.submit(
                 channel,
                 "chat.postMessage",

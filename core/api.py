@@ -11,6 +11,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -37,7 +38,14 @@ from core.errors import (
     KubeConnectionError,
 )
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj
-from core.scaling import apply_scale, autoscaling_enabled, current_scale, pick_group, plan_scale
+from core.scaling import (
+    GroupScale,
+    apply_scale,
+    autoscaling_enabled,
+    current_scale,
+    pick_group,
+    plan_scale,
+)
 from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
@@ -51,6 +59,8 @@ from manifests.raycluster import (
 )
 
 __all__ = [
+    "ScaleResult",
+    "scale_group",
     "ClusterDetails",
     "ClusterSummary",
     "EventInfo",
@@ -275,6 +285,35 @@ async def scale_cluster(
     max_replicas: int | None = None,
     client: KubeClient,
 ) -> ClusterSummary:
+    """Scale one worker group (the Krayne SDK's call); ``scale_group`` says what changed."""
+    result = await scale_group(
+        name, namespace, group, replicas,
+        min_replicas=min_replicas, max_replicas=max_replicas, client=client,
+    )  # fmt: skip
+    return result.summary
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleResult:
+    """What a scale did to one group, so the reply can say it exactly."""
+
+    summary: ClusterSummary
+    group: str
+    before: GroupScale
+    after: GroupScale
+    autoscaling: bool
+
+
+async def scale_group(
+    name: str,
+    namespace: str,
+    group: str | None = None,
+    replicas: int | None = None,
+    *,
+    min_replicas: int | None = None,
+    max_replicas: int | None = None,
+    client: KubeClient,
+) -> ScaleResult:
     """Read, change one group, write back with the read's resourceVersion; on 409 read again
     and re-apply, so a concurrent change to anything else is kept (rules: ``core.scaling``)."""
     for _attempt in range(SCALE_ATTEMPTS):
@@ -282,8 +321,9 @@ async def scale_cluster(
         index = pick_group(raycluster, group)
         spec = raycluster["spec"]["workerGroupSpecs"][index]
         before = current_scale(spec)
+        autoscaling = autoscaling_enabled(raycluster)
         after = plan_scale(
-            before, autoscaling=autoscaling_enabled(raycluster), replicas=replicas,
+            before, autoscaling=autoscaling, replicas=replicas,
             min_replicas=min_replicas, max_replicas=max_replicas,
         )  # fmt: skip
         if after == before and all(k in spec for k in ("replicas", "minReplicas", "maxReplicas")):
@@ -300,7 +340,9 @@ async def scale_cluster(
             f"Cluster `{name}` kept changing while it was being scaled "
             f"({SCALE_ATTEMPTS} attempts); nothing was changed."
         )
-    return await get_cluster(name, namespace, client=client)
+    summary = await get_cluster(name, namespace, client=client)
+    group_name = str(spec.get("groupName", group or ""))
+    return ScaleResult(summary, group_name, before, after, autoscaling)
 
 
 async def delete_cluster(name: str, namespace: str, *, client: KubeClient) -> None:

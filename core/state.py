@@ -18,6 +18,8 @@ from manifests.labels import OWNER
 
 __all__ = [
     "DELETED_BY",
+    "GONE",
+    "SCALING",
     "NOTIFIED",
     "OWNER",
     "SLACK_CHANNEL",
@@ -40,6 +42,10 @@ DELETED_BY = "krayne.io/deleted-by"
 """Who deleted the cluster from Slack, so the card can say so once the object is gone."""
 
 _REASON_MAX = 200
+#: Phases a Notified record may hold besides the status phases: the cluster is gone (its last
+#: reply was said), or a person just scaled it (the thread follows that to "ready again").
+GONE = "gone"
+SCALING = "scaling"
 
 
 class Notified(TypedDict, total=False):

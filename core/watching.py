@@ -36,8 +36,9 @@ from core import status_reasons as msg
 from core.errors import KrayneError, PermissionDeniedError
 from core.informer import ChangeType, Informer, WatchSettings
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj, WatchKind
-from core.objects import SCALE_UP_ACTING, SCALE_UP_REFUSED, EventView
+from core.objects import SCALE_UP_ACTING, SCALE_UP_REFUSED, EventView, PodView
 from core.status import ClusterStatus, Phase, StatusSettings, derive_status
+from manifests.raycluster import GPU_RESOURCE
 
 __all__ = ["ClusterChange", "ClusterWatcher", "Subscription", "WatchSettings"]
 
@@ -61,6 +62,8 @@ class ClusterChange:
     raycluster: dict[str, Any] | None
     status: ClusterStatus
     deleted: bool
+    #: GPUs its scheduled pods hold (what a deletion frees once they are gone).
+    gpus_held: int = 0
 
     @property
     def uid(self) -> str:
@@ -332,16 +335,16 @@ class ClusterWatcher:
     def _recompute(self, key: ClusterKey) -> None:
         previous = self._current.get(key)
         raycluster = self._clusters.get(key)
+        pods = self.pods_of(*key)
         if raycluster is None:
             if previous is not None:
-                del self._current[key]
-                gone = ClusterStatus(Phase.DELETING, msg.DELETED, pod=None)
-                self._publish(ClusterChange(*key, previous.raycluster, gone, deleted=True))
+                self._recompute_gone(key, previous, pods)
             return
-        pods, events = self.pods_of(*key), self.events_of(*key)
+        events = self.events_of(*key)
         status = derive_status(raycluster, pods, events, self._clock(), self.status_settings)
         self._schedule_recheck(key, status.recheck_at)
-        change = ClusterChange(*key, raycluster, status, deleted=False)
+        held = _gpus_held(pods) if pods else 0
+        change = ClusterChange(*key, raycluster, status, deleted=False, gpus_held=held)
         self._current[key] = change
         if (
             previous is None
@@ -350,6 +353,26 @@ class ClusterWatcher:
             or previous.annotations != change.annotations
         ):
             self._publish(change)
+
+    def _recompute_gone(
+        self, key: ClusterKey, previous: ClusterChange, pods: list[Obj]
+    ) -> None:
+        """The RayCluster is gone. Its pods are garbage-collected after it (KubeRay sets them
+        ownerReferences) and stay Terminating for their grace period, holding GPUs: until the
+        last one is gone the cluster is ``deleting``; then it is deleted."""
+        freed = max(previous.gpus_held, _gpus_held(pods))
+        self._rechecks.pop(key, None)
+        if pods:
+            left = msg.plural(len(pods), "pod") + (" is" if len(pods) == 1 else " are")
+            status = ClusterStatus(Phase.DELETING, msg.DELETING_PODS.format(pods=left))
+            change = ClusterChange(*key, previous.raycluster, status, False, gpus_held=freed)
+            self._current[key] = change
+            if previous.status != status:
+                self._publish(change)
+            return
+        del self._current[key]
+        gone = ClusterStatus(Phase.DELETING, msg.DELETED, pod=None)
+        self._publish(ClusterChange(*key, previous.raycluster, gone, True, gpus_held=freed))
 
     def _publish(self, change: ClusterChange) -> None:
         for subscription in self._subscribers:
@@ -405,6 +428,12 @@ class ClusterWatcher:
     def _too_old(self, event: Obj) -> bool:
         age = self._clock() - _seen(event)
         return age > timedelta(seconds=self.settings.event_max_age)
+
+
+def _gpus_held(pods: list[Obj]) -> int:
+    """GPUs asked for by the pods that have a node (they hold them until they are gone)."""
+    views = (PodView.parse(p) for p in pods)
+    return int(sum(v.requests.get(GPU_RESOURCE, 0) for v in views if v.scheduled))
 
 
 def _ns_name(obj: Obj) -> ClusterKey:

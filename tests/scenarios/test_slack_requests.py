@@ -177,7 +177,7 @@ async def test_delete_and_add_worker_from_the_app_home_work(
     status, _ = await _home_click(slack, blocks.SCALE_UP, namespace, "homed")
     assert status == 200
     await double.wait_for(
-        lambda: "Scaled `homed` group `worker` to 2 worker(s)." in _dm_text(double)
+        lambda: "Scaled `homed` group `worker` to 2 worker(s)" in _dm_text(double)
     )
     await _home_click(slack, blocks.DELETE, namespace, "homed")
 

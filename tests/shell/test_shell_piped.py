@@ -101,7 +101,7 @@ def test_delete_asks_then_the_numbered_button_confirms(
     assert "Delete cluster `big` in namespace `default`?" in after
     assert "    [1] Delete  [2] Cancel" in after
     assert "alice> 1\n(you clicked “Delete”)" in after
-    assert "(only visible to you, replaces the message above) krayne: Deleted `big`." in after
+    assert "(only visible to you, replaces the message above) krayne: Deleting `big`" in after
     assert "✎ card updated: Ray cluster big — 🗑 Deleted by @alice." in after
 
 

@@ -24,10 +24,20 @@ class FakeChange:
     raycluster: dict[str, Any] | None
     status: ClusterStatus
     deleted: bool = False
+    gpus_held: int = 0
 
 
 def change(phase: Phase, reason: str = "r", *, deleted: bool = False) -> FakeChange:
     return FakeChange("ns", "demo", {}, ClusterStatus(phase, reason), deleted)
+
+
+AUTOSCALING = {"metadata": {"name": "demo"}, "spec": {"enableInTreeAutoscaling": True}}
+
+
+def grown(phase: Phase, *, autoscaling: bool = True, head_ready: bool = True) -> FakeChange:
+    """A change while the Ray autoscaler adds a worker to a ready cluster."""
+    status = ClusterStatus(phase, "1/2 workers are ready", head_ready=head_ready)
+    return FakeChange("ns", "demo", AUTOSCALING if autoscaling else {}, status)
 
 
 def rec(phase: str, reason: str = "r") -> Notified:
@@ -51,8 +61,19 @@ def rec(phase: str, reason: str = "r") -> Notified:
         ),
         (rec("unschedulable"), change(Phase.IMAGE_PULL_ERROR), True),
         (rec("ready"), change(Phase.READY, deleted=True), True),
-        (rec("deleting"), change(Phase.DELETING, deleted=True), False),
+        # "deleting" while the pods shut down, then "deleted" once the last one is gone
+        (rec("deleting"), change(Phase.DELETING, deleted=True), True),
+        (rec("gone"), change(Phase.DELETING, deleted=True), False),
         (None, change(Phase.DELETING, deleted=True), True),
+        # the Ray autoscaler growing a ready cluster within min..max stays off the thread
+        (rec("ready"), grown(Phase.PODS_PENDING), False),
+        (rec("ready"), grown(Phase.WAITING_FOR_NODE), False),
+        (rec("ready"), grown(Phase.CONTAINERS_CREATING), False),
+        (rec("ready"), grown(Phase.RUNNING), False),
+        (rec("ready"), grown(Phase.UNSCHEDULABLE), True),  # a new worker that fails is news
+        (rec("ready"), grown(Phase.IMAGE_PULL_ERROR), True),
+        (rec("ready"), grown(Phase.RUNNING, autoscaling=False), True),
+        (rec("ready"), grown(Phase.RUNNING, head_ready=False), True),
     ],
 )
 def test_reply_only_when_the_phase_changes(
