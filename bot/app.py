@@ -22,9 +22,10 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import middleware
 from bot.commands import Commands
 from bot.home import HomeTabs
-from bot.listeners import Spawn, register
+from bot.listeners import ListenerDeps, Spawn, register
 from bot.metrics import Metrics
 from bot.outbox import RateLimited, Result, Sender, TransientSendError
 from bot.settings import BotSettings
@@ -67,13 +68,8 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )
-    register(app, commands=commands, spawn=spawn, metrics=metrics, home=home)
-
-    @app.error
-    async def on_error(error: Exception) -> None:
-        # Bolt's own failures (not our listeners', which report to the user themselves).
-        log.error("bolt: %s", type(error).__name__, exc_info=error)
-
+    middleware.install(app, metrics=metrics)
+    register(app, ListenerDeps(commands=commands, spawn=spawn, metrics=metrics, home=home))
     return app
 
 
