@@ -30,8 +30,6 @@ from bot.metrics import Metrics
 from bot.outbox import RateLimited, Result, Sender, TransientSendError
 from bot.settings import BotSettings
 
-log = logging.getLogger(__name__)
-
 WEB_TIMEOUT = 15
 """Seconds per Web API call; chat.* answers in well under a second when Slack is healthy."""
 
@@ -60,7 +58,8 @@ def build_app(
     metrics: Metrics,
     home: HomeTabs | None = None,
 ) -> AsyncApp:
-    """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne."""
+    """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne:
+    its middleware (retries, error guard) around its listeners."""
     app = AsyncApp(
         signing_secret=settings.secret("signing_secret"),
         client=client,

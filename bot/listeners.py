@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -161,16 +162,13 @@ async def on_command(
 # --- buttons -------------------------------------------------------------------------------
 
 
-def _scale_by(delta: int) -> ButtonWork:
-    def work(
-        commands: Commands, inv: Invocation, namespace: str, name: str, out: Respond
-    ) -> Coroutine[Any, Any, None]:
-        return commands.scale(
-            name, namespace, workers=None, group=None, min_workers=None, max_workers=None,
-            delta=delta, inv=inv, respond=out,
-        )  # fmt: skip
-
-    return work
+def _scale_by(
+    delta: int, commands: Commands, inv: Invocation, namespace: str, name: str, out: Respond
+) -> Coroutine[Any, Any, None]:
+    return commands.scale(
+        name, namespace, workers=None, group=None, min_workers=None, max_workers=None,
+        delta=delta, inv=inv, respond=out,
+    )  # fmt: skip
 
 
 async def _cancel_delete(
@@ -188,8 +186,8 @@ BUTTONS: dict[str, Button] = {
     blocks.DELETE_CONFIRM: Button("delete_confirm", "delete",
                                   lambda c, inv, ns, name, out: c.delete(name, ns, inv, out)),
     blocks.DELETE_CANCEL: Button("delete_cancel", "delete", _cancel_delete),
-    blocks.SCALE_UP: Button("scale_up", "scale", _scale_by(+1)),
-    blocks.SCALE_DOWN: Button("scale_down", "scale", _scale_by(-1)),
+    blocks.SCALE_UP: Button("scale_up", "scale", partial(_scale_by, +1)),
+    blocks.SCALE_DOWN: Button("scale_down", "scale", partial(_scale_by, -1)),
 }  # fmt: skip
 
 
