@@ -22,14 +22,13 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import middleware
 from bot.commands import Commands
 from bot.home import HomeTabs
-from bot.listeners import Spawn, register
+from bot.listeners import ListenerDeps, Spawn, register
 from bot.metrics import Metrics
 from bot.outbox import RateLimited, Result, Sender, TransientSendError
 from bot.settings import BotSettings
-
-log = logging.getLogger(__name__)
 
 WEB_TIMEOUT = 15
 """Seconds per Web API call; chat.* answers in well under a second when Slack is healthy."""
@@ -59,7 +58,8 @@ def build_app(
     metrics: Metrics,
     home: HomeTabs | None = None,
 ) -> AsyncApp:
-    """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne."""
+    """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne:
+    its middleware (retries, error guard) around its listeners."""
     app = AsyncApp(
         signing_secret=settings.secret("signing_secret"),
         client=client,
@@ -67,13 +67,8 @@ def build_app(
         raise_error_for_unhandled_request=False,
         logger=logging.getLogger("bot.bolt"),
     )
-    register(app, commands=commands, spawn=spawn, metrics=metrics, home=home)
-
-    @app.error
-    async def on_error(error: Exception) -> None:
-        # Bolt's own failures (not our listeners', which report to the user themselves).
-        log.error("bolt: %s", type(error).__name__, exc_info=error)
-
+    middleware.install(app, metrics=metrics)
+    register(app, ListenerDeps(commands=commands, spawn=spawn, metrics=metrics, home=home))
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.commands import error_text, may_modify
-from bot.listeners import SeenRequests, request_key
+from bot.middleware import SeenRequests, request_key
 from bot.readiness import unreachable
 from bot.settings import BotSettings
 from core.api import ClusterSummary
