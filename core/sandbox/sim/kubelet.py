@@ -174,6 +174,11 @@ class Kubelet:
             self._event(run, c, "Normal", "Pulled", message)
             self._pulled(run, c, result, None)
             return
+        # Only a pull that reaches the registry can hit its rate limit. Kubelet's image manager
+        # (pkg/kubelet/images/image_manager.go, EnsureImageExists) turns the failure into
+        # ErrImagePull, starts the image's back-off, answers ImagePullBackOff until it expires
+        # and then pulls again: _pulled -> _pull_backoff -> _begin below.
+        result = self.catalogue.throttle(result)
         self._event(run, c, "Normal", "Pulling", f'Pulling image "{c.image}"')
         if result.ok:
             per_gib = self.t.pull_per_gib * result.size_bytes / GIB
