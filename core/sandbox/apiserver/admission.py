@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.sandbox.apiserver.apierror import invalid
+from core.sandbox.apiserver.apierror import ApiError, invalid
 
 if TYPE_CHECKING:
     from core.sandbox.apiserver.resources import ResourceType
@@ -85,6 +85,32 @@ def _pod(store: Store, obj: Obj, old: Obj | None) -> Obj:
         status.setdefault("phase", "Pending")
         status.setdefault("qosClass", _qos_class(spec))
     return obj
+
+
+def check_service_account(store: Store, pod: Obj) -> None:
+    """kube-apiserver's ServiceAccount admission plugin refuses a pod whose account is missing.
+
+    plugin/pkg/admission/serviceaccount/admission.go (Admit): an empty serviceAccountName means
+    "default", and a failed lookup is ``admission.NewForbidden(a, fmt.Errorf("error looking up
+    service account %s/%s: %w", ...))``; NewForbidden (apiserver/pkg/admission/errors.go,
+    extractResourceName) names the pod by its generateName when the name is not generated yet.
+    """
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    namespace = meta.get("namespace", "")
+    try:
+        store.get_ref("serviceaccounts", namespace, account)
+    except ApiError as err:
+        if err.code != 404:
+            raise
+        name = meta.get("name") or meta.get("generateName") or "Unknown"
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'pods "{name}" is forbidden: error looking up service account '
+            f'{namespace}/{account}: serviceaccount "{account}" not found',
+            {"name": name, "kind": "pods"},
+        ) from None
 
 
 def _service(store: Store, obj: Obj, old: Obj | None) -> Obj:

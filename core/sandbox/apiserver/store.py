@@ -160,6 +160,8 @@ class Store:
                 raise not_found("namespaces", ns)
         else:
             meta.pop("namespace", None)
+        if resource == "pods":  # before the name is generated, as mutating admission runs
+            admission.check_service_account(self, obj)
         if not meta.get("name"):
             if not meta.get("generateName"):
                 why = "Required value: name or generateName is required"
@@ -181,6 +183,11 @@ class Store:
         if rt.generation:
             meta["generation"] = 1
         self._put(rt, ns, obj, None)
+        if resource == "namespaces":
+            # kube-controller-manager's serviceaccounts controller (pkg/controller/serviceaccount/
+            # serviceaccounts_controller.go, syncNamespace) gives every namespace a "default"
+            # ServiceAccount; it is created inline so pods can be admitted at once.
+            self.create("serviceaccounts", {"metadata": {"name": "default", "namespace": name}})
         return clone_obj(obj)
 
     def update(
