@@ -178,7 +178,44 @@ def _secret(store: Store, obj: Obj, old: Obj | None) -> Obj:
     return obj
 
 
+def _deployment(store: Store, obj: Obj, old: Obj | None) -> Obj:
+    """pkg/apis/apps/v1/defaults.go, SetDefaults_Deployment: replicas, rolling update 25%/25%,
+    10 revisions, 600 s progress deadline; the template's pod spec gets the pod defaults."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    pod_spec = spec.setdefault("template", {}).setdefault("spec", {})
+    for key, value in (
+        ("restartPolicy", "Always"),
+        ("schedulerName", "default-scheduler"),
+        ("terminationGracePeriodSeconds", 30),
+        ("dnsPolicy", "ClusterFirst"),
+    ):
+        pod_spec.setdefault(key, value)  # fmt: skip
+    if old is None:
+        obj.setdefault("status", {})
+    return obj
+
+
+def _persistent_volume_claim(store: Store, obj: Obj, old: Obj | None) -> Obj:
+    """A new claim is Pending (no provisioner binds it here); volumeMode defaults to Filesystem
+    (pkg/apis/core/v1/defaults.go, SetDefaults_PersistentVolumeClaimSpec)."""
+    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+    if old is None:
+        obj["status"] = {"phase": "Pending"}
+    return obj
+
+
 _HOOKS: dict[str, Callable[[Store, Obj, Obj | None], Obj]] = {
+    "deployments": _deployment,
+    "persistentvolumeclaims": _persistent_volume_claim,
     "namespaces": _namespace,
     "pods": _pod,
     "services": _service,

@@ -240,7 +240,7 @@ class ResourceHandlers:
             new = json_merge_patch(current, body)
         elif content_type == "application/json-patch+json":
             new = apply_json_patch(current, body)
-        elif content_type == "application/strategic-merge-patch+json" and not rr.rt.group:
+        elif content_type == "application/strategic-merge-patch+json" and not rr.rt.custom:
             new = apply_strategic_merge_patch(current, body)
         else:
             raise ApiError(
@@ -249,7 +249,7 @@ class ResourceHandlers:
                 f"the body of the request was in an unknown format - accepted media "
                 f"types include: application/json-patch+json, application/merge-patch"
                 f"+json, application/apply-patch+yaml"
-                f"{'' if rr.rt.group else ', application/strategic-merge-patch+json'}",
+                f"{'' if rr.rt.custom else ', application/strategic-merge-patch+json'}",
             )
         if not isinstance(new, dict):
             raise ApiError(422, "Invalid", "the patch produced something that is not an object")
@@ -286,7 +286,7 @@ class ResourceHandlers:
                 raise
             obj, headers = self._prepare(request, rr, applied)
             return json_response(self._create(request, rr, obj), 201, headers)
-        if rr.rt.group:
+        if rr.rt.custom:
             new = json_merge_patch(current, applied)
         else:
             new = apply_strategic_merge_patch(current, applied)
