@@ -317,8 +317,15 @@ class ResourceHandlers:
                 label_selector=request.query.get("labelSelector"),
                 field_selector=request.query.get("fieldSelector"),
             )
+            grace, policy = _delete_options(request, options)
             gone = [
-                self.store.delete(rr.resource, rr.namespace or None, o["metadata"]["name"])
+                self.store.delete(
+                    rr.resource,
+                    rr.namespace or None,
+                    o["metadata"]["name"],
+                    grace_period=grace,
+                    propagation=policy,
+                )
                 for o in list(items)
             ]
             return json_response(
@@ -349,9 +356,34 @@ class ResourceHandlers:
                 f" {pre['resourceVersion']}, ResourceVersion in object meta: "
                 f"{current['metadata']['resourceVersion']}",
             )
+        grace, policy = _delete_options(request, options)
         if request.query.get("dryRun") == "All" or (options or {}).get("dryRun") == ["All"]:
             return json_response(current)
-        return json_response(self.store.delete(rr.resource, rr.namespace or None, rr.name))
+        deleted = self.store.delete(
+            rr.resource, rr.namespace or None, rr.name, grace_period=grace, propagation=policy
+        )
+        return json_response(deleted)
+
+
+def _delete_options(request: web.Request, options: Any) -> tuple[int | None, str | None]:
+    """DeleteOptions from the body (kubectl) or the query: gracePeriodSeconds and the
+    propagation policy, with the deprecated ``orphanDependents`` mapped onto it."""
+    body = options if isinstance(options, dict) else {}
+    q = request.query
+    raw_grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
+    grace: int | None = None
+    if raw_grace is not None:
+        try:
+            grace = int(raw_grace)
+        except (TypeError, ValueError):
+            raise ApiError(
+                400, "BadRequest", f"invalid gracePeriodSeconds: {raw_grace!r}"
+            ) from None
+    policy = body.get("propagationPolicy") or q.get("propagationPolicy") or None
+    orphan = body.get("orphanDependents", q.get("orphanDependents"))
+    if orphan is not None and policy is None:
+        policy = "Orphan" if str(orphan).lower() == "true" else "Background"
+    return grace, policy
 
 
 def _dry_run(request: web.Request) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.sandbox.apiserver import admission
+from core.sandbox.apiserver import admission, deletion
 from core.sandbox.apiserver.apierror import (
     ApiError as ApiError,  # re-exported: part of the contract
 )
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 Listener = Callable[[str, str, dict[str, Any]], None]
 Objects = list[dict[str, Any]]  # named here: Store.list shadows the builtin in the class body
+Refs = list[tuple[str, str, str]]
 
 
 class Store:
@@ -71,6 +72,9 @@ class Store:
         self._pending: deque[Change] = deque()
         self._dispatching = False
         self._events = EventRecorder(self)
+        # Pods are deleted gracefully (Terminating until a kubelet finishes them) only while a
+        # simulated kubelet runs and is configured to take time (SimConfig timings.delete_grace).
+        self.graceful_pods = False
 
     # ----------------------------------------------------------------- reads
     @property
@@ -216,7 +220,8 @@ class Store:
         elif subresource is None:
             new = clone_obj(obj)
             new["apiVersion"], new["kind"] = rt.api_version, rt.kind
-            keep = ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp")
+            keep = ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp",
+                    "deletionGracePeriodSeconds")  # fmt: skip
             new_meta = new.setdefault("metadata", {})
             for field in keep:
                 if field in old["metadata"]:
@@ -244,6 +249,9 @@ class Store:
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return clone_obj(new)
         self._put(rt, self._ns(rt, old["metadata"].get("namespace")), new, old)
+        if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            # store.go shouldDeleteDuringUpdate: the last finalizer is gone -> the object goes
+            deletion.collect(self, new)
         return clone_obj(new)
 
     def merge_patch(
@@ -267,23 +275,56 @@ class Store:
                     raise
         raise conflict(resource, name, resource_type(resource).group)
 
-    def delete(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+    def delete(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period: int | None = None,
+        propagation: str | None = None,
+    ) -> dict[str, Any]:
+        """A DELETE: removes the object, or marks it deleting (grace period, finalizers); the
+        garbage collector then follows ``propagation`` (``deletion`` module)."""
+        return deletion.delete(
+            self, resource, namespace, name, grace_period=grace_period, propagation=propagation
+        )
+
+    def remove_now(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """Remove the object for good, then let the garbage collector handle its dependents."""
         rt = resource_type(resource)
         old = self.get_ref(resource, namespace, name)
         ns = self._ns(rt, old["metadata"].get("namespace"))
         gone_obj = dict(old)
         gone_obj["metadata"] = dict(old["metadata"])
         self._remove(rt, ns, gone_obj)
-        uid = old["metadata"].get("uid", "")
-        for dep_resource, dep_ns, dep_name in self._indexes.take_dependents(uid):
-            if dep_name in self._objects.get(dep_resource, {}).get(dep_ns, {}):
-                self.delete(dep_resource, dep_ns or None, dep_name)
+        deletion.after_removal(self, gone_obj)
         if resource == "namespaces":
             for other, by_ns in list(self._objects.items()):
                 for obj_name in sorted(by_ns.get(name, {})):
                     if obj_name in self._objects.get(other, {}).get(name, {}):
-                        self.delete(other, name, obj_name)
+                        self.remove_now(other, name, obj_name)
         return clone_obj(gone_obj)
+
+    def replace(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` as the new version of an object without admission: the registry's and
+        the garbage collector's own metadata writes. Returns the stored object."""
+        rt = resource_type(resource)
+        meta = obj["metadata"]
+        old = self.get_ref(resource, meta.get("namespace"), meta["name"])
+        self._put(rt, self._ns(rt, meta.get("namespace")), obj, old)
+        return obj
+
+    def dependents_of(self, uid: str) -> Refs:
+        """(resource, namespace or "", name) of the objects whose ownerReferences name ``uid``."""
+        return self._indexes.dependents_of(uid)
+
+    def find(self, ref: tuple[str, str, str]) -> dict[str, Any] | None:
+        return self._objects.get(ref[0], {}).get(ref[1], {}).get(ref[2])
+
+    def find_uid(self, uid: str) -> dict[str, Any] | None:
+        ref = self._indexes.by_uid.get(uid)
+        return self.find(ref) if ref is not None else None
 
     def record_event(
         self, involved: dict[str, Any], *, type: str, reason: str, message: str, component: str

@@ -55,6 +55,7 @@ class Kubelet:
         self._head_ready: set[ClusterKey] = set()
         self._unwritten: set[tuple[str, str]] = set()
         self._gcs_waiters: dict[ClusterKey, set[tuple[str, str]]] = {}
+        self._terminating: set[tuple[str, str]] = set()
 
     # ---------------------------------------------------------------- entry points
     def admit(self, pod: Obj, node: NodeSpec, scheduled_at: str | None = None) -> None:
@@ -93,12 +94,50 @@ class Kubelet:
         for handle in run.timers:
             self.timers.cancel(handle)
         for c in [*run.init, *run.main]:
-            if c.running:
+            if c.running and not c.killed:
                 self._event(run, c, "Normal", "Killing", f"Stopping container {c.name}")
         cluster = (run.namespace, run.cluster)
         self._gcs_waiters.get(cluster, set()).discard(run.key)
         if run.is_head:
             self._head_ready.discard(cluster)
+
+    def terminate(self, pod: Obj) -> None:
+        """A pod marked for deletion: stop its containers, then remove it for good.
+
+        pkg/kubelet/kubelet.go (HandlePodRemoves -> podWorkers.UpdatePod with SyncPodKill): the
+        containers get SIGTERM (Killing events) and up to the pod's deletionGracePeriodSeconds;
+        then the status manager (pkg/kubelet/status/status_manager.go, syncPod ->
+        canBeDeleted) deletes it with grace period 0 and a UID precondition. The simulated
+        containers stop within ``timings.delete_grace``, capped by the grace period."""
+        meta = pod["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if key in self._terminating:
+            return
+        self._terminating.add(key)
+        run = self.runs.get(key)
+        if run is not None:
+            for handle in run.timers:
+                self.timers.cancel(handle)
+            run.timers.clear()
+            for c in [*run.init, *run.main]:
+                if c.running:
+                    self._event(run, c, "Normal", "Killing", f"Stopping container {c.name}")
+                    c.killed = True
+            self._gcs_waiters.get((run.namespace, run.cluster), set()).discard(key)
+            if run.is_head:
+                self._head_ready.discard((run.namespace, run.cluster))
+        grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+        seconds = min(self.t.delete_grace, grace)
+        self.timers.later(seconds, self._finish_termination, key, meta.get("uid", ""))
+
+    def _finish_termination(self, key: tuple[str, str], uid: str) -> None:
+        self._terminating.discard(key)
+        try:
+            current = self.store.get_ref("pods", key[0], key[1])
+            if current["metadata"].get("uid") == uid:
+                self.store.delete("pods", key[0], key[1], grace_period=0)
+        except ApiError:
+            pass  # already gone (forced deletion, namespace deleted)
 
     def read_log(self, run: PodRun, container: ContainerRun, *, previous: bool) -> list[str]:
         problem = log_error(run.name, container, previous=previous)

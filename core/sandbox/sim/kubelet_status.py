@@ -36,6 +36,7 @@ class ContainerRun:
     pull_backoff: float = 0.0
     last_error: str = ""  # the pull error while in ErrImagePull/ImagePullBackOff
     pending: bool = False  # being pulled/created/started right now
+    killed: bool = False  # stopped because its pod is being deleted (Killing already recorded)
 
     @property
     def running(self) -> bool:
