@@ -12,6 +12,7 @@ the change that triggers it, so a test or kubectl sees the same end states witho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,26 @@ def check_policy(policy: str | None) -> None:
             f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: Unsupported value: '
             f'"{policy}": supported values: "Foreground", "Background", "Orphan"',
         )
+
+
+def delete_options(query: Mapping[str, str], body: Any) -> tuple[int | None, str | None]:
+    """DeleteOptions from the body (kubectl) or the query: gracePeriodSeconds and the
+    propagation policy, with the deprecated ``orphanDependents`` mapped onto it."""
+    options = body if isinstance(body, dict) else {}
+    raw_grace = options.get("gracePeriodSeconds", query.get("gracePeriodSeconds"))
+    grace: int | None = None
+    if raw_grace is not None:
+        try:
+            grace = int(raw_grace)
+        except (TypeError, ValueError):
+            raise ApiError(
+                400, "BadRequest", f"invalid gracePeriodSeconds: {raw_grace!r}"
+            ) from None
+    policy = options.get("propagationPolicy") or query.get("propagationPolicy") or None
+    orphan = options.get("orphanDependents", query.get("orphanDependents"))
+    if orphan is not None and policy is None:
+        policy = "Orphan" if str(orphan).lower() == "true" else "Background"
+    return grace, policy
 
 
 def grace_seconds(store: Store, resource: str, obj: Obj, requested: int | None) -> int:

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from core.sandbox.apiserver import admission, fieldcheck, protowire
+from core.sandbox.apiserver import admission, deletion, fieldcheck, protowire
 from core.sandbox.apiserver.apierror import ApiError
 from core.sandbox.apiserver.objects import clone_obj, json_merge_patch
 from core.sandbox.apiserver.patching import apply_json_patch, apply_strategic_merge_patch
@@ -317,7 +317,7 @@ class ResourceHandlers:
                 label_selector=request.query.get("labelSelector"),
                 field_selector=request.query.get("fieldSelector"),
             )
-            grace, policy = _delete_options(request, options)
+            grace, policy = deletion.delete_options(request.query, options)
             gone = [
                 self.store.delete(
                     rr.resource,
@@ -356,34 +356,13 @@ class ResourceHandlers:
                 f" {pre['resourceVersion']}, ResourceVersion in object meta: "
                 f"{current['metadata']['resourceVersion']}",
             )
-        grace, policy = _delete_options(request, options)
+        grace, policy = deletion.delete_options(request.query, options)
         if request.query.get("dryRun") == "All" or (options or {}).get("dryRun") == ["All"]:
             return json_response(current)
         deleted = self.store.delete(
             rr.resource, rr.namespace or None, rr.name, grace_period=grace, propagation=policy
         )
         return json_response(deleted)
-
-
-def _delete_options(request: web.Request, options: Any) -> tuple[int | None, str | None]:
-    """DeleteOptions from the body (kubectl) or the query: gracePeriodSeconds and the
-    propagation policy, with the deprecated ``orphanDependents`` mapped onto it."""
-    body = options if isinstance(options, dict) else {}
-    q = request.query
-    raw_grace = body.get("gracePeriodSeconds", q.get("gracePeriodSeconds"))
-    grace: int | None = None
-    if raw_grace is not None:
-        try:
-            grace = int(raw_grace)
-        except (TypeError, ValueError):
-            raise ApiError(
-                400, "BadRequest", f"invalid gracePeriodSeconds: {raw_grace!r}"
-            ) from None
-    policy = body.get("propagationPolicy") or q.get("propagationPolicy") or None
-    orphan = body.get("orphanDependents", q.get("orphanDependents"))
-    if orphan is not None and policy is None:
-        policy = "Orphan" if str(orphan).lower() == "true" else "Background"
-    return grace, policy
 
 
 def _dry_run(request: web.Request) -> bool:
