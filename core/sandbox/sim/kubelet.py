@@ -24,6 +24,7 @@ from core.sandbox.sim.images import default_pull_policy as _default_policy
 from core.sandbox.sim.kubelet_status import (
     ContainerRun,
     PodRun,
+    go_duration,
     log_error,
     ray_start_log,
     render_status,
@@ -89,13 +90,17 @@ class Kubelet:
     def forget(self, namespace: str, name: str) -> None:
         """The pod was deleted: stop its containers (Killing events) and drop its timers."""
         run = self.runs.pop((namespace, name), None)
-        if run is None:
-            return
+        if run is not None:
+            self._stop(run)
+
+    def _stop(self, run: PodRun) -> None:
         for handle in run.timers:
             self.timers.cancel(handle)
+        run.timers.clear()
         for c in [*run.init, *run.main]:
             if c.running and not c.killed:
                 self._event(run, c, "Normal", "Killing", f"Stopping container {c.name}")
+                c.killed = True
         cluster = (run.namespace, run.cluster)
         self._gcs_waiters.get(cluster, set()).discard(run.key)
         if run.is_head:
@@ -116,16 +121,7 @@ class Kubelet:
         self._terminating.add(key)
         run = self.runs.get(key)
         if run is not None:
-            for handle in run.timers:
-                self.timers.cancel(handle)
-            run.timers.clear()
-            for c in [*run.init, *run.main]:
-                if c.running:
-                    self._event(run, c, "Normal", "Killing", f"Stopping container {c.name}")
-                    c.killed = True
-            self._gcs_waiters.get((run.namespace, run.cluster), set()).discard(key)
-            if run.is_head:
-                self._head_ready.discard((run.namespace, run.cluster))
+            self._stop(run)
         grace = float(meta.get("deletionGracePeriodSeconds") or 0)
         seconds = min(self.t.delete_grace, grace)
         self.timers.later(seconds, self._finish_termination, key, meta.get("uid", ""))
@@ -364,7 +360,7 @@ class Kubelet:
         pod_ref = f"{run.name}_{run.namespace}({run.uid})"
         c.previous_logs, c.last_state = c.logs, {"terminated": terminated}
         c.state = {"waiting": {"reason": "CrashLoopBackOff",
-                               "message": f"back-off {_duration(backoff)} restarting failed "
+                               "message": f"back-off {go_duration(backoff)} restarting failed "
                                           f"container={c.name} pod={pod_ref}"}}  # fmt: skip
         self._after(run, self.t.status_sync, self._write, run)
         self._event(run, c, "Warning", "BackOff",
@@ -403,9 +399,3 @@ class Kubelet:
     ) -> None:
         self.store.record_event(run.involved(c), type=type_, reason=reason, message=msg,
                                 component="kubelet")  # fmt: skip
-
-
-def _duration(seconds: float) -> str:
-    """Go's time.Duration formatting for whole seconds: ``10s``, ``2m40s``, ``5m0s``."""
-    whole = int(seconds)
-    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"
