@@ -27,8 +27,10 @@ import yaml
 
 from core.errors import SandboxError
 from core.sandbox.apiserver.authz_types import Authenticator, Authorizer
+from core.sandbox.apiserver.discovery import raycluster_crd_object
 from core.sandbox.apiserver.eventlog import expire_events
 from core.sandbox.apiserver.faults import Faults
+from core.sandbox.apiserver.objects import format_time
 from core.sandbox.apiserver.server import ApiServer, RequestRecord
 from core.sandbox.apiserver.store import Store
 
@@ -116,6 +118,10 @@ class Sandbox:
     async def __aenter__(self) -> Sandbox:
         for ns in _NAMESPACES:
             self.store.create("namespaces", {"metadata": {"name": ns}})
+        crd = raycluster_crd_object()  # KubeRay is installed: its CRD is served and established
+        for cond in crd["status"]["conditions"]:
+            cond["lastTransitionTime"] = format_time(self.store.now())
+        self.store.create("customresourcedefinitions", crd)
         log_reader = self._start_simulation()
         self.server = ApiServer(
             self.store,

@@ -27,6 +27,8 @@ async def test_discovery_documents_list_every_served_resource(api: Api) -> None:
     _, _, groups = await api.call("GET", "/apis")
     assert {g["name"] for g in groups["groups"]} == {
         "ray.io",
+        "apps",
+        "apiextensions.k8s.io",
         "coordination.k8s.io",
         "networking.k8s.io",
         "rbac.authorization.k8s.io",

@@ -307,3 +307,30 @@ async def test_only_the_ray_container_of_a_crashing_head_crashes(sim: Simulation
     )  # fmt: skip
     assert container_status(head, "autoscaler")["restartCount"] == 0
     assert "running" in container_status(head, "autoscaler")["state"]
+
+
+async def test_missing_service_account_sets_replica_failure_like_kuberay(sim: Simulation) -> None:
+    store = sim.store
+    rc = raycluster(workers=1)
+    rc["spec"]["workerGroupSpecs"][0]["template"]["spec"]["serviceAccountName"] = "ray-workers"
+    store.create("rayclusters", rc)
+    rc = await until(
+        store,
+        lambda: (r := store.get("rayclusters", "default", "demo"))
+        and condition(r, "ReplicaFailure").get("status") == "True" and r,
+    )  # fmt: skip
+    failure = condition(rc, "ReplicaFailure")
+    assert failure["reason"] == "FailedCreateWorkerPod"
+    assert failure["message"] == (
+        'FailedCreateWorkerPod\npods "demo-workers-worker-" is forbidden: error looking up '
+        'service account default/ray-workers: serviceaccount "ray-workers" not found'
+    )
+    warnings = [e for e in events_for(store, "demo") if e["reason"] == "FailedToCreateWorkerPod"]
+    assert warnings[0]["message"] == (
+        'Failed to create worker Pod for the cluster default/demo, pods "demo-workers-worker-" '
+        "is forbidden: error looking up service account default/ray-workers: "
+        'serviceaccount "ray-workers" not found'
+    )
+    assert [p["metadata"]["labels"]["ray.io/node-type"] for p in pods_of(store, "demo")] == ["head"]
+    store.create("serviceaccounts", {"metadata": {"name": "ray-workers", "namespace": "default"}})
+    await until(store, lambda: len(pods_of(store, "demo")) == 2)

@@ -38,6 +38,16 @@ def catalogue() -> ImageCatalogue:
         "rayproject/ray:latest-py311-gpu",
         "rayproject/ray:nightly-py312",
         "rayproject/ray",
+        "rayproject/ray:2.60.0-py312",
+        "rayproject/ray:2.60.0-py311",
+        "rayproject/ray:2.60.0-py310",
+        "rayproject/ray:2.60.0-py312-gpu",
+        "rayproject/ray:2.60.0-py311-gpu",
+        "rayproject/ray:2.60.0-py310-gpu",
+        "rayproject/ray:2.60.0-py312-cu128",
+        "rayproject/ray:2.60.0-py311-cpu-aarch64",
+        "rayproject/ray:2.57.0-py311-gpu",
+        "rayproject/ray:2.20.0-py310-cu121",
         CRASHING_DEMO_IMAGE,
         OOM_DEMO_IMAGE,
     ],
@@ -52,7 +62,8 @@ def test_real_ray_tags_pull(catalogue: ImageCatalogue, image: str) -> None:
 @pytest.mark.parametrize(
     "image",
     ["rayproject/ray:9.9.9", "rayproject/ray:2.53.0-py39", "rayproject/ray:2.45.0-py313",
-     "rayproject/ray:2.53.0-py311-rocm"],
+     "rayproject/ray:2.53.0-py311-rocm", "rayproject/ray:2.61.0-py312", "rayproject/ray:2.15.0",
+     "rayproject/ray:2.60.0-py312-cu999", "rayproject/ray:2.8.0-py310-cu128"],
 )  # fmt: skip
 def test_unknown_tag_of_a_known_repository_is_not_found(
     catalogue: ImageCatalogue, image: str
@@ -145,3 +156,17 @@ def test_crash_specs_are_looked_up_by_normalised_reference(catalogue: ImageCatal
     crash = catalogue.crash_spec(CRASHING_DEMO_IMAGE)
     assert crash is not None and crash.code == 1
     assert catalogue.crash_spec("rayproject/ray:2.53.0") is None
+
+
+def test_releases_follow_rays_numbering_up_to_the_newest() -> None:
+    releases = ImageCatalogueConfig().releases()
+    assert releases[0] == "2.0.0" and releases[-1] == "2.60.0"
+    assert releases[releases.index("2.12.0") + 1] == "2.20.0"  # Ray skipped 2.13-2.19
+    assert {"2.9.3", "2.49.2", "2.52.1", "2.58.0"} <= set(releases)
+
+
+def test_latest_follows_the_newest_configured_release() -> None:
+    catalogue = ImageCatalogue(ImageCatalogueConfig(newest_ray_release="2.54.0"))
+    assert catalogue.resolve("rayproject/ray:2.54.0-py312-gpu").ok
+    assert not catalogue.resolve("rayproject/ray:2.55.0-py312").ok
+    assert catalogue.resolve("rayproject/ray:latest-py313").ok

@@ -199,3 +199,10 @@ async def test_plain_pods_are_scheduled_and_run_too(sim: Simulation) -> None:
     assert store.get("pods", "default", "web")["spec"]["nodeName"]
     pulls = [e["message"] for e in events_for(store, "web") if e["reason"] == "Pulling"]
     assert pulls == ['Pulling image "nginx"']
+
+
+async def test_the_newest_ray_release_image_runs(sim: Simulation) -> None:
+    """The Krayne SDK's default image (Ray 2.60.0, Python 3.12) pulls and the cluster is ready."""
+    store = sim.store
+    store.create("rayclusters", raycluster(workers=1, image="rayproject/ray:2.60.0-py312"))
+    await until(store, lambda: _ready(sim))

@@ -14,7 +14,7 @@ import ipaddress
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.sandbox.apiserver.apierror import invalid
+from core.sandbox.apiserver.apierror import ApiError, invalid
 
 if TYPE_CHECKING:
     from core.sandbox.apiserver.resources import ResourceType
@@ -95,6 +95,32 @@ def _pod(store: Store, obj: Obj, old: Obj | None) -> Obj:
     return obj
 
 
+def check_service_account(store: Store, pod: Obj) -> None:
+    """kube-apiserver's ServiceAccount admission plugin refuses a pod whose account is missing.
+
+    plugin/pkg/admission/serviceaccount/admission.go (Admit): an empty serviceAccountName means
+    "default", and a failed lookup is ``admission.NewForbidden(a, fmt.Errorf("error looking up
+    service account %s/%s: %w", ...))``; NewForbidden (apiserver/pkg/admission/errors.go,
+    extractResourceName) names the pod by its generateName when the name is not generated yet.
+    """
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount") or "default"
+    namespace = meta.get("namespace", "")
+    try:
+        store.get_ref("serviceaccounts", namespace, account)
+    except ApiError as err:
+        if err.code != 404:
+            raise
+        name = meta.get("name") or meta.get("generateName") or "Unknown"
+        raise ApiError(
+            403,
+            "Forbidden",
+            f'pods "{name}" is forbidden: error looking up service account '
+            f'{namespace}/{account}: serviceaccount "{account}" not found',
+            {"name": name, "kind": "pods"},
+        ) from None
+
+
 def _service(store: Store, obj: Obj, old: Obj | None) -> Obj:
     spec = obj.setdefault("spec", {})
     spec.setdefault("type", "ClusterIP")
@@ -160,7 +186,44 @@ def _secret(store: Store, obj: Obj, old: Obj | None) -> Obj:
     return obj
 
 
+def _deployment(store: Store, obj: Obj, old: Obj | None) -> Obj:
+    """pkg/apis/apps/v1/defaults.go, SetDefaults_Deployment: replicas, rolling update 25%/25%,
+    10 revisions, 600 s progress deadline; the template's pod spec gets the pod defaults."""
+    spec = obj.setdefault("spec", {})
+    spec.setdefault("replicas", 1)
+    strategy = spec.setdefault("strategy", {})
+    strategy.setdefault("type", "RollingUpdate")
+    if strategy["type"] == "RollingUpdate":
+        rolling = strategy.setdefault("rollingUpdate", {})
+        rolling.setdefault("maxUnavailable", "25%")
+        rolling.setdefault("maxSurge", "25%")
+    spec.setdefault("revisionHistoryLimit", 10)
+    spec.setdefault("progressDeadlineSeconds", 600)
+    pod_spec = spec.setdefault("template", {}).setdefault("spec", {})
+    for key, value in (
+        ("restartPolicy", "Always"),
+        ("schedulerName", "default-scheduler"),
+        ("terminationGracePeriodSeconds", 30),
+        ("dnsPolicy", "ClusterFirst"),
+    ):
+        pod_spec.setdefault(key, value)  # fmt: skip
+    if old is None:
+        obj.setdefault("status", {})
+    return obj
+
+
+def _persistent_volume_claim(store: Store, obj: Obj, old: Obj | None) -> Obj:
+    """A new claim is Pending (no provisioner binds it here); volumeMode defaults to Filesystem
+    (pkg/apis/core/v1/defaults.go, SetDefaults_PersistentVolumeClaimSpec)."""
+    obj.setdefault("spec", {}).setdefault("volumeMode", "Filesystem")
+    if old is None:
+        obj["status"] = {"phase": "Pending"}
+    return obj
+
+
 _HOOKS: dict[str, Callable[[Store, Obj, Obj | None], Obj]] = {
+    "deployments": _deployment,
+    "persistentvolumeclaims": _persistent_volume_claim,
     "namespaces": _namespace,
     "pods": _pod,
     "services": _service,

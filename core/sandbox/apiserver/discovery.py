@@ -35,6 +35,9 @@ _SUBRESOURCES: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
     "services": (("status", ("get", "patch", "update")),),
     "namespaces": (("status", ("get", "patch", "update")),),
     "rayclusters": (("status", ("get", "patch", "update")),),
+    "deployments": (("status", ("get", "patch", "update")),),  # no scale subresource here
+    "persistentvolumeclaims": (("status", ("get", "patch", "update")),),
+    "customresourcedefinitions": (("status", ("get",)),),
 }
 
 
@@ -112,6 +115,32 @@ def raycluster_crd() -> dict[str, Any]:
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
         return dict(yaml.load(text.read_bytes(), Loader=loader))  # noqa: S506 - a safe loader
     return dict(schema.crd())
+
+
+def raycluster_crd_object() -> dict[str, Any]:
+    """The shipped CRD as kube-apiserver serves it once installed: with the status its
+    controllers write. apiextensions-apiserver's naming controller (pkg/controller/status/
+    naming_controller.go, calculateNamesAndConditions) accepts the names with NamesAccepted
+    True/NoConflicts, and the establishing controller (pkg/controller/establish/
+    establishing_controller.go, sync) sets Established True/InitialNamesAccepted; the storage
+    version is recorded in storedVersions."""
+    crd: dict[str, Any] = json.loads(json.dumps(raycluster_crd()))
+    crd["metadata"] = {k: v for k, v in crd["metadata"].items() if k in ("name", "annotations")}
+    names = crd["spec"]["names"]
+    stored = [v["name"] for v in crd["spec"]["versions"] if v.get("storage")]
+    crd["status"] = {
+        "acceptedNames": {k: names[k] for k in
+                          ("categories", "kind", "listKind", "plural", "shortNames", "singular")
+                          if k in names},
+        "conditions": [
+            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
+             "message": "no conflicts found"},
+            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
+             "message": "the initial names have been accepted"},
+        ],
+        "storedVersions": stored,
+    }  # fmt: skip
+    return crd
 
 
 def raycluster_version() -> dict[str, Any]:

@@ -26,6 +26,8 @@ TOP_LEVEL: dict[str, frozenset[str]] = {
     "configmaps": _COMMON | {"data", "binaryData", "immutable"},
     "serviceaccounts": _COMMON | {"secrets", "imagePullSecrets", "automountServiceAccountToken"},
     "leases": _COMMON | {"spec"},
+    "deployments": _COMMON | {"spec", "status"},
+    "persistentvolumeclaims": _COMMON | {"spec", "status"},
     "roles": _COMMON | {"rules"},
     "rolebindings": _COMMON | {"subjects", "roleRef"},
     "events": _COMMON | {

@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from core.sandbox.apiserver import admission, fieldcheck, protowire
+from core.sandbox.apiserver import admission, deletion, fieldcheck, protowire
 from core.sandbox.apiserver.apierror import ApiError
 from core.sandbox.apiserver.objects import clone_obj, json_merge_patch
 from core.sandbox.apiserver.patching import apply_json_patch, apply_strategic_merge_patch
@@ -240,7 +240,7 @@ class ResourceHandlers:
             new = json_merge_patch(current, body)
         elif content_type == "application/json-patch+json":
             new = apply_json_patch(current, body)
-        elif content_type == "application/strategic-merge-patch+json" and not rr.rt.group:
+        elif content_type == "application/strategic-merge-patch+json" and not rr.rt.custom:
             new = apply_strategic_merge_patch(current, body)
         else:
             raise ApiError(
@@ -249,7 +249,7 @@ class ResourceHandlers:
                 f"the body of the request was in an unknown format - accepted media "
                 f"types include: application/json-patch+json, application/merge-patch"
                 f"+json, application/apply-patch+yaml"
-                f"{'' if rr.rt.group else ', application/strategic-merge-patch+json'}",
+                f"{'' if rr.rt.custom else ', application/strategic-merge-patch+json'}",
             )
         if not isinstance(new, dict):
             raise ApiError(422, "Invalid", "the patch produced something that is not an object")
@@ -286,7 +286,7 @@ class ResourceHandlers:
                 raise
             obj, headers = self._prepare(request, rr, applied)
             return json_response(self._create(request, rr, obj), 201, headers)
-        if rr.rt.group:
+        if rr.rt.custom:
             new = json_merge_patch(current, applied)
         else:
             new = apply_strategic_merge_patch(current, applied)
@@ -317,8 +317,15 @@ class ResourceHandlers:
                 label_selector=request.query.get("labelSelector"),
                 field_selector=request.query.get("fieldSelector"),
             )
+            grace, policy = deletion.delete_options(request.query, options)
             gone = [
-                self.store.delete(rr.resource, rr.namespace or None, o["metadata"]["name"])
+                self.store.delete(
+                    rr.resource,
+                    rr.namespace or None,
+                    o["metadata"]["name"],
+                    grace_period=grace,
+                    propagation=policy,
+                )
                 for o in list(items)
             ]
             return json_response(
@@ -349,9 +356,13 @@ class ResourceHandlers:
                 f" {pre['resourceVersion']}, ResourceVersion in object meta: "
                 f"{current['metadata']['resourceVersion']}",
             )
+        grace, policy = deletion.delete_options(request.query, options)
         if request.query.get("dryRun") == "All" or (options or {}).get("dryRun") == ["All"]:
             return json_response(current)
-        return json_response(self.store.delete(rr.resource, rr.namespace or None, rr.name))
+        deleted = self.store.delete(
+            rr.resource, rr.namespace or None, rr.name, grace_period=grace, propagation=policy
+        )
+        return json_response(deleted)
 
 
 def _dry_run(request: web.Request) -> bool:

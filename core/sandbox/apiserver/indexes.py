@@ -58,8 +58,8 @@ class Indexes:
         index = self.labels.get(resource, {})
         return min((index.get(pair, set()) for pair in pairs), key=len)
 
-    def take_dependents(self, uid: str) -> list[Ref]:
-        return sorted(self.dependents.pop(uid, set()))
+    def dependents_of(self, uid: str) -> list[Ref]:
+        return sorted(self.dependents.get(uid, set()))
 
     def encoded(self, obj: dict[str, Any]) -> bytes:
         """Compact JSON of ``obj``, cached while ``obj`` is the stored version (never mutated)."""

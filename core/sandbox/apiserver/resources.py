@@ -25,6 +25,7 @@ class ResourceType:
     has_status: bool = False
     generation: bool = False  # spec changes bump metadata.generation (custom resources)
     verbs: tuple[str, ...] = ALL_VERBS  # what clients may do; the simulation writes regardless
+    custom: bool = False  # a CustomResourceDefinition's type: no strategic merge patch
 
     @property
     def api_version(self) -> str:
@@ -89,6 +90,15 @@ RESOURCES: dict[str, ResourceType] = {
             verbs=READ_VERBS,  # the simulated node pool is fixed by its SimConfig
         ),
         ResourceType("events", "event", "Event", "", "v1", short_names=("ev",)),
+        ResourceType(  # RayCluster YAMLs bring claims for /tmp/ray or model caches along
+            "persistentvolumeclaims",
+            "persistentvolumeclaim",
+            "PersistentVolumeClaim",
+            "",
+            "v1",
+            short_names=("pvc",),
+            has_status=True,
+        ),
         ResourceType("secrets", "secret", "Secret", "", "v1"),
         ResourceType("configmaps", "configmap", "ConfigMap", "", "v1", short_names=("cm",)),
         ResourceType(
@@ -104,6 +114,29 @@ RESOURCES: dict[str, ResourceType] = {
             has_status=True,
         ),
         ResourceType("leases", "lease", "Lease", "coordination.k8s.io", "v1"),
+        ResourceType(  # stored as written; no deployment controller runs in the sandbox
+            "deployments",
+            "deployment",
+            "Deployment",
+            "apps",
+            "v1",
+            short_names=("deploy",),
+            categories=("all",),
+            has_status=True,
+            generation=True,
+        ),
+        ResourceType(  # what the Krayne SDK's pre-flight check reads; fixed at start-up
+            "customresourcedefinitions",
+            "customresourcedefinition",
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            "v1",
+            namespaced=False,
+            short_names=("crd", "crds"),
+            categories=("api-extensions",),
+            has_status=True,
+            verbs=READ_VERBS,
+        ),
         ResourceType("roles", "role", "Role", "rbac.authorization.k8s.io", "v1"),
         ResourceType(
             "rolebindings", "rolebinding", "RoleBinding", "rbac.authorization.k8s.io", "v1"
@@ -117,6 +150,7 @@ RESOURCES: dict[str, ResourceType] = {
             categories=("all",),
             has_status=True,
             generation=True,
+            custom=True,
         ),
     )
 }

@@ -12,16 +12,16 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from core.sandbox.apiserver import admission
+from core.sandbox.apiserver import admission, deletion
 from core.sandbox.apiserver.apierror import (
     ApiError as ApiError,  # re-exported: part of the contract
 )
-from core.sandbox.apiserver.apierror import already_exists, conflict, gone, invalid, not_found
+from core.sandbox.apiserver.apierror import already_exists, conflict, invalid, not_found
+from core.sandbox.apiserver.changefeed import ChangeFeed
 from core.sandbox.apiserver.eventlog import EventRecorder
 from core.sandbox.apiserver.indexes import Indexes
 from core.sandbox.apiserver.objects import (
@@ -39,15 +39,16 @@ from core.sandbox.apiserver.selectors import (
     parse_field_selector,
     parse_label_selector,
 )
-from core.sandbox.apiserver.watches import Change, Watch
+from core.sandbox.apiserver.watches import Change
 
 log = logging.getLogger(__name__)
 
-Listener = Callable[[str, str, dict[str, Any]], None]
+
 Objects = list[dict[str, Any]]  # named here: Store.list shadows the builtin in the class body
+Refs = list[tuple[str, str, str]]
 
 
-class Store:
+class Store(ChangeFeed):
     """Objects by resource; ``namespace=None`` means cluster-scoped or "all namespaces"."""
 
     def __init__(
@@ -57,22 +58,17 @@ class Store:
         history_limit: int = 10_000,
         seed: int | None = None,
     ) -> None:
+        super().__init__(history_limit)
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
-        self.history_limit = history_limit
         self._rng = random.Random(seed)
-        self._rv = 0
         self._objects: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
         self._indexes = Indexes()
-        self._history: dict[str, deque[Change]] = {}
-        self._floor: dict[str, int] = {}
-        self._compacted = 0  # every resourceVersion below this one is gone (expire_history)
-        self._watches: dict[str, set[Watch]] = {}
-        self._listeners: list[Listener] = []
-        self._pending: deque[Change] = deque()
-        self._dispatching = False
         self._events = EventRecorder(self)
         # Mutating admission plugins run after the built-in defaults (see admission.admit).
         self.admission_plugins: list[admission.MutatingPlugin] = []
+        # Pods are deleted gracefully (Terminating until a kubelet finishes them) only while a
+        # simulated kubelet runs and is configured to take time (SimConfig timings.delete_grace).
+        self.graceful_pods = False
 
     # ----------------------------------------------------------------- reads
     @property
@@ -162,6 +158,8 @@ class Store:
                 raise not_found("namespaces", ns)
         else:
             meta.pop("namespace", None)
+        if resource == "pods":  # before the name is generated, as mutating admission runs
+            admission.check_service_account(self, obj)
         if not meta.get("name"):
             if not meta.get("generateName"):
                 why = "Required value: name or generateName is required"
@@ -183,6 +181,11 @@ class Store:
         if rt.generation:
             meta["generation"] = 1
         self._put(rt, ns, obj, None)
+        if resource == "namespaces":
+            # kube-controller-manager's serviceaccounts controller (pkg/controller/serviceaccount/
+            # serviceaccounts_controller.go, syncNamespace) gives every namespace a "default"
+            # ServiceAccount; it is created inline so pods can be admitted at once.
+            self.create("serviceaccounts", {"metadata": {"name": "default", "namespace": name}})
         return clone_obj(obj)
 
     def update(
@@ -211,7 +214,8 @@ class Store:
         elif subresource is None:
             new = clone_obj(obj)
             new["apiVersion"], new["kind"] = rt.api_version, rt.kind
-            keep = ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp")
+            keep = ("uid", "creationTimestamp", "namespace", "generation", "deletionTimestamp",
+                    "deletionGracePeriodSeconds")  # fmt: skip
             new_meta = new.setdefault("metadata", {})
             for field in keep:
                 if field in old["metadata"]:
@@ -239,6 +243,9 @@ class Store:
             new["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"]
             return clone_obj(new)
         self._put(rt, self._ns(rt, old["metadata"].get("namespace")), new, old)
+        if old["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+            # store.go shouldDeleteDuringUpdate: the last finalizer is gone -> the object goes
+            deletion.collect(self, new)
         return clone_obj(new)
 
     def merge_patch(
@@ -262,23 +269,56 @@ class Store:
                     raise
         raise conflict(resource, name, resource_type(resource).group)
 
-    def delete(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+    def delete(
+        self,
+        resource: str,
+        namespace: str | None,
+        name: str,
+        *,
+        grace_period: int | None = None,
+        propagation: str | None = None,
+    ) -> dict[str, Any]:
+        """A DELETE: removes the object, or marks it deleting (grace period, finalizers); the
+        garbage collector then follows ``propagation`` (``deletion`` module)."""
+        return deletion.delete(
+            self, resource, namespace, name, grace_period=grace_period, propagation=propagation
+        )
+
+    def remove_now(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+        """Remove the object for good, then let the garbage collector handle its dependents."""
         rt = resource_type(resource)
         old = self.get_ref(resource, namespace, name)
         ns = self._ns(rt, old["metadata"].get("namespace"))
         gone_obj = dict(old)
         gone_obj["metadata"] = dict(old["metadata"])
         self._remove(rt, ns, gone_obj)
-        uid = old["metadata"].get("uid", "")
-        for dep_resource, dep_ns, dep_name in self._indexes.take_dependents(uid):
-            if dep_name in self._objects.get(dep_resource, {}).get(dep_ns, {}):
-                self.delete(dep_resource, dep_ns or None, dep_name)
+        deletion.after_removal(self, gone_obj)
         if resource == "namespaces":
             for other, by_ns in list(self._objects.items()):
                 for obj_name in sorted(by_ns.get(name, {})):
                     if obj_name in self._objects.get(other, {}).get(name, {}):
-                        self.delete(other, name, obj_name)
+                        self.remove_now(other, name, obj_name)
         return clone_obj(gone_obj)
+
+    def replace(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]:
+        """Store ``obj`` as the new version of an object without admission: the registry's and
+        the garbage collector's own metadata writes. Returns the stored object."""
+        rt = resource_type(resource)
+        meta = obj["metadata"]
+        old = self.get_ref(resource, meta.get("namespace"), meta["name"])
+        self._put(rt, self._ns(rt, meta.get("namespace")), obj, old)
+        return obj
+
+    def dependents_of(self, uid: str) -> Refs:
+        """(resource, namespace or "", name) of the objects whose ownerReferences name ``uid``."""
+        return self._indexes.dependents_of(uid)
+
+    def find(self, ref: tuple[str, str, str]) -> dict[str, Any] | None:
+        return self._objects.get(ref[0], {}).get(ref[1], {}).get(ref[2])
+
+    def find_uid(self, uid: str) -> dict[str, Any] | None:
+        ref = self._indexes.by_uid.get(uid)
+        return self.find(ref) if ref is not None else None
 
     def record_event(
         self, involved: dict[str, Any], *, type: str, reason: str, message: str, component: str
@@ -286,76 +326,6 @@ class Store:
         return self._events.record(
             involved, type=type, reason=reason, message=message, component=component
         )
-
-    # --------------------------------------------------------- change feeds
-    def add_listener(self, callback: Listener) -> Callable[[], None]:
-        self._listeners.append(callback)
-
-        def unsubscribe() -> None:
-            self._listeners[:] = [c for c in self._listeners if c is not callback]
-
-        return unsubscribe
-
-    def watch(
-        self,
-        resource: str,
-        namespace: str | None = None,
-        *,
-        resource_version: str | None = None,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        send_initial: bool | None = None,
-        max_queue: int = 50_000,
-    ) -> Watch:
-        """Open a watch: ``resource_version`` unset or "0" starts with ADDED for what exists."""
-        rt = resource_type(resource)
-        match = object_matcher(
-            parse_label_selector(label_selector), parse_field_selector(field_selector, resource)
-        )
-        ns = namespace if rt.namespaced else None
-        w = Watch(self, resource, ns, match, max_queue=max_queue)
-        initial = send_initial if send_initial is not None else resource_version in (None, "", "0")
-        if initial:
-            refs, _ = self.list_refs(resource, ns)
-            for obj in refs:
-                rv = int(obj["metadata"]["resourceVersion"])
-                w.offer(Change("ADDED", resource, obj, None, rv))
-        else:
-            try:
-                since = int(resource_version or "0")
-            except ValueError:
-                raise ApiError(
-                    400, "BadRequest", f'invalid resource version "{resource_version}"'
-                ) from None
-            floor = max(self._floor.get(resource, 0), self._compacted)
-            if since < floor:
-                raise gone(since, floor + 1)
-            for change in self._history.get(resource, ()):
-                if change.rv > since:
-                    w.offer(change)
-        self._watches.setdefault(resource, set()).add(w)
-        return w
-
-    def forget_watch(self, w: Watch) -> None:
-        self._watches.get(w.resource, set()).discard(w)
-
-    def open_watches(self) -> int:
-        return sum(len(watches) for watches in self._watches.values())
-
-    def close_watches(self) -> int:
-        """Drop every open watch (fault injection, shutdown); returns how many were open."""
-        count = self.open_watches()
-        for watches in self._watches.values():
-            for w in list(watches):
-                w.close()
-            watches.clear()
-        return count
-
-    def expire_history(self) -> None:
-        """Compact: watches from any version handed out so far get 410; re-listing recovers."""
-        self._rv += 1
-        self._compacted = self._rv
-        self._history.clear()
 
     def object_count(self) -> int:
         return sum(len(b) for by_ns in self._objects.values() for b in by_ns.values())
@@ -386,25 +356,3 @@ class Store:
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
         self._emit(Change("DELETED", rt.plural, obj, stored, self._rv))
-
-    def _emit(self, change: Change) -> None:
-        history = self._history.setdefault(change.resource, deque())
-        history.append(change)
-        if len(history) > self.history_limit:
-            self._floor[change.resource] = history.popleft().rv
-        for w in list(self._watches.get(change.resource, ())):
-            w.offer(change)
-        self._pending.append(change)
-        if self._dispatching:
-            return  # a listener wrote to the store; the outer loop delivers it in order
-        self._dispatching = True
-        try:
-            while self._pending:
-                current = self._pending.popleft()
-                for callback in list(self._listeners):
-                    try:
-                        callback(current.type, current.resource, clone_obj(current.obj))
-                    except Exception:
-                        log.exception("store listener %r failed on %s", callback, current.type)
-        finally:
-            self._dispatching = False

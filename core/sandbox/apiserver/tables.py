@@ -98,6 +98,47 @@ def _ingress_cells(o: Obj, now: datetime) -> list[Any]:
     ]
 
 
+def _deployment_cells(o: Obj, now: datetime) -> list[Any]:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    containers = ((spec.get("template") or {}).get("spec") or {}).get("containers") or []
+    match = (spec.get("selector") or {}).get("matchLabels") or {}
+    return [
+        o["metadata"]["name"],
+        f"{status.get('readyReplicas', 0)}/{spec.get('replicas', 1)}",
+        status.get("updatedReplicas", 0),
+        status.get("availableReplicas", 0),
+        age(o["metadata"].get("creationTimestamp"), now),
+        ",".join(str(c.get("name", "")) for c in containers),
+        ",".join(str(c.get("image", "")) for c in containers),
+        ",".join(f"{k}={v}" for k, v in sorted(match.items())),
+    ]
+
+
+_ACCESS_MODES = {"ReadWriteOnce": "RWO", "ReadOnlyMany": "ROX", "ReadWriteMany": "RWX",
+                 "ReadWriteOncePod": "RWOP"}  # fmt: skip
+
+
+def _pvc_cells(o: Obj, now: datetime) -> list[Any]:
+    spec, status = o.get("spec") or {}, o.get("status") or {}
+    phase = status.get("phase", "Pending")
+    if o["metadata"].get("deletionTimestamp"):
+        phase = "Terminating"
+    bound = spec.get("volumeName") and phase == "Bound"
+    capacity = (status.get("capacity") or {}).get("storage", "") if bound else ""
+    modes = status.get("accessModes") or [] if bound else []
+    return [
+        o["metadata"]["name"],
+        phase,
+        spec.get("volumeName", ""),
+        capacity,
+        ",".join(_ACCESS_MODES.get(m, m) for m in modes),
+        spec.get("storageClassName") or "",
+        spec.get("volumeAttributesClassName") or "<unset>",
+        age(o["metadata"].get("creationTimestamp"), now),
+        spec.get("volumeMode", "Filesystem"),
+    ]
+
+
 _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] = {
     "ingresses": (
         [
@@ -176,6 +217,40 @@ _PRINTERS: dict[str, tuple[list[Column], Callable[[Obj, datetime], list[Any]]]] 
         _meta_cells(lambda o: (o.get("spec") or {}).get("holderIdentity", "")),
     ),
     "roles": ([("Name", "string", 0), ("Age", "string", 0)], _meta_cells()),
+    # pkg/printers/internalversion/printers.go: deploymentColumnDefinitions, printDeployment
+    "deployments": (
+        [
+            ("Name", "string", 0),
+            ("Ready", "string", 0),
+            ("Up-to-date", "string", 0),
+            ("Available", "string", 0),
+            ("Age", "string", 0),
+            ("Containers", "string", 1),
+            ("Images", "string", 1),
+            ("Selector", "string", 1),
+        ],
+        _deployment_cells,
+    ),
+    # persistentVolumeClaimColumnDefinitions, printPersistentVolumeClaim
+    "persistentvolumeclaims": (
+        [
+            ("Name", "string", 0),
+            ("Status", "string", 0),
+            ("Volume", "string", 0),
+            ("Capacity", "string", 0),
+            ("Access Modes", "string", 0),
+            ("StorageClass", "string", 0),
+            ("VolumeAttributesClass", "string", 0),
+            ("Age", "string", 0),
+            ("VolumeMode", "string", 1),
+        ],
+        _pvc_cells,
+    ),
+    # apiserver's rest.DefaultTableConvertor: what `kubectl get crd` shows
+    "customresourcedefinitions": (
+        [("Name", "string", 0), ("Created At", "date", 0)],
+        lambda o, now: [o["metadata"]["name"], o["metadata"].get("creationTimestamp")],
+    ),
     "rolebindings": (
         [("Name", "string", 0), ("Role", "string", 0), ("Age", "string", 0)],
         _meta_cells(

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from core.sandbox.apiserver.store import Store
+    from core.sandbox.apiserver.changefeed import ChangeFeed
 
 
 class Change:
@@ -62,7 +62,7 @@ class Watch:
 
     def __init__(
         self,
-        store: Store,
+        store: ChangeFeed,
         resource: str,
         namespace: str | None,
         match: Callable[[Mapping[str, Any]], bool],

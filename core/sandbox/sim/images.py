@@ -4,7 +4,8 @@ Pure functions over a ``ImageCatalogueConfig``: the kubelet asks ``resolve(image
 outcome containerd would give — the image's size and digest, or the exact error text kubelet
 puts into ``ErrImagePull`` (not found, pull access denied / 401, registry timeout, unknown host),
 or ``InvalidImageName`` for references that do not parse. The default catalogue serves the real
-``rayproject/ray`` tags of recent releases with their ``-pyXYZ``, ``-cpu`` and ``-gpu`` variants.
+``rayproject/ray`` tags of every release by the tag scheme's rule (``-pyXYZ``, ``-cpu``, ``-gpu``,
+``-cuXYZ``, ``-aarch64``), and can answer Docker Hub's 429 rate limit for the first pulls.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ class PullOutcome(StrEnum):
     DENIED = "denied"
     TIMEOUT = "timeout"
     NO_SUCH_HOST = "no-such-host"
+    RATE_LIMITED = "rate-limited"  # 429 toomanyrequests: a later retry succeeds
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +142,69 @@ def ray_pythons(release: str) -> tuple[tuple[str, ...], str]:
     return ("py39", "py310", "py311", "py312"), "py39"
 
 
-def ray_tags(version: str, pythons: tuple[str, ...]) -> set[str]:
-    """``2.53.0``, ``2.53.0-gpu``, ``2.53.0-py311``, ``2.53.0-py311-cpu``, ... for one version."""
-    tags: set[str] = set()
-    for py in ("", *pythons):
-        for platform in ("", "-cpu", "-gpu"):
-            tags.add(f"{version}{'-' + py if py else ''}{platform}")
-    return tags
+def ray_cuda_platforms(release: str) -> tuple[str, ...]:
+    """``-cuXYZ`` platform tags of a release's GPU images.
+
+    ray-project/ray ci/ray_ci/docker_container.py, ``PLATFORMS_RAY`` and ``_get_platform_tag``
+    (``cu12.8.1-cudnn`` -> ``cu128``): the list grew over the releases; ``-gpu`` aliases one.
+    """
+    parts = tuple(int(p) for p in release.split(".")[:2])
+    if parts >= (2, 50):
+        return ("cu117", "cu118", "cu121", "cu123", "cu124", "cu125", "cu126", "cu128", "cu129")
+    if parts >= (2, 47):
+        return ("cu117", "cu118", "cu121", "cu123", "cu124", "cu125", "cu126", "cu128")
+    if parts >= (2, 20):
+        return ("cu117", "cu118", "cu121", "cu123")
+    return ("cu112", "cu116", "cu118")
+
+
+# {version}[-extra][-pyXY][-cpu|-gpu|-cuXYZ][-aarch64]: docker_container.py's _get_image_tags
+_RAY_TAG = re.compile(
+    r"^(?P<version>latest|nightly|\d+\.\d+\.\d+)(?P<extra>-extra)?(?:-(?P<py>py3\d+))?"
+    r"(?:-(?P<platform>cpu|gpu|cu\d+))?(?P<arch>-aarch64)?$"
+)
+
+
+def ray_tag_exists(tag: str, releases: frozenset[str], newest: str | None, *, ml: bool) -> bool:
+    """Whether rayproject/ray (or ray-ml) publishes ``tag``, by the tag scheme's rule."""
+    match = _RAY_TAG.match(tag)
+    if match is None:
+        return False
+    version = match["version"]
+    if version in ("latest", "nightly"):
+        if newest is None:
+            return False
+        version = newest
+    elif version not in releases:
+        return False
+    if ml:  # ray-ml: py39..py311, cpu and cu121 (PLATFORMS_RAY_ML), x86_64 only
+        pythons: tuple[str, ...] = ("py39", "py310", "py311")
+        platforms: tuple[str, ...] = ("cpu", "gpu", "cu121")
+        if match["arch"] or match["extra"]:
+            return False
+    else:
+        pythons, platforms = ray_pythons(version)[0], ("cpu", "gpu", *ray_cuda_platforms(version))
+        if match["extra"] and tuple(int(p) for p in version.split(".")[:2]) < (2, 47):
+            return False
+    return (match["py"] is None or match["py"] in pythons) and (
+        match["platform"] is None or match["platform"] in platforms
+    )
+
+
+def rate_limit_error(ref: ImageRef, digest: str) -> str:
+    """containerd's error for Docker Hub's 429, as kubelet puts it into ErrImagePull.
+
+    Wording as kubelets report it (e.g. namespacelabs/foundation#846): containerd's remotes
+    fetcher (core/remotes/docker/fetcher.go, httpReadSeeker) opens the manifest by digest.
+    """
+    host = "registry-1.docker.io" if ref.registry == DOCKER_HUB else ref.registry
+    return (
+        f'rpc error: code = Unknown desc = failed to pull and unpack image "{ref.full}": '
+        f"failed to copy: httpReadSeeker: failed open: unexpected status code "
+        f"https://{host}/v2/{ref.repository}/manifests/{digest}: 429 Too Many Requests - "
+        "Server message: toomanyrequests: You have reached your pull rate limit. You may "
+        "increase the limit by authenticating and upgrading: https://www.docker.com/increase-rate-limit"
+    )
 
 
 class ImageCatalogue:
@@ -154,19 +212,13 @@ class ImageCatalogue:
 
     def __init__(self, config: ImageCatalogueConfig) -> None:
         self.config = config
-        releases = sorted(config.ray_releases, key=lambda v: tuple(int(p) for p in v.split(".")))
-        ray: set[str] = set()
-        for release in releases:
-            ray |= ray_tags(release, ray_pythons(release)[0])
-        if releases:
-            newest = ray_pythons(releases[-1])[0]
-            ray |= ray_tags("latest", newest) | ray_tags("nightly", newest)
-        self._tags: dict[str, set[str]] = {f"{DOCKER_HUB}/rayproject/ray": ray}
+        releases = config.releases()
+        self._releases = frozenset(releases)
+        self._newest = releases[-1] if releases else None
+        self._ray_repos = {f"{DOCKER_HUB}/rayproject/ray": False}
         if config.include_ray_ml:
-            ml: set[str] = set()
-            for release in (*RAY_ML_RELEASES, "latest"):
-                ml |= ray_tags(release, ("py39", "py310", "py311"))
-            self._tags[f"{DOCKER_HUB}/rayproject/ray-ml"] = ml
+            self._ray_repos[f"{DOCKER_HUB}/rayproject/ray-ml"] = True
+        self._ml_releases = frozenset(RAY_ML_RELEASES)
         self._exact: set[str] = set()
         for image in [*config.extra, *config.crashing]:
             ref = parse_image(image)
@@ -174,15 +226,21 @@ class ImageCatalogue:
         self._crashing = {parse_image(i).full: spec for i, spec in config.crashing.items()}
         self._private = {self._repo_key(r) for r in config.private_repositories}
         self._unreachable = set(config.unreachable_registries)
+        self._rate_left = {parse_image(i).full: n for i, n in config.rate_limited.items()}
+
+    def throttle(self, result: PullResult) -> PullResult:
+        """A pull that reaches the registry: the first N of a rate-limited image get a 429."""
+        left = self._rate_left.get(result.ref.full, 0)
+        if not result.ok or left <= 0:
+            return result
+        self._rate_left[result.ref.full] = left - 1
+        error = rate_limit_error(result.ref, _digest(result.ref.full + "/linux/amd64"))
+        return PullResult(result.ref, PullOutcome.RATE_LIMITED, error=error)
 
     @staticmethod
     def _repo_key(text: str) -> str:
         ref = parse_image(text)
         return ref.name
-
-    def tags(self, repository: str) -> set[str]:
-        """Tags served for ``repository`` (``docker.io/rayproject/ray``)."""
-        return set(self._tags.get(repository, set()))
 
     def crash_spec(self, image: str) -> CrashSpec | None:
         try:
@@ -200,10 +258,16 @@ class ImageCatalogue:
             return PullResult(ref, PullOutcome.NO_SUCH_HOST, error=_no_such_host_error(ref))
         if full in self._exact or _official(ref):
             return PullResult(ref, PullOutcome.OK, _size(full, False, False), _digest(full))
-        tags = self._tags.get(ref.name)
-        if ref.name in self._private or tags is None:
+        ml = self._ray_repos.get(ref.name)
+        if ref.name in self._private or ml is None:
             return PullResult(ref, PullOutcome.DENIED, error=_denied_error(ref))
-        if ref.tag is not None and ref.tag in tags and ref.digest is None:
+        releases = self._ml_releases if ml else self._releases
+        newest = RAY_ML_RELEASES[-1] if ml else self._newest
+        if (
+            ref.tag is not None
+            and ref.digest is None
+            and ray_tag_exists(ref.tag, releases, newest, ml=ml)
+        ):
             gpu = "-gpu" in ref.tag or ref.name.endswith("ray-ml")
             size = _size(full, gpu, ref.name.endswith("ray-ml"))
             return PullResult(ref, PullOutcome.OK, size, _digest(full))

@@ -24,6 +24,7 @@ from core.sandbox.sim.images import default_pull_policy as _default_policy
 from core.sandbox.sim.kubelet_status import (
     ContainerRun,
     PodRun,
+    go_duration,
     log_error,
     ray_start_log,
     render_status,
@@ -54,6 +55,7 @@ class Kubelet:
         self._head_ready: set[ClusterKey] = set()
         self._unwritten: set[tuple[str, str]] = set()
         self._gcs_waiters: dict[ClusterKey, set[tuple[str, str]]] = {}
+        self._terminating: set[tuple[str, str]] = set()
 
     # ---------------------------------------------------------------- entry points
     def admit(self, pod: Obj, node: NodeSpec, scheduled_at: str | None = None) -> None:
@@ -87,17 +89,50 @@ class Kubelet:
     def forget(self, namespace: str, name: str) -> None:
         """The pod was deleted: stop its containers (Killing events) and drop its timers."""
         run = self.runs.pop((namespace, name), None)
-        if run is None:
-            return
+        if run is not None:
+            self._stop(run)
+
+    def _stop(self, run: PodRun) -> None:
         for handle in run.timers:
             self.timers.cancel(handle)
+        run.timers.clear()
         for c in [*run.init, *run.main]:
-            if c.running:
+            if c.running and not c.killed:
                 self._event(run, c, "Normal", "Killing", f"Stopping container {c.name}")
+                c.killed = True
         cluster = (run.namespace, run.cluster)
         self._gcs_waiters.get(cluster, set()).discard(run.key)
         if run.is_head:
             self._head_ready.discard(cluster)
+
+    def terminate(self, pod: Obj) -> None:
+        """A pod marked for deletion: stop its containers, then remove it for good.
+
+        pkg/kubelet/kubelet.go (HandlePodRemoves -> podWorkers.UpdatePod with SyncPodKill): the
+        containers get SIGTERM (Killing events) and up to the pod's deletionGracePeriodSeconds;
+        then the status manager (pkg/kubelet/status/status_manager.go, syncPod ->
+        canBeDeleted) deletes it with grace period 0 and a UID precondition. The simulated
+        containers stop within ``timings.delete_grace``, capped by the grace period."""
+        meta = pod["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if key in self._terminating:
+            return
+        self._terminating.add(key)
+        run = self.runs.get(key)
+        if run is not None:
+            self._stop(run)
+        grace = float(meta.get("deletionGracePeriodSeconds") or 0)
+        seconds = min(self.t.delete_grace, grace)
+        self.timers.later(seconds, self._finish_termination, key, meta.get("uid", ""))
+
+    def _finish_termination(self, key: tuple[str, str], uid: str) -> None:
+        self._terminating.discard(key)
+        try:
+            current = self.store.get_ref("pods", key[0], key[1])
+            if current["metadata"].get("uid") == uid:
+                self.store.delete("pods", key[0], key[1], grace_period=0)
+        except ApiError:
+            pass  # already gone (forced deletion, namespace deleted)
 
     def read_log(self, run: PodRun, container: ContainerRun, *, previous: bool) -> list[str]:
         problem = log_error(run.name, container, previous=previous)
@@ -185,6 +220,11 @@ class Kubelet:
             self._event(run, c, "Normal", "Pulled", message)
             self._pulled(run, c, result, None)
             return
+        # Only a pull that reaches the registry can hit its rate limit. Kubelet's image manager
+        # (pkg/kubelet/images/image_manager.go, EnsureImageExists) turns the failure into
+        # ErrImagePull, starts the image's back-off, answers ImagePullBackOff until it expires
+        # and then pulls again: _pulled -> _pull_backoff -> _begin below.
+        result = self.catalogue.throttle(result)
         self._event(run, c, "Normal", "Pulling", f'Pulling image "{c.image}"')
         if result.ok:
             per_gib = self.t.pull_per_gib * result.size_bytes / GIB
@@ -331,7 +371,7 @@ class Kubelet:
         pod_ref = f"{run.name}_{run.namespace}({run.uid})"
         c.previous_logs, c.last_state = c.logs, {"terminated": terminated}
         c.state = {"waiting": {"reason": "CrashLoopBackOff",
-                               "message": f"back-off {_duration(backoff)} restarting failed "
+                               "message": f"back-off {go_duration(backoff)} restarting failed "
                                           f"container={c.name} pod={pod_ref}"}}  # fmt: skip
         self._after(run, self.t.status_sync, self._write, run)
         self._event(run, c, "Warning", "BackOff",
@@ -370,9 +410,3 @@ class Kubelet:
     ) -> None:
         self.store.record_event(run.involved(c), type=type_, reason=reason, message=msg,
                                 component="kubelet")  # fmt: skip
-
-
-def _duration(seconds: float) -> str:
-    """Go's time.Duration formatting for whole seconds: ``10s``, ``2m40s``, ``5m0s``."""
-    whole = int(seconds)
-    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"

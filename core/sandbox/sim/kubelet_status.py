@@ -36,6 +36,7 @@ class ContainerRun:
     pull_backoff: float = 0.0
     last_error: str = ""  # the pull error while in ErrImagePull/ImagePullBackOff
     pending: bool = False  # being pulled/created/started right now
+    killed: bool = False  # stopped because its pod is being deleted (Killing already recorded)
 
     @property
     def running(self) -> bool:
@@ -233,3 +234,9 @@ def ray_start_log(stamp: str, ip: str, *, head: bool, address: str) -> list[str]
             "signal.",
         ]
     return [f"{stamp}\t{line}" for line in body]
+
+
+def go_duration(seconds: float) -> str:
+    """Go's time.Duration formatting for whole seconds: ``10s``, ``2m40s``, ``5m0s``."""
+    whole = int(seconds)
+    return f"{whole // 60}m{whole % 60}s" if whole >= 60 else f"{whole}s"

@@ -220,6 +220,8 @@ class KubeRayOperator:
 
     def _delete_pod(self, rc: Obj, pod: Obj, reason: str, message: str) -> bool:
         meta = pod["metadata"]
+        if meta.get("deletionTimestamp"):
+            return False  # already Terminating: asked once, the kubelet is finishing it
         try:
             self.store.delete("pods", meta["namespace"], meta["name"])
         except ApiError as err:

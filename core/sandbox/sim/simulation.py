@@ -55,6 +55,8 @@ class Simulation:
             RayAutoscaler(store, self.timers) if self.config.ray_autoscaler else None
         )
         self.started = asyncio.Event()
+        # With a kubelet that takes time to stop containers, deleted pods stay Terminating.
+        store.graceful_pods = self.config.timings.delete_grace > 0
 
     async def run(self) -> None:
         """Run the controllers until cancelled."""
@@ -117,6 +119,8 @@ class Simulation:
             meta = obj["metadata"]
             if event == "DELETED":
                 self.timers.later(0, self.kubelet.forget, meta["namespace"], meta["name"])
+            elif meta.get("deletionTimestamp"):
+                self.kubelet.terminate(obj)
             elif (meta["namespace"], meta["name"]) not in self.kubelet.runs:
                 node_name = (obj.get("spec") or {}).get("nodeName")
                 node = self._nodes.get(node_name or "")
