@@ -47,7 +47,7 @@ HELP_TEXT = """\
 • `/krayne create NAME` — a cluster with the defaults (1 CPU head, autoscaling CPU workers)
 • `/krayne create NAME --gpus 1` — one worker with a GPU, up when the cluster is ready
 • `/krayne create NAME --workers 4 --cpus 8 --memory 32Gi --max-workers 10`
-• `/krayne create NAME --gpus 2 --gpu-type nvidia-l4 --image rayproject/ray:2.53.0-py311-gpu`
+• `/krayne create NAME --gpus 2 --gpu-type nvidia-l4 --image rayproject/ray:2.60.0-py312-gpu`
 • `/krayne list` (`--mine`, `--all`) · `/krayne describe NAME` · `/krayne delete NAME`
 • `/krayne scale NAME --workers 8` — change the number of workers
 • `/krayne manifest NAME [create flags]` — show the RayCluster YAML without creating anything
@@ -156,7 +156,7 @@ _CREATE_FLAGS: dict[str, _Flag] = {
     **_flags("head_cpus", "text", "2", "--head-cpus", "--cpus-in-head"),
     **_flags("head_memory", "text", "8Gi", "--head-memory", "--memory-in-head"),
     **_flags("head_runs_tasks", "bool", "", "--head-runs-tasks"),
-    **_flags("image", "text", "rayproject/ray:2.53.0-py311", "--image"),
+    **_flags("image", "text", "rayproject/ray:2.60.0-py312", "--image"),
     **_flags("min_workers", "int", "0", "--min-workers"),
     **_flags("max_workers", "int", "4", "--max-workers"),
     **_flags("autoscaling", "bool", "", "--no-autoscaling", value=False),

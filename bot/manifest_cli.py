@@ -71,7 +71,7 @@ def _take_cli_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
         if key in found:
             raise _Problems([f"`{flag}` is given twice: give it once."])
         if not _TAG_PART.match(value):
-            example = "2.53.0" if key == "ray_version" else "py311"
+            example = "2.60.0" if key == "ray_version" else "py312"
             raise _Problems([f"`{flag}` needs a value such as `{flag} {example}`."])
         found[key] = value
     return found, rest

@@ -15,7 +15,12 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.status import StatusSettings
-from manifests.raycluster import GPU_TYPE_LABEL, ManifestOptions
+from manifests.raycluster import (
+    DEFAULT_PYTHON_TAG,
+    DEFAULT_RAY_VERSION,
+    GPU_TYPE_LABEL,
+    ManifestOptions,
+)
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -57,10 +62,12 @@ class BotSettings(BaseSettings):
         "allows.",
     )
     ray_version: str = Field(
-        default="2.53.0", validation_alias=AliasChoices("ray_version", "KRAYNE_RAY_VERSION")
+        default=DEFAULT_RAY_VERSION,
+        validation_alias=AliasChoices("ray_version", "KRAYNE_RAY_VERSION"),
     )
     python_tag: str = Field(
-        default="py311", validation_alias=AliasChoices("python_tag", "KRAYNE_PYTHON_TAG")
+        default=DEFAULT_PYTHON_TAG,
+        validation_alias=AliasChoices("python_tag", "KRAYNE_PYTHON_TAG"),
     )
     log_format: Literal["text", "json"] = Field(
         default="text", validation_alias=AliasChoices("log_format", "KRAYNE_LOG_FORMAT")

@@ -171,7 +171,7 @@ _CPU_EXAMPLES = "1, 500m or 2.5"
 _MEM_EXAMPLES = "512Mi, 4Gi or 1.5G"
 _TINY_CPU = "the smallest CPU amount is 1m (a thousandth of a CPU)"
 _TINY_MEM = "that is less than 1Mi; did you forget the unit, e.g. 4Gi?"
-_IMAGE_RULE = "use a container image reference such as rayproject/ray:2.53.0-py311"
+_IMAGE_RULE = "use a container image reference such as rayproject/ray:2.60.0-py312"
 _GPU_TYPE_RULE = "use a GPU model such as nvidia-tesla-t4 (letters, digits, '-', '_', '.')"
 
 Cpus = Annotated[str, _quantity("cpus", MIN_CPUS, MAX_CPUS, _CPU_EXAMPLES, _TINY_CPU)]

@@ -17,8 +17,11 @@ from manifests import labels
 
 API_VERSION = "ray.io/v1"
 KIND = "RayCluster"
-DEFAULT_RAY_VERSION = "2.53.0"
-DEFAULT_PYTHON_TAG = "py311"
+#: The newest Ray release, as the Krayne CLI/SDK defaults to (its default image is
+#: rayproject/ray:2.60.0-py312); a test keeps it, the bot's default and the sandbox's image
+#: catalogue in step.
+DEFAULT_RAY_VERSION = "2.60.0"
+DEFAULT_PYTHON_TAG = "py312"
 
 HEAD_CONTAINER = "ray-head"
 WORKER_CONTAINER = "ray-worker"

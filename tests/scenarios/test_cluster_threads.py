@@ -10,6 +10,7 @@ import aiohttp
 from bot.slack_double.records import Message
 from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
+from manifests.raycluster import DEFAULT_PYTHON_TAG, DEFAULT_RAY_VERSION, default_image
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import (
     CHANNEL,
@@ -152,8 +153,9 @@ async def test_the_first_card_shows_the_desired_workers_and_the_images_in_use(
         Message(CHANNEL, "first", "bot", posted.args["text"], tuple(posted.args["blocks"]))
     )
     assert "0/1 ready" in first  # --gpus 1 means one worker, asked for from the start
-    assert "`rayproject/ray:2.53.0-py311`" in first  # the head's image
-    assert "`rayproject/ray:2.53.0-py311-gpu`" in first  # the GPU worker's image
+    image = default_image(DEFAULT_RAY_VERSION, DEFAULT_PYTHON_TAG, gpu=False)
+    assert f"`{image}`" in first  # the head's image
+    assert f"`{image}-gpu`" in first  # the GPU worker's image
     assert "default" not in first.split("*Image")[1]
 
 

@@ -170,3 +170,28 @@ def test_latest_follows_the_newest_configured_release() -> None:
     assert catalogue.resolve("rayproject/ray:2.54.0-py312-gpu").ok
     assert not catalogue.resolve("rayproject/ray:2.55.0-py312").ok
     assert catalogue.resolve("rayproject/ray:latest-py313").ok
+
+
+def test_the_default_image_the_catalogue_and_ray_version_move_in_step() -> None:
+    """The bot defaults to the newest Ray release, as the Krayne CLI/SDK does; the sandbox's
+    catalogue must pull exactly that image, or a newcomer's first cluster ends in
+    ImagePullBackOff."""
+    from bot.settings import BotSettings
+    from core.config import build_config
+    from core.sandbox.sim.images import ImageCatalogue
+    from core.sandbox.sim.simconfig import NEWEST_RAY_RELEASE, SimConfig
+    from manifests.raycluster import (
+        DEFAULT_PYTHON_TAG,
+        DEFAULT_RAY_VERSION,
+        build_raycluster,
+        default_image,
+    )
+
+    assert DEFAULT_RAY_VERSION == NEWEST_RAY_RELEASE
+    settings = BotSettings.load({})
+    assert (settings.ray_version, settings.python_tag) == (DEFAULT_RAY_VERSION, DEFAULT_PYTHON_TAG)
+    catalogue = ImageCatalogue(SimConfig.default().images)
+    for gpu in (False, True):
+        assert catalogue.resolve(default_image(DEFAULT_RAY_VERSION, DEFAULT_PYTHON_TAG, gpu=gpu)).ok
+    manifest = build_raycluster(build_config({"name": "demo"}))
+    assert manifest["spec"]["rayVersion"] == DEFAULT_RAY_VERSION

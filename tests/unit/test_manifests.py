@@ -196,10 +196,10 @@ def test_no_annotations_key_without_annotations() -> None:
 
 
 def test_images_default_to_rayproject_with_gpu_suffix_and_explicit_images_win() -> None:
-    manifest = build_raycluster(_config("multi-group yaml"), python_tag="py312")
-    assert _head(manifest)["image"] == "rayproject/ray:2.53.0-py312"
-    assert _worker(manifest, 0)["image"] == "rayproject/ray:2.53.0-py312"
-    assert _worker(manifest, 1)["image"] == "rayproject/ray:2.53.0-py312-gpu"
+    manifest = build_raycluster(_config("multi-group yaml"), python_tag="py311")
+    assert _head(manifest)["image"] == "rayproject/ray:2.60.0-py311"
+    assert _worker(manifest, 0)["image"] == "rayproject/ray:2.60.0-py311"
+    assert _worker(manifest, 1)["image"] == "rayproject/ray:2.60.0-py311-gpu"
     custom = build_raycluster(_config("custom images"))
     assert _head(custom)["image"] == "registry.example.com:5000/ml/ray:2.53.0-custom"
     assert _worker(custom, 0)["image"] == "ghcr.io/acme/ray-worker:v1"
