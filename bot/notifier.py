@@ -12,6 +12,7 @@ Changes are handled in order per cluster and in parallel across clusters (kopf's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections import deque
@@ -294,9 +295,10 @@ class Notifier:
             self._records.pop(key, None)
         else:
             if decision.record != previous:
-                await self._annotate(
-                    change.name, change.namespace, state_patch(notified=decision.record)
-                )
+                with contextlib.suppress(ClusterNotFoundError):  # gone, its pods still going
+                    await self._annotate(
+                        change.name, change.namespace, state_patch(notified=decision.record)
+                    )
             self._records[key] = decision.record
         view = card_view(obj, change.status, gone=change.deleted)
         if decision.reply:

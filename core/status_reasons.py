@@ -281,7 +281,8 @@ def node_never_came(*, waited: str, detail: str) -> str:
 
 def retrying(*, pod: str, what: str, detail: str, waited: str) -> str:
     shown = f" ({_clip(kubelet_detail(detail), 160)})" if detail else ""
-    return f"{pod}: {what}{shown}; the kubelet keeps retrying (for {waited} so far)."
+    so_far = f" (for {waited} so far)" if waited != "0 s" else ""
+    return f"{pod}: {what}{shown}; the kubelet keeps retrying{so_far}."
 
 
 def init_stalled(
