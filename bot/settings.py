@@ -7,6 +7,7 @@ overrides are dropped so an absent flag never hides an environment variable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
@@ -23,6 +24,33 @@ from manifests.raycluster import (
 )
 
 SLACK_API_URL = "https://slack.com/api/"
+
+
+_TAINT = re.compile(
+    r"(?P<key>[A-Za-z0-9]([-A-Za-z0-9_./]*[A-Za-z0-9])?)(=(?P<value>[-A-Za-z0-9_.]*))?"
+    r":(?P<effect>NoSchedule|PreferNoSchedule|NoExecute)"
+)
+
+
+def parse_tolerations(text: str) -> tuple[dict[str, str], ...]:
+    """``sku=gpu:NoSchedule,dedicated:NoExecute`` -> tolerations (``Equal`` with a value,
+    ``Exists`` without), as a pod spec writes them."""
+    found = []
+    for entry in (e.strip() for e in text.split(",")):
+        if not entry:
+            continue
+        match = _TAINT.fullmatch(entry)
+        if match is None:
+            raise ValueError(
+                f"{entry!r} is not a taint: write key[=value]:NoSchedule|PreferNoSchedule|NoExecute"
+            )
+        toleration = {"key": match["key"], "effect": match["effect"]}
+        if match["value"] is not None:
+            toleration |= {"operator": "Equal", "value": match["value"]}
+        else:
+            toleration["operator"] = "Exists"
+        found.append(toleration)
+    return tuple(found)
 
 
 class BotSettings(BaseSettings):
@@ -102,6 +130,13 @@ class BotSettings(BaseSettings):
         "`karpenter.k8s.aws/instance-gpu-name` on EKS with Karpenter, "
         "`accelerator` on AKS GPU pools labelled by hand (README: GPUs on any cloud).",
     )
+    gpu_tolerations: str = Field(
+        default="",
+        validation_alias=AliasChoices("gpu_tolerations", "KRAYNE_GPU_TOLERATIONS"),
+        description="Taints of GPU nodes that GPU workers tolerate besides nvidia.com/gpu, as "
+        "`key[=value]:Effect`, comma-separated: AKS's documented GPU pools use "
+        "`sku=gpu:NoSchedule`.",
+    )
     node_grace_seconds: float = Field(
         default=600.0,
         gt=0,
@@ -132,6 +167,12 @@ class BotSettings(BaseSettings):
         description="How long a worker may wait in Init for the head's GCS before it is "
         "reported as stalled.",
     )
+
+    @field_validator("gpu_tolerations")
+    @classmethod
+    def _tolerations_parse(cls, value: str) -> str:
+        parse_tolerations(value)  # raises ValueError naming the bad entry
+        return value
 
     @field_validator("slack_api_url")
     @classmethod
@@ -167,6 +208,7 @@ class BotSettings(BaseSettings):
             ray_version=self.ray_version,
             python_tag=self.python_tag,
             gpu_type_label=self.gpu_type_label,
+            gpu_tolerations=parse_tolerations(self.gpu_tolerations),
         )
 
     def status_settings(self) -> StatusSettings:

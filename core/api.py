@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -173,13 +173,14 @@ async def create_cluster(
     timeout: float = 300,  # noqa: ASYNC109 — the contract's name; applied via asyncio.timeout
     python_tag: str = DEFAULT_PYTHON_TAG,
     gpu_type_label: str = GPU_TYPE_LABEL,
+    gpu_tolerations: Sequence[Mapping[str, str]] = (),
 ) -> ClusterSummary:
     """Create the services Secret (if a service needs a token), then the RayCluster; a refused
     RayCluster leaves nothing behind. ``wait=True`` returns once it is ready (or raises)."""
     name, namespace = config.name, config.namespace
     body = build_raycluster(
         config, ray_version=ray_version, python_tag=python_tag, owner=owner,
-        annotations=annotations, gpu_type_label=gpu_type_label,
+        annotations=annotations, gpu_type_label=gpu_type_label, gpu_tolerations=gpu_tolerations,
     )  # fmt: skip
     tokens = _service_tokens(config)
     secret_name = services_secret_name(name)

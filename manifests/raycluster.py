@@ -8,7 +8,7 @@ server drops nulls, so emitting them would make what we send differ from what we
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypedDict
 
@@ -130,6 +130,7 @@ class ManifestOptions(TypedDict):
     ray_version: str
     python_tag: str
     gpu_type_label: str
+    gpu_tolerations: tuple[dict[str, str], ...]
 
 
 def build_raycluster(
@@ -140,10 +141,12 @@ def build_raycluster(
     owner: str | None = None,
     annotations: Mapping[str, str] | None = None,
     gpu_type_label: str = GPU_TYPE_LABEL,
+    gpu_tolerations: Sequence[Mapping[str, str]] = (),
 ) -> dict[str, Any]:
     """The RayCluster for ``config``. ``owner`` (a Slack user id) becomes the owner label and
     annotation; ``annotations`` (Slack thread etc.) go on the RayCluster only; a group's
-    ``gpu_type`` selects nodes by ``gpu_type_label``."""
+    ``gpu_type`` selects nodes by ``gpu_type_label``; GPU workers tolerate ``nvidia.com/gpu`` and
+    ``gpu_tolerations`` (e.g. AKS's ``sku=gpu:NoSchedule``)."""
     metadata: dict[str, Any] = {
         "name": config.name,
         "namespace": config.namespace,
@@ -158,7 +161,9 @@ def build_raycluster(
         "rayVersion": ray_version,
         "headGroupSpec": _head_group(config, ray_version, python_tag, owner),
         "workerGroupSpecs": [
-            _worker_group(group, config, ray_version, python_tag, owner, gpu_type_label)
+            _worker_group(
+                group, config, ray_version, python_tag, owner, gpu_type_label, gpu_tolerations
+            )
             for group in config.worker_groups
         ],
     }
@@ -234,6 +239,7 @@ def _worker_group(
     python_tag: str,
     owner: str | None,
     gpu_type_label: str,
+    gpu_tolerations: Sequence[Mapping[str, str]],
 ) -> dict[str, Any]:
     replicas, low, high = desired_group_bounds(
         group.replicas, group.min_replicas, group.max_replicas,
@@ -248,7 +254,7 @@ def _worker_group(
     if group.gpu_type:
         pod_spec["nodeSelector"] = {gpu_type_label: group.gpu_type}
     if group.gpus > 0:
-        pod_spec["tolerations"] = [dict(GPU_TOLERATION)]
+        pod_spec["tolerations"] = [dict(GPU_TOLERATION), *(dict(t) for t in gpu_tolerations)]
     return {
         "groupName": group.name,
         "replicas": replicas,
