@@ -55,3 +55,27 @@ def test_cli_help_lists_every_entry_point() -> None:
     assert result.returncode == 0, result.stderr
     for command in ("serve", "shell", "sandbox", "manifest"):
         assert command in result.stdout
+
+
+def _readme_map() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Architecture") :]
+    return section[section.index("```") + 3 : section.index("```", section.index("```") + 3)]
+
+
+def test_the_readme_map_names_every_package_and_only_what_exists() -> None:
+    tree = _readme_map()
+    packages = sorted(
+        str(init.parent.relative_to(ROOT))
+        for top in ("bot", "core", "manifests")
+        for init in (ROOT / top).rglob("__init__.py")
+    )
+    lines = tree.splitlines()
+    for package in packages:
+        leaf = package.rsplit("/", 1)[-1] + "/"
+        assert any(line.strip().startswith(leaf) for line in lines), f"{package} not in the map"
+    for word in tree.split():
+        name = word.rstrip(",:")
+        if name.endswith(".py") and "*" not in name:
+            matches = list(ROOT.glob(f"*/**/{name}")) + list(ROOT.glob(f"*/{name}"))
+            assert matches, f"the README map names {name}, which does not exist"
