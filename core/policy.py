@@ -167,4 +167,5 @@ def load_policy(path: str | Path | None) -> Policy:
     """The policy in ``path`` (``None``: :data:`OPEN`). Raises ``ConfigValidationError``."""
     if path is None:
         return OPEN
-    return parse_policy(load_yaml_mapping(path), source=f"policy file {str(path)!r}")
+    data = load_yaml_mapping(path, example="admins: [U0ADMIN]")
+    return parse_policy(data, source=f"policy file {str(path)!r}")
