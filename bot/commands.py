@@ -184,8 +184,8 @@ class Commands:
         respond: Respond,
     ) -> None:  # fmt: skip
         owner = inv.user if mine else None
-        if all_namespaces:
-            clusters = await self._list_everywhere(owner)
+        if all_namespaces:  # `--all`: every namespace the bot manages, and clusters not krayne's
+            clusters = await self._list_everywhere(owner, managed_only=False)
             scope = msg.list_scope(None, mine, among=self.settings.watched())
         else:
             scope_ns = self.namespace(namespace, inv)
@@ -198,16 +198,24 @@ class Commands:
             response_type="ephemeral",
         )
 
-    async def _list_everywhere(self, owner: str | None) -> list[ClusterSummary]:
+    async def _list_everywhere(
+        self, owner: str | None, *, managed_only: bool = True
+    ) -> list[ClusterSummary]:
         """`--all` means every namespace the bot manages: one cluster-wide LIST pair when it
         watches all of them, else one pair per namespace — namespaced RBAC refuses the former."""
         watched = self.settings.watched()
         if watched is None:
-            return await api.list_clusters(None, client=self.kube, owner=owner)
+            return await api.list_clusters(
+                None, client=self.kube, owner=owner, managed_only=managed_only
+            )
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(api.list_clusters(ns, client=self.kube, owner=owner))
+                    group.create_task(
+                        api.list_clusters(
+                            ns, client=self.kube, owner=owner, managed_only=managed_only
+                        )
+                    )
                     for ns in watched
                 ]
         except ExceptionGroup as failed:  # the first failure says what went wrong
@@ -225,9 +233,14 @@ class Commands:
             return {}
 
     async def describe(
-        self, name: str, namespace: str | None, respond: Respond, *, inv: Invocation | None = None
-    ) -> None:
+        self, name: str, namespace: str | None, respond: Respond, *, inv: Invocation | None = None,
+        include_unmanaged: bool = False,
+    ) -> None:  # fmt: skip
         details = await api.describe_cluster(name, self.namespace(namespace, inv), client=self.kube)
+        if not details.summary.managed and not include_unmanaged:
+            await respond(text=msg.not_managed(name, details.summary.namespace),
+                          response_type="ephemeral")  # fmt: skip
+            return
         await respond(
             text=f"Ray cluster {name}: {details.summary.status.phase.value}",
             blocks=blocks.describe(details, now=self._now()),
@@ -254,11 +267,10 @@ class Commands:
     ) -> None:  # fmt: skip
         ns = self.namespace(namespace, inv)
         summary = await api.get_cluster(name, ns, client=self.kube)
-        if not self.gate.may_modify(inv.user, summary.owner):
-            await self.gate.audit("scale", inv, name, ns, "refused:owner")
-            await respond(
-                text=msg.not_owner("scale", name, summary.owner), response_type="ephemeral"
-            )
+        refused = self.gate.may_not_modify("scale", inv.user, summary)
+        if refused is not None:
+            await self.gate.audit("scale", inv, name, ns, refused)
+            await respond(text=refused.text, response_type="ephemeral")
             return
         if workers is None:  # a +1/-1 button: relative to the group's current replicas
             details = await api.describe_cluster(name, ns, client=self.kube)
@@ -294,11 +306,10 @@ class Commands:
                          respond: Respond) -> None:  # fmt: skip
         ns = self.namespace(namespace, inv)
         summary = await api.get_cluster(name, ns, client=self.kube)
-        if not self.gate.may_modify(inv.user, summary.owner):
-            await self.gate.audit("delete", inv, name, ns, "refused:owner")
-            await respond(
-                text=msg.not_owner("delete", name, summary.owner), response_type="ephemeral"
-            )
+        refused = self.gate.may_not_modify("delete", inv.user, summary)
+        if refused is not None:
+            await self.gate.audit("delete", inv, name, ns, refused)
+            await respond(text=refused.text, response_type="ephemeral")
             return
         await respond(
             text=msg.delete_confirm(name, ns),
@@ -309,9 +320,10 @@ class Commands:
     async def delete(self, name: str, namespace: str, inv: Invocation, respond: Respond) -> None:
         summary = await api.get_cluster(name, namespace, client=self.kube)
         raw = await self.kube.get_raycluster(name, namespace)
-        if not self.gate.may_modify(inv.user, summary.owner):
-            await self.gate.audit("delete", inv, name, namespace, "refused:owner", raw)
-            await respond(text=msg.not_owner("delete", name, summary.owner), replace_original=True)
+        refused = self.gate.may_not_modify("delete", inv.user, summary)
+        if refused is not None:
+            await self.gate.audit("delete", inv, name, namespace, refused, raw)
+            await respond(text=refused.text, replace_original=True)
             return
         record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
         async with self._hold(namespace, name):  # "deleted by" before the card says gone

@@ -12,9 +12,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bot import messages as msg
 from bot.grammar import Command
 from bot.settings import BotSettings
 from core import policy_rules
+from core.api import ClusterSummary
 from core.audit import AuditRecord, audit
 from core.config import ClusterConfig
 from core.errors import KrayneError
@@ -58,9 +60,13 @@ class Gate:
         channel = inv.channel if inv is not None else ""
         return policy_rules.home_namespace(self._policy(), channel, self._settings.namespace)
 
-    def may_modify(self, user: str, owner: str | None) -> bool:
-        """Only the owner or an admin may scale or delete."""
-        return policy_rules.may_modify(self._policy(), user, owner)
+    def may_not_modify(self, action: str, user: str, cluster: ClusterSummary) -> Refusal | None:
+        """Only the owner or an admin may scale or delete, and only clusters krayne made."""
+        if not cluster.managed:
+            return Refusal("managed-by", msg.not_managed(cluster.name, cluster.namespace))
+        if policy_rules.may_modify(self._policy(), user, cluster.owner):
+            return None
+        return Refusal("owner", msg.not_owner(action, cluster.name, cluster.owner))
 
     def admit(self, cmd: Command, inv: Invocation, what: str) -> str | None:
         """The policy's answer before the ack (pure): who may use krayne, from which channel,

@@ -151,10 +151,12 @@ async def on_command(
                 namespace, all_namespaces=everywhere, mine=mine, inv=inv, respond=respond
             )
             deps.run(work, what="list", respond=respond)
-        case DescribeCommand(name=name, namespace=namespace):
+        case DescribeCommand(name=name, namespace=namespace, include_unmanaged=everything):
             await ack(text=msg.ack_describe(name), response_type="ephemeral")
-            deps.run(commands.describe(name, namespace, respond, inv=inv), what="describe",
-                     respond=respond)  # fmt: skip
+            work = commands.describe(
+                name, namespace, respond, inv=inv, include_unmanaged=everything
+            )
+            deps.run(work, what="describe", respond=respond)
         case ScaleCommand():
             await ack(text=msg.ack_scale(cmd.name, cmd.workers), response_type="ephemeral")
             work = commands.scale(

@@ -22,8 +22,10 @@ from bot.blocks import DELETE, DELETE_CONFIRM
 from bot.runtime import BotRuntime
 from bot.slack_double.records import Channel, Message, User
 from bot.slack_double.server import SlackDouble
+from core.config import build_config
 from core.errors import ConfigValidationError
 from core.sandbox.runner import ThreadedSandbox
+from manifests.raycluster import build_raycluster
 from tests.sandbox_fixtures import kubectl_path
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import (
@@ -324,3 +326,35 @@ async def test_kubectl_describe_shows_who_did_what_from_slack(
     out = described.stdout
     assert "SlackCreate" in out and "create by Slack user U0001" in out, out
     assert "SlackScaleRefused" in out and "scale (refused:owner) by Slack user U0002" in out, out
+
+
+# --- clusters krayne did not make --------------------------------------------------------------
+
+
+async def test_list_and_describe_show_krayne_clusters_unless_asked_for_all(
+    policy_bot: Start, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    foreign = build_raycluster(build_config({"name": "foreign", "namespace": namespace}))
+    foreign["metadata"]["labels"] = {"team": "data"}  # applied with kubectl, not by krayne
+    await asyncio.to_thread(sandbox.store.create, "rayclusters", foreign)
+    slack = await policy_bot()
+    await slack.slash("create ours", user=ALICE)
+    await wait_created(double, "ours")
+
+    await slack.slash("list", user=ALICE)
+    table = await refused(double, ALICE, "1 cluster(s)")
+    assert "ours" in table and "foreign" not in table
+    await slack.slash("list --all", user=ALICE)
+    table = await refused(double, ALICE, "2 cluster(s)")
+    assert "foreign" in table and "not managed by krayne" in table
+
+    await slack.slash("describe foreign", user=ALICE)
+    said = await refused(double, ALICE, "was not made by krayne")
+    assert "`/krayne describe foreign --all`" in said
+    await slack.slash("describe foreign --all", user=ALICE)
+    shown = await refused(double, ALICE, "Ray cluster foreign")
+    assert "not managed by krayne" in shown
+
+    await slack.slash("delete foreign", user=ADMIN)  # not even an admin: krayne leaves it alone
+    await refused(double, ADMIN, "krayne leaves it alone")
+    assert "foreign" in await names(sandbox, namespace)
