@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import ConfigValidationError
@@ -23,6 +24,7 @@ POLL_INTERVAL = 5.0
 so anyway (the kubelet's sync period), so faster polling would buy nothing."""
 
 Stamp = tuple[int, int, int] | None
+OnChange = Callable[[Policy], None]
 
 
 def _stamp(path: Path) -> Stamp:
@@ -38,22 +40,30 @@ class PolicyFile:
     """``current`` is the policy in force. Build it with ``PolicyFile.open`` (raises on a bad
     file: the bot must not start with a policy it cannot read), then ``await run()``."""
 
-    def __init__(self, path: Path | None, policy: Policy, *, interval: float = POLL_INTERVAL):
+    def __init__(
+        self, path: Path | None, policy: Policy, *, interval: float = POLL_INTERVAL,
+        on_change: OnChange | None = None,
+    ) -> None:  # fmt: skip
         self.path = path
         self.current = policy
         self.interval = interval
+        self.on_change = on_change
         self.last_error: str | None = None
         self._stamp: Stamp = _stamp(path) if path is not None else None
 
     @classmethod
-    def open(cls, path: str | Path | None, *, interval: float = POLL_INTERVAL) -> PolicyFile:
-        """Read the file now; ``ConfigValidationError`` names every bad key."""
+    def open(
+        cls, path: str | Path | None, *, interval: float = POLL_INTERVAL,
+        on_change: OnChange | None = None,
+    ) -> PolicyFile:  # fmt: skip
+        """Read the file now; ``ConfigValidationError`` names every bad key. ``on_change`` is
+        called (on the event loop) with each new policy put in force by ``run``."""
         if path is None:
-            return cls(None, OPEN, interval=interval)
+            return cls(None, OPEN, interval=interval, on_change=on_change)
         file = Path(path)
         stamp = _stamp(file)
         policy = load_policy(file)
-        opened = cls(file, policy, interval=interval)
+        opened = cls(file, policy, interval=interval, on_change=on_change)
         opened._stamp = stamp
         log.info("policy loaded from %s", file)
         return opened
@@ -85,4 +95,5 @@ class PolicyFile:
             return
         while True:
             await asyncio.sleep(self.interval)
-            await asyncio.to_thread(self.reload_if_changed)
+            if await asyncio.to_thread(self.reload_if_changed) and self.on_change is not None:
+                self.on_change(self.current)

@@ -8,6 +8,7 @@ audit Event on the RayCluster that `kubectl describe` shows.
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -131,8 +132,10 @@ def audit_events(sandbox: ThreadedSandbox, namespace: str, name: str) -> list[di
 
 
 async def test_only_the_owner_or_an_admin_may_scale_or_delete(
-    policy_bot: Start, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
-) -> None:
+    policy_bot: Start, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # fmt: skip
+    caplog.set_level(logging.INFO, logger="krayne.audit")
     slack = await policy_bot()
     await slack.slash("create owned --workers 1", user=ALICE)
     card = await wait_created(double, "owned")
@@ -154,6 +157,17 @@ async def test_only_the_owner_or_an_admin_may_scale_or_delete(
     confirm = await double.wait_for(ephemeral(double, ADMIN, "Delete cluster `owned`"), WAIT)
     await slack.click(confirm, DELETE_CONFIRM, user=ADMIN, is_ephemeral=True)
     await double.wait_for(ephemeral(double, ADMIN, "Deleting `owned`"), WAIT)
+
+    lines = [r.getMessage() for r in caplog.records if r.name == "krayne.audit"]
+    assert any(
+        'action="scale"' in line and 'user="U0002"' in line and 'result="refused:owner"' in line
+        and 'team="T0001"' in line and 'channel="C0001"' in line
+        and f'namespace="{namespace}"' in line and 'cluster="owned"' in line
+        and 'command="/krayne scale owned --workers 3"' in line
+        for line in lines
+    ), lines
+    assert any('action="delete"' in line and 'user="U0ADMIN"' in line and 'result="ok"' in line
+               and 'command="button krayne_delete_confirm' in line for line in lines), lines
 
     events = audit_events(sandbox, namespace, "owned")
     told = [(e["reason"], e["message"]) for e in events]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from decimal import Decimal
@@ -139,6 +140,23 @@ def test_a_changed_file_is_reloaded_and_a_bad_change_keeps_the_last_good_policy(
     assert watched.current.admins == ["U1", "U2"]
     assert "quotas.per_user.gpus" in caplog.text and "keeping the last good policy" in caplog.text
     assert watched.last_error is not None
+
+
+async def test_the_watch_task_puts_a_changed_policy_in_force(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("admins: [U1]\n")
+    changed = asyncio.Event()
+    watched = PolicyFile.open(path, interval=0.01, on_change=lambda _policy: changed.set())
+    task = asyncio.create_task(watched.run())
+    try:
+        path.write_text("admins: [U2]\n")
+        os.utime(path, ns=(3, 3))
+        async with asyncio.timeout(5):
+            await changed.wait()
+        assert watched.current.admins == ["U2"]
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
 
 
 # --- who and where --------------------------------------------------------------------------
