@@ -22,9 +22,12 @@ async def live_clusters(
         scopes = [None]
     else:
         scopes = list(dict.fromkeys([*namespaces, *([also] if also else [])]))
-    async with asyncio.TaskGroup() as group:
-        tasks = [
-            group.create_task(client.list_rayclusters(ns, label_selector=MANAGED_BY_SELECTOR))
-            for ns in scopes
-        ]
+    try:
+        async with asyncio.TaskGroup() as group:
+            tasks = [
+                group.create_task(client.list_rayclusters(ns, label_selector=MANAGED_BY_SELECTOR))
+                for ns in scopes
+            ]
+    except ExceptionGroup as failed:  # the first failure says what went wrong (a KrayneError)
+        raise failed.exceptions[0] from None
     return [RayClusterView.parse(item) for task in tasks for item in task.result()["items"]]
