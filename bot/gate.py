@@ -8,7 +8,6 @@ an audit line and, when its cluster exists, an Event on it (``core.audit``).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,7 +16,7 @@ from bot.grammar import Command
 from bot.settings import BotSettings
 from core import policy_rules
 from core.api import ClusterSummary
-from core.audit import AuditRecord, audit
+from core.audit import AuditRecord, audit, write_line
 from core.config import ClusterConfig
 from core.errors import KrayneError
 from core.kube import KubeClient, Obj
@@ -28,7 +27,6 @@ from core.policy_usage import live_clusters
 from core.scaling import apply_scale, autoscaling_enabled, current_scale, pick_group, plan_scale
 from manifests.raycluster import build_raycluster
 
-audit_log = logging.getLogger("krayne.audit")
 MUTATING = ("create", "scale", "delete")
 
 
@@ -69,8 +67,9 @@ class Gate:
         return Refusal("owner", msg.not_owner(action, cluster.name, cluster.owner))
 
     def admit(self, cmd: Command, inv: Invocation, what: str) -> str | None:
-        """The policy's answer before the ack (pure): who may use krayne, from which channel,
-        in which namespace. ``None``: go on; else the refusal, audited if ``what`` mutates."""
+        """The policy's answer before the ack (no Kubernetes call): who may use krayne, from
+        which channel, in which namespace. ``None``: go on; else the refusal, audited if
+        ``what`` mutates."""
         policy = self._policy()
         namespace = getattr(cmd, "namespace", None)
         refusal = policy_rules.check_user(policy, inv.user) or policy_rules.check_channel(
@@ -139,8 +138,7 @@ class Gate:
         self, what: str, inv: Invocation, name: str, namespace: str, result: str | Refusal
     ) -> None:
         """The log line only (no cluster to put an Event on): synchronous, before the ack."""
-        record = self._record(what, inv, name, namespace, result)
-        audit_log.info(record.line(), extra={"audit": record.fields()})
+        write_line(self._record(what, inv, name, namespace, result))
 
     async def audit(
         self, what: str, inv: Invocation, name: str, namespace: str, result: str | Refusal,

@@ -93,12 +93,17 @@ def event_body(record: AuditRecord, raycluster: Obj, now: datetime) -> Obj:
     }
 
 
+def write_line(record: AuditRecord) -> None:
+    """The structured log line alone (a refusal before anything exists to put an Event on)."""
+    log.info(record.line(), extra={"audit": record.fields()})
+
+
 async def audit(
     record: AuditRecord, *, client: KubeClient, raycluster: Obj | None = None,
     now: datetime | None = None,
 ) -> None:  # fmt: skip
     """Log ``record``; with ``raycluster`` (it exists), also record an Event on it."""
-    log.info(record.line(), extra={"audit": record.fields()})
+    write_line(record)
     if raycluster is None or not (raycluster.get("metadata") or {}).get("uid"):
         return
     try:
