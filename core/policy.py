@@ -132,6 +132,13 @@ OPEN = Policy()
 """No policy file: everyone may do everything; scale and delete stay owner-only."""
 
 
+_SHAPES = {
+    "model_type": "must be a mapping of keys, e.g. `{namespace: ml-team}`",
+    "dict_type": "must be a mapping, e.g. `{C0MLTEAM: {namespace: ml-team}}`",
+    "list_type": "must be a list, e.g. `[U0ADMIN]`",
+}
+
+
 def _where(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
@@ -142,6 +149,11 @@ def _problems(err: ValidationError) -> list[str]:
         where = _where(error["loc"])
         if error["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key (a typo?)")
+            continue
+        if error["type"] in _SHAPES:
+            got = repr(error["input"])
+            got = got if len(got) <= 60 else got[:59] + "…"
+            lines.append(f"{where}: {_SHAPES[error['type']]}, got {got}")
             continue
         message = str(error["msg"]).removeprefix("Value error, ")
         lines.append(f"{where}: {message}")

@@ -91,6 +91,8 @@ def test_no_file_is_the_open_policy() -> None:
         ({"images": {"allowed": "rayproject/*"}}, "images.allowed"),
         ({"strict_channels": "sometimes"}, "strict_channels"),
         ({"default_namespace": "Not A Namespace"}, "default_namespace"),
+        ({"admins": "U0ADMIN"}, "admins: must be a list, e.g. `[U0ADMIN]`, got 'U0ADMIN'"),
+        ({"channels": {"C1": "ml"}}, "channels.C1: must be a mapping of keys"),
     ],
 )
 def test_a_bad_policy_names_the_key(data: dict[str, Any], named: str) -> None:
