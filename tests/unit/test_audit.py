@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
+from bot.serve import JsonFormatter
 from core.audit import AuditRecord, event_body
 
 RECORD = AuditRecord(
@@ -47,3 +49,11 @@ def test_the_event_names_the_cluster_and_who_did_what() -> None:
     assert (warning["reason"], warning["type"]) == ("SlackScaleRefused", "Warning")
     assert "(refused:owner)" in warning["message"]
     json.dumps(body)  # plain JSON, as the API server takes it
+
+
+def test_json_logs_carry_the_audit_fields_as_an_object() -> None:
+    record = logging.LogRecord("krayne.audit", logging.INFO, __file__, 1, RECORD.line(), (), None)
+    record.audit = RECORD.fields()
+    entry = json.loads(JsonFormatter().format(record))
+    assert entry["audit"]["user"] == "U1" and entry["audit"]["result"] == "ok"
+    assert entry["message"].startswith("audit action=")
