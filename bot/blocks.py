@@ -233,10 +233,16 @@ def code_blocks(intro: str, code: str) -> Blocks:
 LIST_COLUMNS = ("Name", "Namespace", "Owner", "Status", "Workers", "GPUs", "Age")
 
 
-def _owner_cell(owner: str | None, names: dict[str, str]) -> str:
+def _owner_cell(owner: str | None, names: dict[str, str], *, managed: bool = True) -> str:
+    if not managed:
+        return msg.NOT_MANAGED
     if not owner:
         return "-"
     return names.get(owner, owner)
+
+
+def _tag(cluster: ClusterSummary) -> str:
+    return "" if cluster.managed else f" [{msg.NOT_MANAGED}]"
 
 
 def _table_lines(rows: Sequence[Sequence[str]]) -> list[str]:
@@ -266,7 +272,7 @@ def cluster_table(
         (
             clip(c.name, 53),
             clip(c.namespace, 40),
-            clip(_owner_cell(c.owner, names), 24),
+            clip(_owner_cell(c.owner, names, managed=c.managed), 24),
             c.status.phase.value,
             f"{c.ready_workers}/{c.desired_workers}",
             str(c.gpus),
@@ -292,13 +298,14 @@ def cluster_table(
 
 def cluster_table_text(clusters: Sequence[ClusterSummary], *, scope: str) -> str:
     lines = [f"{len(clusters)} cluster(s) {scope}"]
-    lines += [f"{c.name} ({c.namespace}) {c.status.phase.value}" for c in clusters[:20]]
+    lines += [f"{c.name} ({c.namespace}) {c.status.phase.value}{_tag(c)}" for c in clusters[:20]]
     return clip("\n".join(lines), 3000)
 
 
 def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
     s = details.summary
     status = s.status
+    owner = msg.mention(s.owner) if s.managed else msg.NOT_MANAGED
     head = details.head
     blocks: list[Block] = [
         _header(f"Ray cluster {s.name}"),
@@ -308,7 +315,7 @@ def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
         ),
         SectionBlock(
             fields=[
-                MarkdownTextObject(text=f"*Owner*\n{msg.mention(s.owner)}"),
+                MarkdownTextObject(text=f"*Owner*\n{owner}"),
                 MarkdownTextObject(text=f"*Namespace*\n`{s.namespace}`"),
                 MarkdownTextObject(text=f"*Age*\n{age(s.created_at, now)}"),
                 MarkdownTextObject(text=f"*GPUs*\n{s.gpus}"),

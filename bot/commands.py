@@ -13,7 +13,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -23,10 +22,11 @@ from slack_sdk.errors import SlackApiError
 from bot import blocks
 from bot import messages as msg
 from bot.facts import CardView, card_view
-from bot.grammar import USAGE, CreateCommand, ManifestCommand, config_for
+from bot.gate import Gate, Invocation
+from bot.grammar import USAGE, Command, CreateCommand, ManifestCommand, config_for
 from bot.outbox import Outbox
 from bot.settings import BotSettings
-from core import api
+from core import api, policy_rules
 from core.api import ClusterSummary
 from core.config import ClusterConfig
 from core.errors import (
@@ -38,6 +38,7 @@ from core.errors import (
     KubeConnectionError,
 )
 from core.kube import KubeClient
+from core.policy import OPEN, Policy
 from core.state import SCALING, Notified, creation_annotations, state_patch
 from core.status import Phase
 from manifests.raycluster import build_raycluster
@@ -53,18 +54,12 @@ class Respond(Protocol):
     async def __call__(self, text: str = "", **kwargs: Any) -> Any: ...
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """Who asked, where: the parts of a Slack request the commands need."""
-
-    user: str
-    channel: str
-    team: str | None
+__all__ = ["Commands", "Invocation", "Respond", "error_text", "may_modify"]
 
 
-def may_modify(user: str, cluster: ClusterSummary) -> bool:
-    """Only the owner may scale or delete (admins come with the policy work)."""
-    return cluster.owner is not None and cluster.owner == user
+def may_modify(user: str, cluster: ClusterSummary, policy: Policy = OPEN) -> bool:
+    """Only the owner or an admin may scale or delete."""
+    return policy_rules.may_modify(policy, user, cluster.owner)
 
 
 class Commands:
@@ -80,8 +75,11 @@ class Commands:
         remember: Callable[[str, str, Notified], None] | None = None,
         hold: Callable[[str, str], AbstractAsyncContextManager[None]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        policy: Callable[[], Policy] = lambda: OPEN,
     ) -> None:
         self.kube = kube
+        self.policy = policy
+        self.gate = Gate(kube=kube, settings=settings, policy=policy)
         self.settings = settings
         self.outbox = outbox
         self._user_names = user_names
@@ -89,12 +87,19 @@ class Commands:
         self._hold = hold or (lambda _namespace, _name: nullcontext())
         self._now = now
 
-    def namespace(self, requested: str | None) -> str:
-        return requested or self.settings.namespace
+    def namespace(self, requested: str | None, inv: Invocation | None = None) -> str:
+        """``-n``, else the channel's namespace (policy), else the default one."""
+        return self.gate.namespace(requested, inv)
 
-    def config(self, cmd: CreateCommand | ManifestCommand) -> ClusterConfig:
+    def admit(self, cmd: Command, inv: Invocation, what: str) -> str | None:
+        """The policy's answer before the ack (who, from where, in which namespace)."""
+        return self.gate.admit(cmd, inv, what)
+
+    def config(
+        self, cmd: CreateCommand | ManifestCommand, inv: Invocation | None = None
+    ) -> ClusterConfig:
         """Pure and fast: listeners call it before the ack so bad flags fail at once."""
-        return config_for(cmd, namespace=self.namespace(cmd.namespace))
+        return config_for(cmd, namespace=self.namespace(cmd.namespace, inv))
 
     # --- create / manifest ----------------------------------------------------------------
 
@@ -106,6 +111,11 @@ class Commands:
         """
         name, namespace = config.name, config.namespace
         notes = creation_annotations(channel=inv.channel, team=inv.team)
+        refusal = await self.gate.refuse_create(config, inv)
+        if refusal is not None:
+            self.gate.audit_now("create", inv, name, namespace, refusal)
+            await respond(text=refusal.text, response_type="ephemeral")
+            return
         try:
             created = await api.create_cluster(
                 config,
@@ -115,6 +125,7 @@ class Commands:
                 **self.settings.manifest_options(),
             )
         except ClusterAlreadyExistsError:
+            self.gate.audit_now("create", inv, name, namespace, "failed:AlreadyExists")
             existing = await api.get_cluster(name, namespace, client=self.kube)
             text = (
                 msg.already_yours(name)
@@ -123,6 +134,10 @@ class Commands:
             )
             await respond(text=text, response_type="ephemeral")
             return
+        except KrayneError as err:
+            self.gate.audit_now("create", inv, name, namespace, f"failed:{type(err).__name__}")
+            raise
+        await self.gate.audit("create", inv, name, namespace, "ok")
         # The card shows what was asked for from the start: desired workers and the images the
         # pods will run (the manifest is pure, so this is exactly what was submitted).
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
@@ -169,11 +184,11 @@ class Commands:
         respond: Respond,
     ) -> None:  # fmt: skip
         owner = inv.user if mine else None
-        if all_namespaces:
-            clusters = await self._list_everywhere(owner)
+        if all_namespaces:  # `--all`: every namespace the bot manages, and clusters not krayne's
+            clusters = await self._list_everywhere(owner, managed_only=False)
             scope = msg.list_scope(None, mine, among=self.settings.watched())
         else:
-            scope_ns = self.namespace(namespace)
+            scope_ns = self.namespace(namespace, inv)
             clusters = await api.list_clusters(scope_ns, client=self.kube, owner=owner)
             scope = msg.list_scope(scope_ns, mine)
         names = await self._names([c.owner for c in clusters if c.owner])
@@ -183,16 +198,24 @@ class Commands:
             response_type="ephemeral",
         )
 
-    async def _list_everywhere(self, owner: str | None) -> list[ClusterSummary]:
+    async def _list_everywhere(
+        self, owner: str | None, *, managed_only: bool = True
+    ) -> list[ClusterSummary]:
         """`--all` means every namespace the bot manages: one cluster-wide LIST pair when it
         watches all of them, else one pair per namespace — namespaced RBAC refuses the former."""
         watched = self.settings.watched()
         if watched is None:
-            return await api.list_clusters(None, client=self.kube, owner=owner)
+            return await api.list_clusters(
+                None, client=self.kube, owner=owner, managed_only=managed_only
+            )
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [
-                    group.create_task(api.list_clusters(ns, client=self.kube, owner=owner))
+                    group.create_task(
+                        api.list_clusters(
+                            ns, client=self.kube, owner=owner, managed_only=managed_only
+                        )
+                    )
                     for ns in watched
                 ]
         except ExceptionGroup as failed:  # the first failure says what went wrong
@@ -209,8 +232,15 @@ class Commands:
             log.info("user names unavailable: %s", err)
             return {}
 
-    async def describe(self, name: str, namespace: str | None, respond: Respond) -> None:
-        details = await api.describe_cluster(name, self.namespace(namespace), client=self.kube)
+    async def describe(
+        self, name: str, namespace: str | None, respond: Respond, *, inv: Invocation | None = None,
+        include_unmanaged: bool = False,
+    ) -> None:  # fmt: skip
+        details = await api.describe_cluster(name, self.namespace(namespace, inv), client=self.kube)
+        if not details.summary.managed and not include_unmanaged:
+            await respond(text=msg.not_managed(name, details.summary.namespace),
+                          response_type="ephemeral")  # fmt: skip
+            return
         await respond(
             text=f"Ray cluster {name}: {details.summary.status.phase.value}",
             blocks=blocks.describe(details, now=self._now()),
@@ -235,12 +265,12 @@ class Commands:
         min_workers: int | None, max_workers: int | None, delta: int = 0, inv: Invocation,
         respond: Respond,
     ) -> None:  # fmt: skip
-        ns = self.namespace(namespace)
+        ns = self.namespace(namespace, inv)
         summary = await api.get_cluster(name, ns, client=self.kube)
-        if not may_modify(inv.user, summary):
-            await respond(
-                text=msg.not_owner("scale", name, summary.owner), response_type="ephemeral"
-            )
+        refused = self.gate.may_not_modify("scale", inv.user, summary)
+        if refused is not None:
+            await self.gate.audit("scale", inv, name, ns, refused)
+            await respond(text=refused.text, response_type="ephemeral")
             return
         if workers is None:  # a +1/-1 button: relative to the group's current replicas
             details = await api.describe_cluster(name, ns, client=self.kube)
@@ -250,6 +280,12 @@ class Commands:
             if target is None:
                 raise ClusterNotFoundError(name, ns)
             group, workers = target.name, max(0, target.replicas + delta)
+        raw = await self.kube.get_raycluster(name, ns)
+        refusal = await self.gate.refuse_scale(raw, group, workers, min_workers, max_workers)
+        if refusal is not None:
+            await self.gate.audit("scale", inv, name, ns, refusal, raw)
+            await respond(text=refusal.text, response_type="ephemeral")
+            return
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
             result = await api.scale_group(
                 name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
@@ -261,18 +297,19 @@ class Commands:
                 self._remember(ns, name, Notified(phase=SCALING, reason="", was_ready=True))
             what = msg.scale_outcome(result)
             self._thread_note(result.summary, msg.scaled_by(inv.user, what))
+        await self.gate.audit("scale", inv, name, ns, "ok", raw)
         await respond(text=msg.scaled_ephemeral(name, what), response_type="ephemeral")
 
     # --- delete ---------------------------------------------------------------------------
 
     async def ask_delete(self, name: str, namespace: str | None, inv: Invocation,
                          respond: Respond) -> None:  # fmt: skip
-        ns = self.namespace(namespace)
+        ns = self.namespace(namespace, inv)
         summary = await api.get_cluster(name, ns, client=self.kube)
-        if not may_modify(inv.user, summary):
-            await respond(
-                text=msg.not_owner("delete", name, summary.owner), response_type="ephemeral"
-            )
+        refused = self.gate.may_not_modify("delete", inv.user, summary)
+        if refused is not None:
+            await self.gate.audit("delete", inv, name, ns, refused)
+            await respond(text=refused.text, response_type="ephemeral")
             return
         await respond(
             text=msg.delete_confirm(name, ns),
@@ -282,8 +319,11 @@ class Commands:
 
     async def delete(self, name: str, namespace: str, inv: Invocation, respond: Respond) -> None:
         summary = await api.get_cluster(name, namespace, client=self.kube)
-        if not may_modify(inv.user, summary):
-            await respond(text=msg.not_owner("delete", name, summary.owner), replace_original=True)
+        raw = await self.kube.get_raycluster(name, namespace)
+        refused = self.gate.may_not_modify("delete", inv.user, summary)
+        if refused is not None:
+            await self.gate.audit("delete", inv, name, namespace, refused, raw)
+            await respond(text=refused.text, replace_original=True)
             return
         record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
         async with self._hold(namespace, name):  # "deleted by" before the card says gone
@@ -295,6 +335,7 @@ class Commands:
             )  # fmt: skip
             await api.delete_cluster(name, namespace, client=self.kube)
             self._thread_note(summary, msg.deleting_by(inv.user))
+        await self.gate.audit("delete", inv, name, namespace, "ok", raw)
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
 
     def _thread_note(self, summary: ClusterSummary, text: str) -> None:

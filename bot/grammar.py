@@ -35,7 +35,7 @@ USAGE: dict[str, str] = {
     " [--max-workers N] [--no-autoscaling] [--no-notebook] [--no-code-server] [--no-ssh]"
     " [-n NAMESPACE]",
     "list": "/krayne list [-n NAMESPACE | --all] [--mine]",
-    "describe": "/krayne describe NAME [-n NAMESPACE]   (also: get NAME, status NAME)",
+    "describe": "/krayne describe NAME [-n NAMESPACE] [--all]   (also: get NAME, status NAME)",
     "scale": "/krayne scale NAME --workers N [--group G] [--min N] [--max N] [-n NAMESPACE]",
     "delete": "/krayne delete NAME [-n NAMESPACE]",
     "manifest": "/krayne manifest NAME [create flags]   (shows the YAML, creates nothing)",
@@ -94,6 +94,7 @@ class ListCommand:
 class DescribeCommand:
     name: str
     namespace: str | None = None
+    include_unmanaged: bool = False  # `--all`: also a RayCluster krayne did not make
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +172,7 @@ _LIST_FLAGS = {
     **_flags("all_namespaces", "bool", "", "--all", "-A", "--all-namespaces"),
     **_flags("mine", "bool", "", "--mine"),
 }
+_DESCRIBE_FLAGS = {**_NAME_FLAGS, **_flags("include_unmanaged", "bool", "", "--all")}
 _SCALE_FLAGS = {
     **_flags("workers", "int", "4", "--workers", "--replicas", "-r"),
     **_flags("group", "text", "gpu", "--group", "--worker-group", "-g"),
@@ -301,10 +303,13 @@ def _command(command: str, rest: list[str]) -> Command:
         return ListCommand(values.get("namespace"), values.get("all_namespaces", False),
                            values.get("mine", False))  # fmt: skip
     if command in ("describe", "delete"):
-        positionals, values = _parse(rest, _NAME_FLAGS, command)
+        flags = _DESCRIBE_FLAGS if command == "describe" else _NAME_FLAGS
+        positionals, values = _parse(rest, flags, command)
         name = _checked_name(_one_name(positionals, command, "my-cluster"), command)
-        cls2 = DescribeCommand if command == "describe" else DeleteCommand
-        return cls2(name, values.get("namespace"))
+        if command == "describe":
+            return DescribeCommand(name, values.get("namespace"),
+                                   values.get("include_unmanaged", False))  # fmt: skip
+        return DeleteCommand(name, values.get("namespace"))
     if command == "scale":
         return _scale(rest)
     raise UsageError(_unknown_command(command), usage=USAGE["help"])

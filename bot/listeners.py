@@ -54,6 +54,10 @@ Spawn = Callable[[Coroutine[Any, Any, None], str], None]
 # What a button click starts: (commands, who clicked, namespace, cluster, where to answer) -> work.
 ButtonWork = Callable[[Commands, Invocation, str, str, Respond], Coroutine[Any, Any, Any]]
 
+COMMAND_NAMES: dict[type, str] = {
+    CreateCommand: "create", ManifestCommand: "manifest", ListCommand: "list",
+    DescribeCommand: "describe", ScaleCommand: "scale", DeleteCommand: "delete",
+}  # fmt: skip
 ANY = re.compile(r".*", re.DOTALL)
 ANY_COMMAND = re.compile(r"^/.+")
 
@@ -106,6 +110,7 @@ async def on_command(
         user=command.get("user_id", ""),
         channel=command.get("channel_id", ""),
         team=command.get("team_id"),
+        command=f"{command.get('command') or '/krayne'} {command.get('text') or ''}".strip(),
     )
     commands, metrics = deps.commands, deps.metrics
     try:
@@ -114,6 +119,13 @@ async def on_command(
         counted(metrics, "usage", "usage_error")
         await ack(text=msg.usage_error(err.message, err.usage), response_type="ephemeral")
         return
+    if not isinstance(cmd, HelpCommand):  # the policy: who, from which channel, where
+        what = COMMAND_NAMES.get(type(cmd), "usage")
+        refused = commands.admit(cmd, inv, what)
+        if refused is not None:
+            counted(metrics, what, "refused")
+            await ack(text=refused, response_type="ephemeral")
+            return
     match cmd:
         case HelpCommand(topic=topic):
             text = HELP_TEXT if not topic else f"`{USAGE.get(topic, topic)}`"
@@ -122,7 +134,7 @@ async def on_command(
         case CreateCommand() | ManifestCommand():
             what = "create" if isinstance(cmd, CreateCommand) else "manifest"
             try:
-                config = commands.config(cmd)
+                config = commands.config(cmd, inv)
             except ConfigValidationError as err:
                 counted(metrics, what, "usage_error")
                 await ack(text=error_text(err, usage_of=what), response_type="ephemeral")
@@ -139,10 +151,12 @@ async def on_command(
                 namespace, all_namespaces=everywhere, mine=mine, inv=inv, respond=respond
             )
             deps.run(work, what="list", respond=respond)
-        case DescribeCommand(name=name, namespace=namespace):
+        case DescribeCommand(name=name, namespace=namespace, include_unmanaged=everything):
             await ack(text=msg.ack_describe(name), response_type="ephemeral")
-            deps.run(commands.describe(name, namespace, respond), what="describe",
-                     respond=respond)  # fmt: skip
+            work = commands.describe(
+                name, namespace, respond, inv=inv, include_unmanaged=everything
+            )
+            deps.run(work, what="describe", respond=respond)
         case ScaleCommand():
             await ack(text=msg.ack_scale(cmd.name, cmd.workers), response_type="ephemeral")
             work = commands.scale(
@@ -212,6 +226,7 @@ def _clicked(body: dict[str, Any]) -> tuple[Invocation, str, str]:
         channel=(body.get("channel") or {}).get("id")
         or (body.get("container") or {}).get("channel_id", ""),
         team=(body.get("team") or {}).get("id"),
+        command=f"button {action.get('action_id', '')} {namespace}/{name}",
     )
     return inv, namespace, name
 

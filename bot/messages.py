@@ -137,6 +137,16 @@ def not_watched(name: str, namespace: str) -> str:
     )
 
 
+NOT_MANAGED = "not managed by krayne"
+
+
+def not_managed(name: str, namespace: str) -> str:
+    return (
+        f":information_source: `{name}` in namespace `{namespace}` was not made by krayne, so "
+        f"krayne leaves it alone. `/krayne describe {name} --all` shows it anyway."
+    )
+
+
 def not_owner(action: str, name: str, owner: str | None) -> str:
     return f":no_entry: Only the owner of `{name}` ({mention(owner)}) may {action} it."
 

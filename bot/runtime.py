@@ -28,6 +28,7 @@ from bot.settings import BotSettings
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
 from core import api
 from core.kube import KubeClient
+from core.policy_file import PolicyFile
 from core.watching import ClusterWatcher
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class BotRuntime:
         home_debounce: float = 2.0,
     ) -> None:
         self.settings = settings
+        # Read now: a policy file that cannot be read stops the bot before it serves anyone.
+        self.policy = PolicyFile.open(settings.policy_file, interval=settings.policy_poll_seconds)
         self.metrics = Metrics()
         self.web: AsyncWebClient = build_web_client(settings)
         self.outbox = Outbox(
@@ -151,6 +154,7 @@ class BotRuntime:
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
             user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
+            policy=lambda: self.policy.current,
         )  # fmt: skip
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,
@@ -164,6 +168,7 @@ class BotRuntime:
                 tg.create_task(notifier.run(), name="notifier"),
                 tg.create_task(readiness.run(), name="readiness"),
                 tg.create_task(home.run(), name="app-home"),
+                tg.create_task(self.policy.run(), name="policy-file"),
             ]
             if self._http:
                 web_app = http_application(self.app, not_ready=self.not_ready, metrics=self.metrics)

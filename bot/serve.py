@@ -44,12 +44,15 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line (KRAYNE_LOG_FORMAT=json), for log collectors."""
 
     def format(self, record: logging.LogRecord) -> str:
-        entry = {
+        entry: dict[str, object] = {
             "time": self.formatTime(record),
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
         }
+        audit = getattr(record, "audit", None)
+        if isinstance(audit, dict):  # core.audit: the fields as an object, not only as text
+            entry["audit"] = audit
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry)

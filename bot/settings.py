@@ -89,6 +89,21 @@ class BotSettings(BaseSettings):
         "(needs cluster-wide list/watch). Default: KRAYNE_NAMESPACE only, which namespaced RBAC "
         "allows.",
     )
+    policy_file: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("policy_file", "KRAYNE_POLICY_FILE"),
+        description="YAML access policy (admins, channel -> namespace, allowed users, quotas, "
+        "image allowlist; README: Access policy). Re-read when it changes; a bad file stops "
+        "the start, a bad change keeps the last good policy. Unset: everyone may do everything "
+        "and only a cluster's owner may scale or delete it.",
+    )
+    policy_poll_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        validation_alias=AliasChoices("policy_poll_seconds", "KRAYNE_POLICY_POLL_SECONDS"),
+        description="How often the policy file is checked for changes (a ConfigMap update "
+        "reaches the pod within about a minute anyway).",
+    )
     ray_version: str = Field(
         default=DEFAULT_RAY_VERSION,
         validation_alias=AliasChoices("ray_version", "KRAYNE_RAY_VERSION"),
@@ -180,7 +195,8 @@ class BotSettings(BaseSettings):
         # slack_sdk joins "base_url + method", so the base must end with a slash.
         return value if value.endswith("/") else value + "/"
 
-    @field_validator("kubeconfig", "kube_context", "watch_namespaces", mode="before")
+    @field_validator("kubeconfig", "kube_context", "watch_namespaces", "policy_file",
+                     mode="before")  # fmt: skip
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -251,12 +251,15 @@ async def get_cluster(name: str, namespace: str, *, client: KubeClient) -> Clust
 
 
 async def list_clusters(
-    namespace: str | None = None, *, client: KubeClient, owner: str | None = None
+    namespace: str | None = None, *, client: KubeClient, owner: str | None = None,
+    managed_only: bool = True,
 ) -> list[ClusterSummary]:
     """Two LISTs whatever the number of clusters: RayClusters and every Ray pod in the scope.
-    Events are not fetched here (``describe_cluster`` has them)."""
+    Events are not fetched here (``describe_cluster`` has them). ``managed_only=False`` adds
+    the RayClusters krayne did not make (``ClusterSummary.managed`` tells them apart)."""
+    selector = MANAGED_BY_SELECTOR if managed_only else None
     clusters, pods = await _both(
-        client.list_rayclusters(namespace, label_selector=MANAGED_BY_SELECTOR),
+        client.list_rayclusters(namespace, label_selector=selector),
         client.list_pods(namespace, label_selector=labels.RAY_CLUSTER),
     )
     by_cluster = pods_by_cluster(pods["items"])

@@ -14,6 +14,7 @@ from typing import Any
 from core.objects import EventView, PodView, RayClusterView, cluster_warnings, pods_by_cluster
 from core.state import ClusterState, SlackRef
 from core.status import ClusterStatus, derive_status
+from manifests.labels import MANAGED_BY
 from manifests.raycluster import CODE_SERVER_PORT, NOTEBOOK_PORT, SSH_PORT
 
 __all__ = [
@@ -82,6 +83,7 @@ class ClusterSummary:
     gpus: int  # total GPUs requested by the desired workers (+ head)
     slack: SlackRef | None
     annotations: dict[str, str] = field(default_factory=dict)
+    managed: bool = True  # made by krayne (app.kubernetes.io/managed-by=krayne)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +136,7 @@ def summary_from(
         gpus=view.total_gpus,
         slack=state.slack,
         annotations=dict(view.annotations),
+        managed=view.labels.get(MANAGED_BY[0]) == MANAGED_BY[1],
     )
 
 

@@ -30,7 +30,7 @@ class _StrictLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ign
         return mapping
 
 
-def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
+def load_yaml_mapping(path: str | Path, *, example: str = "name: my-cluster") -> dict[str, Any]:
     """Read a cluster YAML file as a mapping (an empty file is ``{}``); problems as lines."""
     file = Path(path)
     shown = repr(str(file))
@@ -56,7 +56,7 @@ def load_yaml_mapping(path: str | Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ConfigValidationError(
             [
-                f"file {shown} must hold a mapping such as `name: my-cluster`, got a"
+                f"file {shown} must hold a mapping such as `{example}`, got a"
                 f" {type(data).__name__}"
             ]
         )

@@ -97,6 +97,10 @@ class KubeClient(Protocol):
 
     async def delete_secret(self, name: str, namespace: str) -> None: ...
 
+    async def create_event(self, body: Obj) -> Obj:
+        """A core/v1 Event (the audit trail on a RayCluster, see ``core.audit``)."""
+        ...
+
     def watch(
         self,
         kind: WatchKind,

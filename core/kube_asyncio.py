@@ -247,6 +247,17 @@ class KubernetesAsyncioClient:
             self._core.delete_namespaced_secret, Target("secret", namespace, name), name, namespace
         )
 
+    async def create_event(self, body: Obj) -> Obj:
+        """Create a core/v1 Event (the audit trail ``kubectl describe raycluster`` shows)."""
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        return await self._json(
+            self._core.create_namespaced_event,
+            Target("event", namespace, meta.get("name")),
+            namespace,
+            body,
+        )
+
     # -- watch ------------------------------------------------------------------------------
 
     def _watch_call(self, kind: WatchKind, namespace: str | None) -> tuple[Any, tuple[Any, ...]]:

@@ -101,7 +101,7 @@ def test_rendered_variant_validates_strictly(variant: str) -> None:
     for obj in objects:
         _validate(obj)
     kinds = sorted(o["kind"] for o in objects)
-    expected = ["Deployment", "Namespace", "Role", "RoleBinding", "ServiceAccount"]
+    expected = ["ConfigMap", "Deployment", "Namespace", "Role", "RoleBinding", "ServiceAccount"]
     if variant == "http":
         expected = sorted([*expected, "Service"])
     assert kinds == expected

@@ -31,6 +31,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import load_kube_config
 
 from core import api
+from core.audit import AuditRecord, audit
 from core.config import ClusterConfig, build_config
 from core.errors import ClusterAlreadyExistsError, ClusterNotFoundError, PermissionDeniedError
 from core.kube import WatchKind
@@ -108,6 +109,10 @@ async def test_bot_identity_runs_create_ready_scale_delete(tmp_path: Path) -> No
         owners = secret["metadata"].get("ownerReferences") or []
         assert [o["kind"] for o in owners] == ["RayCluster"], "the Secret goes with its cluster"
 
+        await _audit(env)
+        events, _ = env.sandbox.store.list("events", ns)
+        assert any(e.get("reason") == "SlackScale" for e in events), "the audit trail is kept"
+
         await api.delete_cluster(NAME, ns, client=client)
         await _until_gone(env, NAME)
         assert env.denied == []
@@ -148,6 +153,13 @@ def _create(services: dict[str, bool] = NO_SERVICES) -> Run:
     )
 
 
+async def _audit(env: Deployed) -> None:
+    raycluster = await env.client.get_raycluster(NAME, env.namespace)
+    record = AuditRecord("scale", "U1", "T1", "C1", "/krayne scale demo --workers 2", NAME,
+                         env.namespace, "ok")  # fmt: skip
+    await audit(record, client=env.client, raycluster=raycluster)
+
+
 def _wait(env: Deployed) -> Awaitable[Any]:
     return api.wait_until_ready(NAME, env.namespace, client=env.client, timeout=30)
 
@@ -174,6 +186,8 @@ NEEDS = [
     Need("events", "list", "/krayne describe (events)", "cluster",
          lambda env: api.describe_cluster(NAME, env.namespace, client=env.client)),
     Need("events", "watch", "waiting for ready (warnings)", "pending", _wait),
+    Need("events", "create", "the audit Event on a RayCluster", "cluster", lambda env: _audit(env),
+         logged=True, raises=None),
     Need("secrets", "create", "/krayne create with a notebook token", "nothing",
          _create(WITH_NOTEBOOK)),
     Need("secrets", "patch", "handing the token Secret to its cluster", "nothing",
@@ -238,6 +252,7 @@ CLIENT_METHODS: dict[str, set[tuple[str, str]]] = {
     "create_secret": {("secrets", "create")},
     "patch_secret": {("secrets", "patch")},
     "delete_secret": {("secrets", "delete")},
+    "create_event": {("events", "create")},
     "watch": {(kind, "watch") for kind in get_args(WatchKind)},
 }
 

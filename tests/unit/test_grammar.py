@@ -61,6 +61,7 @@ def _usage_error(text: str) -> UsageError:
         ("describe demo", DescribeCommand("demo")),
         ("get demo -n ml", DescribeCommand("demo", "ml")),
         ("status demo", DescribeCommand("demo")),
+        ("describe demo --all", DescribeCommand("demo", None, include_unmanaged=True)),
         ("delete demo --namespace=ml", DeleteCommand("demo", "ml")),
         ("scale demo --workers 4", ScaleCommand("demo", 4)),
         ("scale demo --workers=4 --group gpu --min 1 --max 8 -n ml",
