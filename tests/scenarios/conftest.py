@@ -116,10 +116,16 @@ class RunningBot:
 
 
 @pytest.fixture
+def bot_extra() -> dict[str, object]:
+    """Settings a test module adds to every bot it starts (override the fixture)."""
+    return {}
+
+
+@pytest.fixture
 async def bot(
-    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str, bot_extra: dict[str, object]
 ) -> AsyncIterator[RunningBot]:
-    running = RunningBot(bot_settings(sandbox, double, namespace))
+    running = RunningBot(bot_settings(sandbox, double, namespace, **bot_extra))
     await running.start()
     try:
         yield running

@@ -13,16 +13,15 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
-import aiohttp
 import pytest
 
 from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from core.sandbox.sim.simconfig import SimConfig
-from tests.scenarios.conftest import SPEED, RunningBot, bot_settings
+from tests.scenarios.conftest import SPEED
 from tests.scenarios.harness import (
     CHANNEL,
     WAIT,
@@ -80,21 +79,8 @@ def sandbox() -> Iterator[ThreadedSandbox]:
 
 
 @pytest.fixture
-async def bot(
-    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
-) -> AsyncIterator[RunningBot]:
-    running = RunningBot(bot_settings(sandbox, double, namespace, gpu_type_label=GPU_LABEL))
-    await running.start()
-    try:
-        yield running
-    finally:
-        await running.stop()
-
-
-@pytest.fixture
-async def slack(bot: RunningBot, double: SlackDouble) -> AsyncIterator[SlackClient]:
-    async with aiohttp.ClientSession() as session:
-        yield SlackClient(double, f"{bot.url}/slack/events", session)
+def bot_extra() -> dict[str, object]:
+    return {"gpu_type_label": GPU_LABEL}
 
 
 def everything_said(double: SlackDouble, name: str) -> list[str]:
