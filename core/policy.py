@@ -21,6 +21,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from core.config_yaml import load_yaml_mapping
 from core.errors import ConfigValidationError
 from core.quantity import parse_quantity
+from core.ttl import TtlPolicy
 
 _SLACK_ID = re.compile(r"[A-Z0-9][A-Z0-9_]{1,40}")  # U0ADMIN, W123, C0MLTEAM, G0PRIV, D0DM
 _DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
@@ -118,6 +119,7 @@ class Policy(_Model):
     allowed_users: list[UserId] = Field(default_factory=list)
     quotas: Quotas = Field(default_factory=Quotas)
     images: Images = Field(default_factory=Images)
+    ttl: TtlPolicy = Field(default_factory=TtlPolicy)
 
     def is_admin(self, user: str) -> bool:
         return user in self.admins

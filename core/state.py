@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypedDict
 
-from core.objects import RayClusterView
+from core.objects import RayClusterView, timestamp
 from manifests.labels import OWNER
 
 __all__ = [
     "DELETED_BY",
+    "EXPIRES_AT",
+    "REMINDED_FOR",
+    "TTL_SUSPENDED_AT",
     "GONE",
     "SCALING",
     "NOTIFIED",
@@ -40,6 +44,12 @@ SLACK_THREAD_TS = "krayne.io/slack-thread-ts"
 NOTIFIED = "krayne.io/notified"
 DELETED_BY = "krayne.io/deleted-by"
 """Who deleted the cluster from Slack, so the card can say so once the object is gone."""
+EXPIRES_AT = "krayne.io/expires-at"
+"""When the cluster's TTL runs out (RFC 3339, UTC); absent: it never expires."""
+REMINDED_FOR = "krayne.io/reminded-for"
+"""The expiry the owner was last reminded of (a new expiry earns a new reminder)."""
+TTL_SUSPENDED_AT = "krayne.io/ttl-suspended-at"
+"""When the bot suspended the cluster because its TTL ran out (it is deleted a grace later)."""
 
 _REASON_MAX = 200
 #: Phases a Notified record may hold besides the status phases: the cluster is gone (its last
@@ -98,6 +108,9 @@ class ClusterState:
     slack: SlackRef | None
     notified: Notified | None
     deleted_by: str | None
+    expires: datetime | None = None
+    reminded_for: datetime | None = None
+    ttl_suspended_at: datetime | None = None
 
     @property
     def channel(self) -> str | None:
@@ -130,15 +143,27 @@ class ClusterState:
             slack=slack,
             notified=decode_notified(notes.get(NOTIFIED)),
             deleted_by=notes.get(DELETED_BY) or None,
+            expires=timestamp(notes.get(EXPIRES_AT)),
+            reminded_for=timestamp(notes.get(REMINDED_FOR)),
+            ttl_suspended_at=timestamp(notes.get(TTL_SUSPENDED_AT)),
         )
 
 
-def creation_annotations(*, channel: str, team: str | None) -> dict[str, str]:
+def creation_annotations(
+    *, channel: str, team: str | None, expires: datetime | None = None
+) -> dict[str, str]:
     """The annotations a cluster created from Slack starts with (the thread comes later)."""
     notes = {SLACK_CHANNEL: channel}
     if team:
         notes[SLACK_TEAM] = team
+    if expires is not None:
+        notes[EXPIRES_AT] = rfc3339(expires)
     return notes
+
+
+def rfc3339(moment: datetime) -> str:
+    """UTC, whole seconds, ``Z``: how Kubernetes writes times."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _Unset:
@@ -153,9 +178,19 @@ def state_patch(
     thread_ts: str | None = _UNSET,
     notified: Notified | None = _UNSET,
     deleted_by: str | None = _UNSET,
+    expires: datetime | None = _UNSET,
+    reminded_for: datetime | None = _UNSET,
+    ttl_suspended_at: datetime | None = _UNSET,
 ) -> dict[str, str | None]:
     """The annotations of one merge patch: only the fields given change; None removes a key."""
     patch: dict[str, str | None] = {}
+    for key, moment in (
+        (EXPIRES_AT, expires),
+        (REMINDED_FOR, reminded_for),
+        (TTL_SUSPENDED_AT, ttl_suspended_at),
+    ):
+        if moment is not _UNSET:
+            patch[key] = None if moment is None else rfc3339(moment)
     if thread_ts is not _UNSET:
         patch[SLACK_THREAD_TS] = thread_ts
     if notified is not _UNSET:
