@@ -26,6 +26,7 @@ from slack_sdk.models.blocks import (
 from bot import messages as msg
 from bot.facts import CardView
 from core.api import ClusterDetails, ClusterSummary
+from core.ttl import format_duration
 
 MAX_BLOCKS = 50
 MAX_HOME_BLOCKS = 100
@@ -44,6 +45,8 @@ DELETE_CONFIRM = "krayne_delete_confirm"
 DELETE_CANCEL = "krayne_delete_cancel"
 SCALE_UP = "krayne_scale_up"
 SCALE_DOWN = "krayne_scale_down"
+TTL_EXTEND = "krayne_ttl_extend"
+RESUME = "krayne_resume"
 
 Blocks = list[dict[str, Any]]
 
@@ -193,6 +196,16 @@ def thread_reply(
     return _finish(blocks)
 
 
+def ttl_reminder(text: str, namespace: str, name: str) -> Blocks:
+    """The reminder before a TTL runs out, with Extend and Delete now."""
+    ref = ref_value(namespace, name)
+    buttons = [
+        _button("Extend", TTL_EXTEND, ref, style="primary"),
+        _button("Delete now", DELETE_CONFIRM, ref, style="danger"),
+    ]
+    return _finish([_section(text), ActionsBlock(elements=buttons)])
+
+
 def text_blocks(text: str) -> Blocks:
     """Plain mrkdwn split into sections of at most 3000 characters (e.g. help, long errors)."""
     chunks: list[str] = []
@@ -230,7 +243,14 @@ def code_blocks(intro: str, code: str) -> Blocks:
 
 # --- list, describe, confirm --------------------------------------------------------------------
 
-LIST_COLUMNS = ("Name", "Namespace", "Owner", "Status", "Workers", "GPUs", "Age")
+LIST_COLUMNS = ("Name", "Namespace", "Owner", "Status", "Workers", "GPUs", "Age", "Expires")
+
+
+def expires_cell(expires: datetime | None, now: datetime) -> str:
+    """Time left before the TTL runs out: ``in 2h 5m``, ``expired``, or ``-`` (no TTL)."""
+    if expires is None:
+        return "-"
+    return f"in {format_duration(expires - now)}" if expires > now else "expired"
 
 
 def _owner_cell(owner: str | None, names: dict[str, str], *, managed: bool = True) -> str:
@@ -277,6 +297,7 @@ def cluster_table(
             f"{c.ready_workers}/{c.desired_workers}",
             str(c.gpus),
             age(c.created_at, now),
+            expires_cell(c.expires, now),
         )
         for c in shown
     ]
@@ -318,6 +339,7 @@ def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
                 MarkdownTextObject(text=f"*Owner*\n{owner}"),
                 MarkdownTextObject(text=f"*Namespace*\n`{s.namespace}`"),
                 MarkdownTextObject(text=f"*Age*\n{age(s.created_at, now)}"),
+                MarkdownTextObject(text=f"*Expires*\n{expires_cell(s.expires, now)}"),
                 MarkdownTextObject(text=f"*GPUs*\n{s.gpus}"),
             ]
         ),

@@ -38,9 +38,11 @@ from core.errors import (
     KubeConnectionError,
 )
 from core.kube import KubeClient
+from core.objects import RayClusterView
 from core.policy import OPEN, Policy
-from core.state import SCALING, Notified, creation_annotations, state_patch
+from core.state import SCALING, ClusterState, Notified, creation_annotations, state_patch
 from core.status import Phase
+from core.ttl import format_duration, parse_duration
 from manifests.raycluster import build_raycluster
 
 log = logging.getLogger(__name__)
@@ -103,14 +105,24 @@ class Commands:
 
     # --- create / manifest ----------------------------------------------------------------
 
-    async def create(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
+    async def create(
+        self, config: ClusterConfig, inv: Invocation, respond: Respond, *, ttl: str | None = None
+    ) -> None:
         """Create, then post the card and record its ts as the thread.
 
         The cluster comes first so that a refused create (quota, namespace, 409) leaves no
         card behind; the notifier waits for the thread annotation before it says anything.
+        ``ttl`` (``--ttl 8h``) is bounded by the policy's ``ttl`` section, which may also give
+        every cluster a default one.
         """
         name, namespace = config.name, config.namespace
-        notes = creation_annotations(channel=inv.channel, team=inv.team)
+        try:
+            lifetime = self.gate.policy.ttl.checked(parse_duration(ttl) if ttl else None)
+        except ValueError as err:
+            await respond(text=msg.ttl_refused(str(err)), response_type="ephemeral")
+            return
+        expires = datetime.now(UTC) + lifetime if lifetime is not None else None
+        notes = creation_annotations(channel=inv.channel, team=inv.team, expires=expires)
         refusal = await self.gate.refuse_create(config, inv)
         if refusal is not None:
             self.gate.audit_now("create", inv, name, namespace, refusal)
@@ -337,6 +349,72 @@ class Commands:
             self._thread_note(summary, msg.deleting_by(inv.user))
         await self.gate.audit("delete", inv, name, namespace, "ok", raw)
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
+
+    # --- hygiene: suspend / resume / extend ---------------------------------------------------
+
+    async def suspend(self, name: str, namespace: str | None, inv: Invocation,
+                      respond: Respond) -> None:  # fmt: skip
+        await self._set_suspended(name, namespace, inv, respond, suspended=True)
+
+    async def resume(self, name: str, namespace: str | None, inv: Invocation,
+                     respond: Respond) -> None:  # fmt: skip
+        await self._set_suspended(name, namespace, inv, respond, suspended=False)
+
+    async def _set_suspended(
+        self, name: str, namespace: str | None, inv: Invocation, respond: Respond, *,
+        suspended: bool,
+    ) -> None:  # fmt: skip
+        ns = self.namespace(namespace, inv)
+        action = "suspend" if suspended else "resume"
+        summary = await api.get_cluster(name, ns, client=self.kube)
+        refusal = self.gate.may_not_modify(action, inv.user, summary)
+        if refusal is not None:
+            self.gate.audit_now(action, inv, name, ns, refusal)
+            await respond(text=refusal.text, response_type="ephemeral")
+            return
+        view = RayClusterView.parse(await self.kube.get_raycluster(name, ns))
+        if view.suspended == suspended:
+            state = "suspended" if suspended else "running (not suspended)"
+            await respond(text=msg.already(name, state), response_type="ephemeral")
+            return
+        # Resuming restarts the clock (an expired cluster would be suspended again at once);
+        # suspending by hand is not the TTL's doing, so the bot will not delete it later.
+        ttl = self.gate.policy.ttl
+        expires = ClusterState.read(view).expires
+        notes = state_patch(ttl_suspended_at=None)
+        left = None
+        if not suspended and expires is not None:
+            now = datetime.now(UTC)
+            renewed = ttl.extended(now, now)
+            notes |= state_patch(expires=renewed)
+            left = format_duration(renewed - now)
+        after = await api.set_suspended(name, ns, suspended, annotations=notes, client=self.kube)
+        await self.gate.audit(action, inv, name, ns, "ok")
+        text = msg.suspended_by(inv.user, name) if suspended else msg.resumed_by(
+            inv.user, name, left=left)  # fmt: skip
+        self._thread_note(after, text)
+        await respond(text=text, response_type="ephemeral")
+
+    async def extend(self, name: str, namespace: str | None, inv: Invocation,
+                     respond: Respond) -> None:  # fmt: skip
+        ns = self.namespace(namespace, inv)
+        summary = await api.get_cluster(name, ns, client=self.kube)
+        refusal = self.gate.may_not_modify("extend", inv.user, summary)
+        if refusal is not None:
+            self.gate.audit_now("extend", inv, name, ns, refusal)
+            await respond(text=refusal.text, response_type="ephemeral")
+            return
+        expires = ClusterState.read(await self.kube.get_raycluster(name, ns)).expires
+        if expires is None:
+            await respond(text=msg.no_ttl(name), response_type="ephemeral")
+            return
+        now = datetime.now(UTC)
+        renewed = self.gate.policy.ttl.extended(expires, now)
+        await api.annotate_cluster(name, ns, state_patch(expires=renewed), client=self.kube)
+        await self.gate.audit("extend", inv, name, ns, "ok")
+        left = format_duration(renewed - now)
+        self._thread_note(summary, msg.ttl_extended(inv.user, name, left=left))
+        await respond(text=msg.ttl_extended_ephemeral(name, left=left), response_type="ephemeral")
 
     def _thread_note(self, summary: ClusterSummary, text: str) -> None:
         ref = summary.slack

@@ -36,6 +36,7 @@ class CreateOptions:
     code_server: bool = True
     ssh: bool = True
     file: str | None = None  # only `krayne-bot manifest -f`
+    ttl: str | None = None  # not part of the cluster: an expiry annotation (core.ttl)
 
 
 def create_overrides(

@@ -51,6 +51,10 @@ class Gate:
         self._settings = settings
         self._policy = policy
 
+    @property
+    def policy(self) -> Policy:
+        return self._policy()
+
     def namespace(self, requested: str | None, inv: Invocation | None) -> str:
         """``-n``, else the channel's namespace (policy), else the default one."""
         if requested:

@@ -20,10 +20,12 @@ from bot.create_options import CreateOptions, config_for, create_overrides
 from bot.slack_text import normalize_slack_text
 from core.config import MAX_REPLICAS, name_problem, namespace_problem
 from core.errors import KrayneError
+from core.ttl import parse_duration
 
 __all__ = [
     "ALIASES", "HELP_TEXT", "USAGE", "Command", "CreateCommand", "CreateOptions", "DeleteCommand",
-    "DescribeCommand", "HelpCommand", "ListCommand", "ManifestCommand", "ScaleCommand",
+    "DescribeCommand", "ExtendCommand", "HelpCommand", "ListCommand", "ManifestCommand",
+    "ResumeCommand", "ScaleCommand", "SuspendCommand",
     "UsageError", "config_for", "create_overrides", "normalize_slack_text", "parse_command",
     "parse_create_args",
 ]  # fmt: skip
@@ -33,11 +35,14 @@ USAGE: dict[str, str] = {
     "create": "/krayne create NAME [--workers N] [--gpus N] [--gpu-type T] [--cpus C] [--memory M]"
     " [--head-cpus C] [--head-memory M] [--head-runs-tasks] [--image IMG] [--min-workers N]"
     " [--max-workers N] [--no-autoscaling] [--no-notebook] [--no-code-server] [--no-ssh]"
-    " [-n NAMESPACE]",
+    " [--ttl 8h] [-n NAMESPACE]",
     "list": "/krayne list [-n NAMESPACE | --all] [--mine]",
     "describe": "/krayne describe NAME [-n NAMESPACE] [--all]   (also: get NAME, status NAME)",
     "scale": "/krayne scale NAME --workers N [--group G] [--min N] [--max N] [-n NAMESPACE]",
     "delete": "/krayne delete NAME [-n NAMESPACE]",
+    "suspend": "/krayne suspend NAME [-n NAMESPACE]   (pods stop, the definition stays)",
+    "resume": "/krayne resume NAME [-n NAMESPACE]",
+    "extend": "/krayne extend NAME [-n NAMESPACE]   (adds the default TTL to its expiry)",
     "manifest": "/krayne manifest NAME [create flags]   (shows the YAML, creates nothing)",
 }
 ALIASES = {"get": "describe", "status": "describe", "ls": "list", "rm": "delete"}
@@ -50,6 +55,8 @@ HELP_TEXT = """\
 • `/krayne create NAME --gpus 2 --gpu-type nvidia-l4 --image rayproject/ray:2.60.0-py312-gpu`
 • `/krayne list` (`--mine`, `--all`) · `/krayne describe NAME` · `/krayne delete NAME`
 • `/krayne scale NAME --workers 8` — change the number of workers
+• `/krayne create NAME --ttl 8h` — expires in 8 hours (`/krayne extend NAME` adds time)
+• `/krayne suspend NAME` · `/krayne resume NAME` — stop the pods, keep the cluster
 • `/krayne manifest NAME [create flags]` — show the RayCluster YAML without creating anything
 Add `-n NAMESPACE` to work in another namespace; `/krayne help COMMAND` lists every flag.\
 """
@@ -113,10 +120,33 @@ class DeleteCommand:
     namespace: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class SuspendCommand:
+    name: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeCommand:
+    name: str
+    namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendCommand:
+    name: str
+    namespace: str | None = None
+
+
 Command = (
     HelpCommand | CreateCommand | ManifestCommand | ListCommand | DescribeCommand | ScaleCommand
-    | DeleteCommand
+    | DeleteCommand | SuspendCommand | ResumeCommand | ExtendCommand
 )  # fmt: skip
+_BY_NAME: dict[str, type[SuspendCommand | ResumeCommand | ExtendCommand]] = {
+    "suspend": SuspendCommand,
+    "resume": ResumeCommand,
+    "extend": ExtendCommand,
+}
 
 
 # ---- Slack text → words ------------------------------------------------------------------------
@@ -164,6 +194,7 @@ _CREATE_FLAGS: dict[str, _Flag] = {
     **_flags("notebook", "bool", "", "--no-notebook", value=False),
     **_flags("code_server", "bool", "", "--no-code-server", value=False),
     **_flags("ssh", "bool", "", "--no-ssh", value=False),
+    **_flags("ttl", "text", "8h", "--ttl"),
     **_NAME_FLAGS,
 }
 _FILE_FLAGS = _flags("file", "text", "cluster.yaml", "-f", "--file")
@@ -312,6 +343,10 @@ def _command(command: str, rest: list[str]) -> Command:
         return DeleteCommand(name, values.get("namespace"))
     if command == "scale":
         return _scale(rest)
+    if command in _BY_NAME:
+        positionals, values = _parse(rest, _NAME_FLAGS, command)
+        name = _checked_name(_one_name(positionals, command, "my-cluster"), command)
+        return _BY_NAME[command](name, values.get("namespace"))
     raise UsageError(_unknown_command(command), usage=USAGE["help"])
 
 
@@ -353,6 +388,11 @@ def parse_create_args(
     if positionals or name_required:
         name = _one_name(positionals, command, "my-cluster --gpus 1")
     namespace = values.pop("namespace", None)
+    if values.get("ttl") is not None:
+        try:
+            parse_duration(values["ttl"])
+        except ValueError as err:
+            raise UsageError(f"`--ttl`: {err}.", usage=USAGE[command]) from None
     return name, namespace, CreateOptions(**values)
 
 

@@ -36,10 +36,13 @@ from bot.grammar import (
     CreateCommand,
     DeleteCommand,
     DescribeCommand,
+    ExtendCommand,
     HelpCommand,
     ListCommand,
     ManifestCommand,
+    ResumeCommand,
     ScaleCommand,
+    SuspendCommand,
     UsageError,
     parse_command,
 )
@@ -57,6 +60,7 @@ ButtonWork = Callable[[Commands, Invocation, str, str, Respond], Coroutine[Any, 
 COMMAND_NAMES: dict[type, str] = {
     CreateCommand: "create", ManifestCommand: "manifest", ListCommand: "list",
     DescribeCommand: "describe", ScaleCommand: "scale", DeleteCommand: "delete",
+    SuspendCommand: "suspend", ResumeCommand: "resume", ExtendCommand: "extend",
 }  # fmt: skip
 ANY = re.compile(r".*", re.DOTALL)
 ANY_COMMAND = re.compile(r"^/.+")
@@ -141,7 +145,8 @@ async def on_command(
                 return
             if isinstance(cmd, CreateCommand):
                 await ack(text=msg.ack_create(cmd.name), response_type="ephemeral")
-                deps.run(commands.create(config, inv, respond), what=what, respond=respond)
+                work = commands.create(config, inv, respond, ttl=cmd.options.ttl)
+                deps.run(work, what=what, respond=respond)
             else:
                 await ack(text=msg.ack_manifest(cmd.name), response_type="ephemeral")
                 deps.run(commands.manifest(config, inv, respond), what=what, respond=respond)
@@ -168,6 +173,18 @@ async def on_command(
         case DeleteCommand(name=name, namespace=namespace):
             await ack(text=msg.ack_describe(name), response_type="ephemeral")
             deps.run(commands.ask_delete(name, namespace, inv, respond), what="delete",
+                     respond=respond)  # fmt: skip
+        case SuspendCommand(name=name, namespace=namespace):
+            await ack(text=msg.ack_hygiene("Suspending", name), response_type="ephemeral")
+            deps.run(commands.suspend(name, namespace, inv, respond), what="suspend",
+                     respond=respond)  # fmt: skip
+        case ResumeCommand(name=name, namespace=namespace):
+            await ack(text=msg.ack_hygiene("Resuming", name), response_type="ephemeral")
+            deps.run(commands.resume(name, namespace, inv, respond), what="resume",
+                     respond=respond)  # fmt: skip
+        case ExtendCommand(name=name, namespace=namespace):
+            await ack(text=msg.ack_hygiene("Extending", name), response_type="ephemeral")
+            deps.run(commands.extend(name, namespace, inv, respond), what="extend",
                      respond=respond)  # fmt: skip
         case _:
             await ack(text=msg.usage_error("Unknown command.", None), response_type="ephemeral")
@@ -202,6 +219,10 @@ BUTTONS: dict[str, Button] = {
     blocks.DELETE_CANCEL: Button("delete_cancel", "delete", _cancel_delete),
     blocks.SCALE_UP: Button("scale_up", "scale", partial(_scale_by, +1)),
     blocks.SCALE_DOWN: Button("scale_down", "scale", partial(_scale_by, -1)),
+    blocks.TTL_EXTEND: Button("ttl_extend", "extend",
+                              lambda c, inv, ns, name, out: c.extend(name, ns, inv, out)),
+    blocks.RESUME: Button("resume", "resume",
+                          lambda c, inv, ns, name, out: c.resume(name, ns, inv, out)),
 }  # fmt: skip
 
 

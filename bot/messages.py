@@ -228,9 +228,17 @@ def scaled_ephemeral(name: str, what: str) -> str:
     return f"Scaled `{name}` {what}"
 
 
+TTL_DELETER = "ttl"
+"""``krayne.io/deleted-by`` of a cluster the bot deleted because its TTL ran out."""
+
+
+def _deleter(user: str | None) -> str:
+    return "its TTL (it stayed suspended past its grace)" if user == TTL_DELETER else mention(user)
+
+
 def deleted_by(user: str | None) -> str:
     """The card's last word on a cluster deleted from Slack."""
-    return f":wastebasket: Deleted by {mention(user)}."
+    return f":wastebasket: Deleted by {_deleter(user)}."
 
 
 def deleted_outside() -> str:
@@ -243,7 +251,7 @@ def deleting_by(user: str) -> str:
 
 def deleted_reply(user: str | None, *, gpus: int) -> str:
     """The thread's reply once the last pod is gone (not before: until then they hold GPUs)."""
-    who = f"Deleted by {mention(user)}" if user else "Deleted outside Slack"
+    who = f"Deleted by {_deleter(user)}" if user else "Deleted outside Slack"
     freed = f" — {plural(gpus, 'GPU')} freed" if gpus else ""
     return f":wastebasket: {who}{freed}; all its pods are gone."
 
@@ -327,3 +335,63 @@ HOME_TEAM = "*The team's clusters*"
 HOME_NONE_MINE = "You have no clusters. Type `/krayne create NAME` in any channel."
 HOME_NONE_TEAM = "Nobody else has a cluster right now."
 HOME_UNAVAILABLE = "Kubernetes is not reachable right now; this view will refresh when it is."
+
+
+# --- cluster hygiene (TTL, suspend, resume) -----------------------------------------------------
+
+
+def ttl_reminder(owner: str | None, name: str, *, left: str, extend: str) -> str:
+    return (
+        f":alarm_clock: {mention(owner)} `{name}` expires in {left}: then it is suspended (its "
+        f"pods stop, its definition stays). *Extend* adds {extend}; *Delete now* frees it."
+    )
+
+
+def ttl_suspended(name: str, *, delete_after: str) -> str:
+    return (
+        f":double_vertical_bar: `{name}` reached its TTL and was suspended: its pods are gone, "
+        f"its definition stays. `/krayne resume {name}` brings it back; otherwise it is deleted "
+        f"in {delete_after}."
+    )
+
+
+def ttl_extended(user: str, name: str, *, left: str) -> str:
+    return f":alarm_clock: {mention(user)} extended `{name}`: it now expires in {left}."
+
+
+def ttl_extended_ephemeral(name: str, *, left: str) -> str:
+    return f"Extended `{name}`: it now expires in {left}."
+
+
+def no_ttl(name: str) -> str:
+    return f"`{name}` has no TTL: it never expires, so there is nothing to extend."
+
+
+def suspended_by(user: str, name: str) -> str:
+    return (
+        f":double_vertical_bar: {mention(user)} suspended `{name}`: its pods stop, its "
+        f"definition stays. `/krayne resume {name}` brings it back."
+    )
+
+
+def resumed_by(user: str, name: str, *, left: str | None) -> str:
+    expiry = f"; it now expires in {left}" if left else ""
+    return f":arrow_forward: {mention(user)} resumed `{name}`{expiry}."
+
+
+def already(name: str, state: str) -> str:
+    return f"`{name}` is already {state}."
+
+
+def time_left(left: str | None, *, suspended: bool) -> str:
+    if left is None:
+        return "—"
+    return f"suspended, deleted in {left}" if suspended else left
+
+
+def ttl_refused(problem: str) -> str:
+    return f"Nothing was created: {problem}. Pick a `--ttl` within those bounds."
+
+
+def ack_hygiene(doing: str, name: str) -> str:
+    return f":hourglass_flowing_sand: {doing} `{name}`…"

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import UserNames, build_app, build_web_client, web_sender
 from bot.commands import Commands
 from bot.home import HomeTabs
+from bot.hygiene import Hygiene
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
@@ -156,6 +157,9 @@ class BotRuntime:
             user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
             policy=lambda: self.policy.current,
         )  # fmt: skip
+        hygiene = Hygiene(
+            watcher=watcher, client=kube, outbox=self.outbox, policy=lambda: self.policy.current
+        )
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,
             metrics=self.metrics, home=home,
@@ -169,6 +173,7 @@ class BotRuntime:
                 tg.create_task(readiness.run(), name="readiness"),
                 tg.create_task(home.run(), name="app-home"),
                 tg.create_task(self.policy.run(), name="policy-file"),
+                tg.create_task(hygiene.run(), name="hygiene"),
             ]
             if self._http:
                 web_app = http_application(self.app, not_ready=self.not_ready, metrics=self.metrics)

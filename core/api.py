@@ -362,3 +362,20 @@ async def annotate_cluster(
         return
     patch = {"metadata": {"annotations": dict(annotations)}}
     await client.patch_raycluster(name, namespace, patch, patch_type="merge")
+
+
+async def set_suspended(
+    name: str,
+    namespace: str,
+    suspended: bool,
+    *,
+    annotations: dict[str, str | None] | None = None,
+    client: KubeClient,
+) -> ClusterSummary:
+    """Suspend (KubeRay deletes every pod and keeps the definition, ``spec.suspend: true``) or
+    resume a cluster, with the bot's bookkeeping annotations in the same merge patch."""
+    patch: dict[str, Any] = {"spec": {"suspend": suspended}}
+    if annotations:
+        patch["metadata"] = {"annotations": dict(annotations)}
+    await client.patch_raycluster(name, namespace, patch, patch_type="merge")
+    return await get_cluster(name, namespace, client=client)

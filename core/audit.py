@@ -23,7 +23,14 @@ from core.kube import KubeClient, Obj
 log = logging.getLogger("krayne.audit")
 COMPONENT = "krayne-bot"
 COMMAND_LIMIT = 300  # characters of the typed command kept: enough to see what was asked
-REASONS = {"create": "SlackCreate", "scale": "SlackScale", "delete": "SlackDelete"}
+REASONS = {
+    "create": "SlackCreate",
+    "scale": "SlackScale",
+    "delete": "SlackDelete",
+    "suspend": "SlackSuspend",
+    "resume": "SlackResume",
+    "extend": "SlackExtend",
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,6 +83,7 @@ class ClusterSummary:
     gpus: int  # total GPUs requested by the desired workers (+ head)
     slack: SlackRef | None
     annotations: dict[str, str] = field(default_factory=dict)
+    expires: datetime | None = None  # when its TTL runs out (krayne.io/expires-at)
     managed: bool = True  # made by krayne (app.kubernetes.io/managed-by=krayne)
 
 
@@ -136,6 +137,7 @@ def summary_from(
         gpus=view.total_gpus,
         slack=state.slack,
         annotations=dict(view.annotations),
+        expires=state.expires,
         managed=view.labels.get(MANAGED_BY[0]) == MANAGED_BY[1],
     )
 

@@ -304,8 +304,7 @@ DELETING_PODS = "The cluster is being deleted; {pods} still shutting down."
 SUSPENDED = "The cluster is suspended: all its pods are stopped."
 SUSPENDING = "The cluster is suspending; {pods} still shutting down."
 SUSPENDED_HINT = (
-    "Resume it with `kubectl patch raycluster {name} -n {namespace} --type merge "
-    '-p \'{{"spec":{{"suspend":false}}}}\'`, or delete it with `/krayne delete {name}`.'
+    "Resume it with `/krayne resume {name}`, or delete it with `/krayne delete {name}`."
 )
 CREATING = "Waiting for KubeRay to create the head pod."
 CREATING_HEAD_GONE = "The head pod is gone; waiting for KubeRay to create a new one."

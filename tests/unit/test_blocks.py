@@ -118,7 +118,17 @@ def test_cluster_table_shows_owner_status_workers_gpus_and_age() -> None:
     table = rendered[1]["text"]["text"]  # type: ignore[index]
     header, row = table.strip("`").splitlines()
     assert header.split() == list(blocks.LIST_COLUMNS)
-    assert row.split() == ["c0", "team-a", "ana", "ready", "1/2", "1", "1h"]
+    assert row.split() == ["c0", "team-a", "ana", "ready", "1/2", "1", "1h", "-"]
+
+
+@pytest.mark.parametrize(
+    ("expires", "cell"),
+    [(None, "-"), (NOW + timedelta(hours=2, minutes=5), "in 2h 5m"), (NOW, "expired")],
+)
+def test_the_list_shows_the_time_left_before_a_ttl_runs_out(
+    expires: datetime | None, cell: str
+) -> None:
+    assert blocks.expires_cell(expires, NOW) == cell
 
 
 @pytest.mark.parametrize(("groups", "events", "text"), [(1, 0, "m"), (40, 10, LONG)])

@@ -16,10 +16,13 @@ from bot.grammar import (
     CreateOptions,
     DeleteCommand,
     DescribeCommand,
+    ExtendCommand,
     HelpCommand,
     ListCommand,
     ManifestCommand,
+    ResumeCommand,
     ScaleCommand,
+    SuspendCommand,
     UsageError,
     config_for,
     normalize_slack_text,
@@ -182,7 +185,10 @@ ONE_LINE: list[tuple[str, str]] = [
     ("create demo --gpu 1", "has no option `--gpu`: did you mean `--gpus`?"),
     ("create demo --turbo", "has no option `--turbo`: see `/krayne help create`"),
     ("creat demo", "Unknown command `creat`. Did you mean `create`?"),
-    ("launch demo", "Commands: `create`, `list`, `describe`, `scale`, `delete`, `manifest`"),
+    ("launch demo", "Commands: `create`, `list`, `describe`, `scale`, `delete`, `suspend`,"),
+    ("create demo --ttl forever", "`--ttl`: 'forever' is not a duration: use a duration such as"),
+    ("suspend", "`/krayne suspend` needs a cluster name"),
+    ("resume a b", "Unexpected `b` after the cluster name"),
     ("create demo --gpus", "`--gpus` needs a value, e.g. `--gpus 1`"),
     ("create demo --gpus --workers 2", "`--gpus` needs a value"),
     ("create demo --gpus 1 --gpus-per-worker 2", "is given twice"),
@@ -268,7 +274,10 @@ def test_the_same_problems_from_yaml_give_one_line(
 
 def test_help_text_has_examples_and_every_command_has_a_usage_line() -> None:
     assert "/krayne create NAME --gpus 1" in HELP_TEXT
-    assert set(USAGE) == {"help", "create", "list", "describe", "scale", "delete", "manifest"}
+    assert set(USAGE) == {
+        "help", "create", "list", "describe", "scale", "delete", "suspend", "resume", "extend",
+        "manifest",
+    }  # fmt: skip
     assert all(line.startswith("/krayne ") and "\n" not in line for line in USAGE.values())
 
 
@@ -299,3 +308,20 @@ WORDS = st.sampled_from(
 @given(st.lists(WORDS, max_size=8))
 def test_arbitrary_flag_soup_only_ever_raises_usage_or_config_errors(words: list[str]) -> None:
     _parse_and_configure(" ".join(words))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("suspend demo", SuspendCommand("demo")),
+        ("resume demo -n ml", ResumeCommand("demo", "ml")),
+        ("extend demo", ExtendCommand("demo")),
+    ],
+)
+def test_hygiene_commands_name_one_cluster(text: str, expected: object) -> None:
+    assert parse_command(text) == expected
+
+
+def test_create_takes_a_ttl_as_people_write_durations() -> None:
+    cmd = parse_command("create demo --ttl 1h30m")
+    assert isinstance(cmd, CreateCommand) and cmd.options.ttl == "1h30m"

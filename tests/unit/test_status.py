@@ -112,7 +112,7 @@ CASES = [
         [],
         Phase.SUSPENDED,
         ("suspended: all its pods are stopped",),
-        hint='"suspend":false',
+        hint="/krayne resume demo",
         counts=(0, 1, False),
     ),
     Case(
