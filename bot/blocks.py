@@ -206,6 +206,16 @@ def ttl_reminder(text: str, namespace: str, name: str) -> Blocks:
     return _finish([_section(text), ActionsBlock(elements=buttons)])
 
 
+def suspended_note(text: str, namespace: str, name: str) -> Blocks:
+    """A thread note that the cluster was suspended, with Resume and Delete."""
+    ref = ref_value(namespace, name)
+    buttons = [
+        _button("Resume", RESUME, ref, style="primary"),
+        _button("Delete", DELETE, ref, style="danger"),
+    ]
+    return _finish([_section(text), ActionsBlock(elements=buttons)])
+
+
 def text_blocks(text: str) -> Blocks:
     """Plain mrkdwn split into sections of at most 3000 characters (e.g. help, long errors)."""
     chunks: list[str] = []

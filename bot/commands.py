@@ -392,7 +392,8 @@ class Commands:
         await self.gate.audit(action, inv, name, ns, "ok")
         text = msg.suspended_by(inv.user, name) if suspended else msg.resumed_by(
             inv.user, name, left=left)  # fmt: skip
-        self._thread_note(after, text)
+        rendered = blocks.suspended_note(text, ns, name) if suspended else None
+        self._thread_note(after, text, rendered)
         await respond(text=text, response_type="ephemeral")
 
     async def extend(self, name: str, namespace: str | None, inv: Invocation,
@@ -416,7 +417,9 @@ class Commands:
         self._thread_note(summary, msg.ttl_extended(inv.user, name, left=left))
         await respond(text=msg.ttl_extended_ephemeral(name, left=left), response_type="ephemeral")
 
-    def _thread_note(self, summary: ClusterSummary, text: str) -> None:
+    def _thread_note(
+        self, summary: ClusterSummary, text: str, rendered: blocks.Blocks | None = None
+    ) -> None:
         ref = summary.slack
         if ref is None or not ref.thread_ts:
             return
@@ -424,7 +427,7 @@ class Commands:
             ref.channel,
             "chat.postMessage",
             {"channel": ref.channel, "thread_ts": ref.thread_ts, "text": text,
-             "blocks": blocks.thread_reply(text)},
+             "blocks": rendered or blocks.thread_reply(text)},
         )  # fmt: skip
 
 

@@ -120,7 +120,7 @@ class Hygiene:
                 annotations=state_patch(ttl_suspended_at=self._clock()), client=self._client,
             )  # fmt: skip
             text = msg.ttl_suspended(name, delete_after=format_duration(ttl.delete_after_suspend))
-            self._say(state, text, blocks.thread_reply(text))
+            self._say(state, text, blocks.suspended_note(text, namespace, name))
         elif step.step is Step.DELETE:
             await api.annotate_cluster(
                 name, namespace, state_patch(deleted_by=msg.TTL_DELETER), client=self._client
