@@ -122,7 +122,9 @@ def age(created: datetime | None, now: datetime) -> str:
 # --- status card and thread replies -------------------------------------------------------------
 
 
-def cluster_buttons(namespace: str, name: str, *, scale: bool = True) -> ActionsBlock:
+def cluster_buttons(
+    namespace: str, name: str, *, scale: bool = True, extend: bool = False
+) -> ActionsBlock:
     ref = ref_value(namespace, name)
     elements = [_button("Describe", DESCRIBE, ref)]
     if scale:
@@ -130,6 +132,8 @@ def cluster_buttons(namespace: str, name: str, *, scale: bool = True) -> Actions
             _button("Add worker", SCALE_UP, ref),
             _button("Remove worker", SCALE_DOWN, ref),
         ]
+    if extend:
+        elements.append(_button("Extend", TTL_EXTEND, ref))
     elements.append(_button("Delete", DELETE, ref, style="danger"))
     return ActionsBlock(elements=elements)
 
@@ -405,6 +409,7 @@ def _home_rows(clusters: Sequence[ClusterSummary], now: datetime, limit: int) ->
                 f"*{c.name}* (`{c.namespace}`) {msg.phase_label(c.status.phase)} · "
                 f"{c.ready_workers}/{c.desired_workers} workers · {c.gpus} GPU · "
                 f"{age(c.created_at, now)} · {msg.mention(c.owner)}"
+                + (f" · expires {expires_cell(c.expires, now)}" if c.expires else "")
             )
         )
     if len(clusters) > limit:
@@ -430,7 +435,7 @@ def app_home(
             blocks.append(_context(msg.HOME_NONE_MINE))
         for c in mine[:15]:
             blocks += _home_rows([c], now, 1)
-            blocks.append(cluster_buttons(c.namespace, c.name))
+            blocks.append(cluster_buttons(c.namespace, c.name, extend=c.expires is not None))
         if len(mine) > 15:
             blocks.append(_context(msg.more_rows(len(mine) - 15)))
         blocks += [DividerBlock(), _section(msg.HOME_TEAM)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -189,3 +191,15 @@ def test_app_home_when_kubernetes_is_unreachable() -> None:
 )
 def test_age_is_short(seconds: int, expected: str) -> None:
     assert blocks.age(NOW - timedelta(seconds=seconds), NOW) == expected
+
+
+def test_app_home_shows_my_clusters_expiry_with_an_extend_button() -> None:
+    mine = dataclasses.replace(_summary(owner="U1"), expires=NOW + timedelta(hours=3))
+    view = blocks.app_home("U1", [mine, _summary(1, owner="U1")], now=NOW)
+    text = json.dumps(view)
+    assert "expires in 3h" in text
+    extends = [
+        e for b in view["blocks"] if b["type"] == "actions" for e in b["elements"]
+        if e["action_id"] == blocks.TTL_EXTEND
+    ]  # fmt: skip
+    assert [e["value"] for e in extends] == [blocks.ref_value("team-a", "c0")]
