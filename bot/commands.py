@@ -385,9 +385,10 @@ class Commands:
         left = None
         if not suspended and expires is not None:
             now = datetime.now(UTC)
-            renewed = ttl.extended(now, now)
-            notes |= state_patch(expires=renewed)
-            left = format_duration(renewed - now)
+            if expires <= now + ttl.remind_before:  # expired, or about to: a fresh TTL
+                expires = ttl.extended(now, now)
+                notes |= state_patch(expires=expires)
+            left = format_duration(expires - now)
         after = await api.set_suspended(name, ns, suspended, annotations=notes, client=self.kube)
         await self.gate.audit(action, inv, name, ns, "ok")
         text = msg.suspended_by(inv.user, name) if suspended else msg.resumed_by(

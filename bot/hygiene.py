@@ -53,6 +53,8 @@ class Hygiene:
         self._outbox = outbox
         self._policy = policy
         self._clock = clock
+        # Steps taken whose annotation the watcher's copy may not show yet: never take twice.
+        self._taken: dict[tuple[str, str, str], Due] = {}
 
     async def run(self) -> None:
         async with self._watcher.subscribe() as changes:
@@ -70,7 +72,10 @@ class Hygiene:
         """Take every step that is due; how long until the next one (at most IDLE_RECHECK)."""
         now = self._clock()
         wait = IDLE_RECHECK
-        for change in self._watcher.snapshot():
+        snapshot = self._watcher.snapshot()
+        live = {(c.uid, c.namespace, c.name) for c in snapshot}
+        self._taken = {k: v for k, v in self._taken.items() if k in live}
+        for change in snapshot:
             if change.deleted or change.raycluster is None:
                 continue
             view = RayClusterView.parse(change.raycluster)
@@ -82,11 +87,16 @@ class Hygiene:
             if step.at > now:
                 wait = min(wait, step.at - now)
                 continue
+            key = (view.uid, view.namespace, view.name)
+            if self._taken.get(key) == step:
+                continue
+            self._taken[key] = step
             try:
                 await self.take(step, view)
             except ClusterNotFoundError:
                 continue
             except KrayneError as err:
+                del self._taken[key]  # not taken after all: try again
                 log.warning("hygiene: %s %s/%s failed: %s", step.step, view.namespace,
                             view.name, err.message)  # fmt: skip
                 wait = min(wait, timedelta(seconds=5))

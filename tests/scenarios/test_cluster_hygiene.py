@@ -38,7 +38,7 @@ def bot_extra(tmp_path: Path) -> dict[str, object]:
 
 
 def reminders(double: SlackDouble, card: Message) -> list[Message]:
-    return [r for r in double.thread(CHANNEL, card.ts) if "expires in" in all_text(r)]
+    return [r for r in double.thread(CHANNEL, card.ts) if "then it is suspended" in all_text(r)]
 
 
 async def test_a_short_ttl_reminds_extends_then_suspends_and_finally_deletes(
@@ -61,6 +61,7 @@ async def test_a_short_ttl_reminds_extends_then_suspends_and_finally_deletes(
         return all(c["metadata"]["name"] != "brief" for c in await rayclusters(sandbox, namespace))
 
     assert await gone()
+    assert len(reminders(double, card)) == 2  # one per expiry, never repeated
 
 
 async def test_suspend_and_resume_by_command_and_by_button(
