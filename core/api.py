@@ -111,12 +111,17 @@ def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return next((e for e in leaves if isinstance(e, KrayneError)), leaves[0])
 
 
-def _service_tokens(config: ClusterConfig) -> dict[str, str]:
-    """Random credentials for the services that must never run open (DESIGN §3)."""
+def _service_tokens(config: ClusterConfig) -> dict[str, str] | None:
+    """Random credentials for the services that must never run open (DESIGN §3); ``None`` when
+    no service reads the services Secret. ssh needs the Secret too (its authorized keys are
+    added there later), so that the name can never resolve to a Secret someone else planted."""
+    services = config.services
+    if not (services.notebook or services.code_server or services.ssh):
+        return None
     tokens: dict[str, str] = {}
-    if config.services.notebook:
+    if services.notebook:
         tokens[NOTEBOOK_TOKEN_KEY] = secrets.token_urlsafe(24)
-    if config.services.code_server:
+    if services.code_server:
         tokens[CODE_SERVER_PASSWORD_KEY] = secrets.token_urlsafe(24)
     return tokens
 
@@ -143,9 +148,12 @@ async def _discard_secret(client: KubeClient, name: str, namespace: str) -> None
         log.warning("could not delete Secret %s/%s: %s", namespace, name, err)
 
 
-async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret_name: str) -> None:
-    """Make the RayCluster own its services Secret, so deleting the cluster deletes it."""
+async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret: Obj) -> None:
+    """Make the RayCluster own the services Secret this call created, so deleting the cluster
+    deletes it. The patch carries the Secret's resourceVersion: if the object changed since we
+    created it, it is no longer ours to touch and the patch is refused (409)."""
     meta = raycluster.get("metadata") or {}
+    secret_meta = secret.get("metadata") or {}
     if not meta.get("uid"):
         return
     owner_ref = {
@@ -154,12 +162,28 @@ async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret_name: str)
         "name": meta["name"],
         "uid": meta["uid"],
     }
+    patch: Obj = {"metadata": {"ownerReferences": [owner_ref]}}
+    if secret_meta.get("resourceVersion"):
+        patch["metadata"]["resourceVersion"] = secret_meta["resourceVersion"]
     try:
-        await client.patch_secret(
-            secret_name, meta["namespace"], {"metadata": {"ownerReferences": [owner_ref]}}
-        )
+        await client.patch_secret(str(secret_meta.get("name")), meta["namespace"], patch)
     except KrayneError as err:  # the cluster works; only garbage collection of the Secret is lost
-        log.warning("could not set the owner of Secret %s: %s", secret_name, err)
+        log.warning("could not set the owner of Secret %s: %s", secret_meta.get("name"), err)
+
+
+def _secret_in_the_way(secret_name: str, namespace: str) -> AlreadyExists:
+    """The refusal when ``<name>-services`` exists but no cluster of that name does: it is not
+    ours (or a leftover of a create that died), and krayne never adopts or changes it."""
+    return AlreadyExists(
+        f"A Secret `{secret_name}` already exists in namespace `{namespace}` and krayne did not"
+        " create it for this cluster, so it was left alone and nothing was created.",
+        hint=(
+            "Pick another cluster name. If the Secret is a leftover you no longer need, delete it"
+            f" (`kubectl delete secret {secret_name} -n {namespace}`) and try again."
+        ),
+        status=409,
+        reason="AlreadyExists",
+    )
 
 
 async def create_cluster(
@@ -174,8 +198,8 @@ async def create_cluster(
     python_tag: str = DEFAULT_PYTHON_TAG,
     gpu_type_label: str = GPU_TYPE_LABEL,
 ) -> ClusterSummary:
-    """Create the services Secret (if a service needs a token), then the RayCluster; a refused
-    RayCluster leaves nothing behind. ``wait=True`` returns once it is ready (or raises)."""
+    """Create the services Secret (if a service reads it), then the RayCluster; a refused
+    RayCluster leaves nothing behind, and an existing Secret of that name is never touched. ``wait=True`` returns once it is ready (or raises)."""
     name, namespace = config.name, config.namespace
     body = build_raycluster(
         config, ray_version=ray_version, python_tag=python_tag, owner=owner,
@@ -183,23 +207,23 @@ async def create_cluster(
     )  # fmt: skip
     tokens = _service_tokens(config)
     secret_name = services_secret_name(name)
-    created_secret = False
-    if tokens:
+    created_secret: Obj | None = None
+    if tokens is not None:
         try:
-            await client.create_secret(_secret_body(config, tokens, owner))
-            created_secret = True
+            created_secret = await client.create_secret(_secret_body(config, tokens, owner))
         except AlreadyExists:
-            # A Secret of that name exists: either the cluster does too, or a previous create
-            # died between the two writes and its Secret is reused as it is.
+            # Either the cluster exists (and the Secret is its own), or the Secret belongs to
+            # someone else: never adopt, change or mount it (issue 12, hole 1).
             await _raise_if_cluster_exists(client, name, namespace)
+            raise _secret_in_the_way(secret_name, namespace) from None
     try:
         created = await client.create_raycluster(body)
     except BaseException as err:
-        if created_secret and await _surely_absent(client, name, namespace, err):
+        if created_secret is not None and await _surely_absent(client, name, namespace, err):
             await _discard_secret(client, secret_name, namespace)
         raise
-    if tokens:
-        await _hand_secret_to(client, created, secret_name)
+    if created_secret is not None:
+        await _hand_secret_to(client, created, created_secret)
     if wait:
         await wait_until_ready(name, namespace, client=client, timeout=timeout)
         return await get_cluster(name, namespace, client=client)
@@ -209,7 +233,7 @@ async def create_cluster(
 async def _surely_absent(client: KubeClient, name: str, namespace: str, err: BaseException) -> bool:
     """After a failed create: is it certain no RayCluster was made? An API refusal says so; after
     a timeout, a lost connection or a cancellation the request may have landed, so look. When
-    in doubt the Secret stays — a later create of that name reuses it."""
+    in doubt the Secret stays; a later create of that name then says how to remove it."""
     if isinstance(err, KrayneError) and not isinstance(err, KubeConnectionError):
         return True
     try:
