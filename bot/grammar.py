@@ -178,7 +178,7 @@ _SCALE_FLAGS = {
     **_flags("max_workers", "int", "8", "--max", "--max-workers", "--max-replicas"),
     **_NAME_FLAGS,
 }
-_INT = re.compile(r"^[+-]?[0-9]+$")
+_INT = re.compile(r"[+-]?[0-9]+")
 
 
 def _parse(
@@ -193,7 +193,7 @@ def _parse(
     while index < len(words):
         word = words[index]
         index += 1
-        if not word.startswith("-") or len(word) == 1 or _INT.match(word):
+        if not word.startswith("-") or len(word) == 1 or _INT.fullmatch(word):
             if word:  # an empty quoted word ("" or '') says nothing
                 positionals.append(word)
             continue
@@ -224,7 +224,7 @@ def _parse(
 
 def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
     if spec.kind == "int":
-        if not _INT.match(value.strip()):
+        if not _INT.fullmatch(value.strip()):
             raise UsageError(
                 f"`{name}` needs a whole number, e.g. `{spec.example}` (got `{value}`).",
                 usage=usage,

@@ -44,16 +44,16 @@ MAX_MEMORY = Decimal(2**50)  # 1Pi
 MIN_CPUS = Decimal("0.001")  # Kubernetes resolves CPU to millicores
 MIN_MEMORY = Decimal(2**20)  # below 1Mi the unit was forgotten (`--memory 4` is 4 bytes)
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 # distribution/reference, simplified: [registry[:port]/]path[:tag][@digest]
 _IMAGE = re.compile(
-    r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"(?::[0-9]+)?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?"
-    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
 )
 
 
@@ -122,7 +122,7 @@ def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int) 
     def check(value: Any) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
+        if not isinstance(value, str) or len(value) > limit or not pattern.fullmatch(value):
             raise _problem(f"{field} {_shown(value)!r} is not valid: {rule}")
         return value
 
@@ -135,7 +135,7 @@ def _name(
     def check(value: Any) -> str:
         if value is None or value == "":
             raise _problem(f"{field} is empty: give one, e.g. `{example}`")
-        if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
+        if not isinstance(value, str) or len(value) > limit or not pattern.fullmatch(value):
             raise _problem(
                 f"{field} {_shown(value)!r} is not valid: use lowercase letters, digits and '-',"
                 f" starting with {first} (at most {limit} characters)"
@@ -301,7 +301,7 @@ def _where(
         raw = data.get("worker_groups") if isinstance(data, Mapping) else None
         group = raw[index] if isinstance(raw, list) and index < len(raw) else None
         name = group.get("name", "worker") if isinstance(group, Mapping) else None
-        named = isinstance(name, str) and bool(_DNS1123.match(name)) and field != "name"
+        named = isinstance(name, str) and bool(_DNS1123.fullmatch(name)) and field != "name"
         label = f"worker group {name!r}" if named else f"worker group #{index + 1}"
         return f"{label}: ", WorkerGroupConfig if len(loc) <= 3 else None
     return "", ClusterConfig if len(loc) == 1 else None
