@@ -96,6 +96,12 @@ def krayne_error(message: str, hint: str | None, usage: str | None = None) -> st
     return text
 
 
+OTHER_WORKSPACE = (
+    "Sorry, krayne only takes commands from people in the workspace it is installed in. Ask"
+    " someone there to run it for you."
+)
+
+
 def no_longer_exists(name: str) -> str:
     """A button of a cluster deleted since the message was posted."""
     return (
