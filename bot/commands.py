@@ -25,6 +25,7 @@ from bot import messages as msg
 from bot.facts import CardView, card_view
 from bot.grammar import USAGE, CreateCommand, ManifestCommand, config_for
 from bot.outbox import Outbox
+from bot.redact import redact
 from bot.settings import BotSettings
 from core import api
 from core.api import ClusterSummary
@@ -137,7 +138,7 @@ class Commands:
             )
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
-            await respond(text=msg.thread_not_linked(name, err.message), response_type="ephemeral")
+            await respond(text=msg.thread_not_linked(name, redact(err.message)), response_type="ephemeral")
             return
         if not self.settings.watches(namespace):
             await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")
@@ -320,6 +321,6 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     if isinstance(err, ConfigValidationError):
         problems = "\n".join(f"• {p}" for p in err.problems)
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
-    if isinstance(err, KrayneError):
-        return msg.krayne_error(err.message, err.hint, usage)
+    if isinstance(err, KrayneError):  # the logs keep the API server's address; Slack does not
+        return msg.krayne_error(redact(err.message), err.hint and redact(err.hint), usage)
     return msg.internal_error(f"/krayne {usage_of}" if usage_of else "/krayne")

@@ -6,6 +6,7 @@ traceback can leak into a message by accident.
 
 from __future__ import annotations
 
+from bot.redact import redact
 from core.api import ScaleResult
 from core.status import Phase
 from core.status_reasons import plural
@@ -169,6 +170,7 @@ def created_reply(name: str, owner: str | None, namespace: str) -> str:
 
 
 def phase_reply(name: str, phase: Phase, reason: str) -> str:
+    reason = redact(reason)
     line = f"{PHASE_EMOJI[phase]} `{name}` {PHASE_HEADLINE[phase]} (`{phase.value}`)"
     return f"{line}: {reason}" if reason else line
 
