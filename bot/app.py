@@ -51,7 +51,7 @@ def build_web_client(settings: BotSettings) -> AsyncWebClient:
     )
 
 
-class SigningSecretMissing(KrayneError):
+class SigningSecretMissingError(KrayneError):
     """No usable signing secret: Bolt would verify requests with ``""`` as the key, so anyone
     could forge a request that passes. The bot refuses to start instead."""
 
@@ -70,7 +70,7 @@ def signing_secret(settings: BotSettings) -> str:
         return value
     if settings.socket_mode:
         return secrets.token_hex(32)
-    raise SigningSecretMissing(
+    raise SigningSecretMissingError(
         "SLACK_SIGNING_SECRET is empty or missing: without it anyone could send the bot requests."
     )
 
@@ -85,7 +85,7 @@ def build_app(
     home: HomeTabs | None = None,
 ) -> AsyncApp:
     """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne:
-    its middleware (retries, error guard) around its listeners. ``SigningSecretMissing`` if
+    its middleware (retries, error guard) around its listeners. ``SigningSecretMissingError`` if
     the signing secret is empty (outside Socket Mode)."""
     app = AsyncApp(
         signing_secret=signing_secret(settings),

@@ -138,7 +138,8 @@ class Commands:
             )
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
-            await respond(text=msg.thread_not_linked(name, redact(err.message)), response_type="ephemeral")
+            text = msg.thread_not_linked(name, redact(err.message))
+            await respond(text=text, response_type="ephemeral")
             return
         if not self.settings.watches(namespace):
             await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")

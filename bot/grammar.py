@@ -19,7 +19,7 @@ from typing import Any
 from bot.create_options import CreateOptions, config_for, create_overrides
 from bot.slack_text import normalize_slack_text
 from core.config import MAX_REPLICAS, name_problem, namespace_problem
-from core.errors import KrayneError
+from core.errors import KrayneError, echo
 
 __all__ = [
     "ALIASES", "HELP_TEXT", "USAGE", "Command", "CreateCommand", "CreateOptions", "DeleteCommand",
@@ -179,6 +179,8 @@ _SCALE_FLAGS = {
     **_NAME_FLAGS,
 }
 _INT = re.compile(r"[+-]?[0-9]+")
+MAX_DIGITS = 12
+"""Longer numbers are refused before ``int()`` (which gives up past 4,300 digits)."""
 
 
 def _parse(
@@ -202,11 +204,12 @@ def _parse(
         if spec is None:
             raise UsageError(_unknown_flag(name, flags, command), usage=usage)
         if spec.key in given:
-            raise UsageError(f"`{name}` is given twice: give it once.", usage=usage)
+            raise UsageError(f"`{echo(name)}` is given twice: give it once.", usage=usage)
         given[spec.key] = name
         if spec.kind == "bool":
             if eq:
-                raise UsageError(f"`{name}` takes no value: write just `{name}`.", usage=usage)
+                shown = echo(name)
+                raise UsageError(f"`{shown}` takes no value: write just `{shown}`.", usage=usage)
             values[spec.key] = spec.value
             continue
         if eq:
@@ -226,9 +229,12 @@ def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
     if spec.kind == "int":
         if not _INT.fullmatch(value.strip()):
             raise UsageError(
-                f"`{name}` needs a whole number, e.g. `{spec.example}` (got `{value}`).",
+                f"`{name}` needs a whole number, e.g. `{spec.example}` (got `{echo(value)}`).",
                 usage=usage,
             )
+        if len(value.strip().lstrip("+-")) > MAX_DIGITS:
+            raise UsageError(f"`{name}` is far too large (got `{echo(value.strip())}`).",
+                             usage=usage)  # fmt: skip
         return int(value)
     if spec.kind == "namespace":
         problem = namespace_problem(value)
@@ -242,8 +248,8 @@ def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
 def _unknown_flag(name: str, flags: Mapping[str, _Flag], command: str) -> str:
     close = difflib.get_close_matches(name, list(flags), n=1, cutoff=0.6)
     if close:
-        return f"`/krayne {command}` has no option `{name}`: did you mean `{close[0]}`?"
-    return f"`/krayne {command}` has no option `{name}`: see `/krayne help {command}`."
+        return f"`/krayne {command}` has no option `{echo(name)}`: did you mean `{close[0]}`?"
+    return f"`/krayne {command}` has no option `{echo(name)}`: see `/krayne help {command}`."
 
 
 def _one_name(positionals: list[str], command: str, example: str) -> str:
@@ -254,7 +260,7 @@ def _one_name(positionals: list[str], command: str, example: str) -> str:
             usage=usage,
         )
     if len(positionals) > 1:
-        extra = " ".join(positionals[1:])
+        extra = echo(" ".join(positionals[1:]))
         raise UsageError(
             f"Unexpected `{extra}` after the cluster name: options start with `--`.", usage=usage
         )
@@ -292,8 +298,8 @@ def _command(command: str, rest: list[str]) -> Command:
         positionals, values = _parse(rest, _LIST_FLAGS, command)
         if positionals:
             raise UsageError(
-                f"`/krayne list` takes no name (got `{positionals[0]}`): "
-                f"use `/krayne describe {positionals[0]}` to see one cluster.",
+                f"`/krayne list` takes no name (got `{echo(positionals[0])}`): "
+                f"use `/krayne describe {echo(positionals[0])}` to see one cluster.",
                 usage=USAGE["list"],
             )
         if values.get("namespace") and values.get("all_namespaces"):
@@ -324,7 +330,7 @@ def _unknown_command(command: str) -> str:
     close = difflib.get_close_matches(command, [*known, *ALIASES], n=1, cutoff=0.6)
     hint = f" Did you mean `{ALIASES.get(close[0], close[0])}`?" if close else ""
     listed = ", ".join(f"`{c}`" for c in [*known, "help"])
-    return f"Unknown command `{command}`.{hint} Commands: {listed}."
+    return f"Unknown command `{echo(command)}`.{hint} Commands: {listed}."
 
 
 def parse_create_args(

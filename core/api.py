@@ -199,7 +199,8 @@ async def create_cluster(
     gpu_type_label: str = GPU_TYPE_LABEL,
 ) -> ClusterSummary:
     """Create the services Secret (if a service reads it), then the RayCluster; a refused
-    RayCluster leaves nothing behind, and an existing Secret of that name is never touched. ``wait=True`` returns once it is ready (or raises)."""
+    RayCluster leaves nothing behind, and an existing Secret of that name is never touched.
+    ``wait=True`` returns once it is ready (or raises)."""
     name, namespace = config.name, config.namespace
     body = build_raycluster(
         config, ray_version=ray_version, python_tag=python_tag, owner=owner,

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from core.config_yaml import load_yaml_mapping
-from core.errors import ConfigValidationError
+from core.errors import ConfigValidationError, echo
 from core.quantity import parse_quantity as parse_quantity  # re-exported for manifests
 
 # ---- limits, and why ---------------------------------------------------------------------------
@@ -63,7 +63,8 @@ def _problem(message: str) -> PydanticCustomError:
 
 
 def _shown(value: Any) -> str:
-    return str(value) if isinstance(value, (int, float, str)) else repr(value)
+    """User input in a problem line: clipped, control characters escaped (``core.errors.echo``)."""
+    return echo(value)
 
 
 def _quantity(
@@ -77,7 +78,7 @@ def _quantity(
             amount = parse_quantity(text)
         except ValueError:
             raise _problem(
-                f"{field} {text!r} is not a valid Kubernetes quantity: use a number with an"
+                f"{field} '{echo(text)}' is not a valid Kubernetes quantity: use a number with an"
                 f" optional unit, such as {examples}"
             ) from None
         if amount <= 0:
@@ -123,7 +124,7 @@ def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int) 
         if value is None:
             return None
         if not isinstance(value, str) or len(value) > limit or not pattern.fullmatch(value):
-            raise _problem(f"{field} {_shown(value)!r} is not valid: {rule}")
+            raise _problem(f"{field} '{_shown(value)}' is not valid: {rule}")
         return value
 
     return BeforeValidator(check)
@@ -137,7 +138,7 @@ def _name(
             raise _problem(f"{field} is empty: give one, e.g. `{example}`")
         if not isinstance(value, str) or len(value) > limit or not pattern.fullmatch(value):
             raise _problem(
-                f"{field} {_shown(value)!r} is not valid: use lowercase letters, digits and '-',"
+                f"{field} '{_shown(value)}' is not valid: use lowercase letters, digits and '-',"
                 f" starting with {first} (at most {limit} characters)"
             )
         return value
@@ -321,8 +322,8 @@ def _line(error: Mapping[str, Any], data: Any) -> str:
         where = prefix
         close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
         if close:
-            return f"{where}unknown key {field!r} (did you mean {close[0]!r}?)"
-        return f"{where}unknown key {field!r} (known keys: {', '.join(known)})"
+            return f"{where}unknown key '{echo(field)}' (did you mean {close[0]!r}?)"
+        return f"{where}unknown key '{echo(field)}' (known keys: {', '.join(known)})"
     prefix, _ = _where(loc[:-1], data, field)
     if kind == "missing":
         example = ", e.g. `name: my-cluster`" if loc == ("name",) else ""
@@ -346,6 +347,11 @@ def _problems(err: ValidationError, data: Any) -> list[str]:
 
 
 # ---- layering ---------------------------------------------------------------------------------
+def _index(part: str) -> int:
+    """``part`` of an override path as a list index, or -1 (only ASCII digits, not ``²``)."""
+    return int(part) if re.fullmatch(r"[0-9]{1,6}", part) else -1
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return a copy of ``data`` with dot-notation overrides applied (``None`` values skipped)."""
     result: dict[str, Any] = copy.deepcopy(dict(data))
@@ -358,23 +364,26 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             here = ".".join(parts[: depth + 1])
-            if isinstance(node, list) and part.isdigit() and int(part) <= len(node):
+            if isinstance(node, list) and _index(part) <= len(node):
                 if int(part) == len(node):
                     node.append({})
                 key: Any = int(part)
             elif isinstance(node, dict):
                 key = part
             else:
-                problems.append(f"cannot set {path!r}: {'.'.join(parts[:depth])!r} has no {part!r}")
+                problems.append(f"cannot set '{echo(path)}': '{echo('.'.join(parts[:depth]))}'"
+                                f" has no '{echo(part)}'")  # fmt: skip
                 break
             if last:
                 node[key] = value
             else:
                 if isinstance(node, dict) and key not in node:
-                    node[key] = [] if parts[depth + 1].isdigit() else {}
+                    node[key] = [] if _index(parts[depth + 1]) >= 0 else {}
                 node = node[key]
                 if not isinstance(node, (dict, list)):
-                    problems.append(f"cannot set {path!r}: {here!r} is not a mapping or list")
+                    problems.append(
+                        f"cannot set '{echo(path)}': '{echo(here)}' is not a mapping or list"
+                    )
                     break
     if problems:
         raise ConfigValidationError(problems)

@@ -12,7 +12,7 @@ import asyncio
 import aiohttp
 import pytest
 
-from bot.app import SigningSecretMissing
+from bot.app import SigningSecretMissingError
 from bot.runtime import BotRuntime
 from bot.serve import run_serve
 from bot.settings import BotSettings
@@ -52,7 +52,7 @@ async def test_the_app_is_not_built_without_a_signing_secret(
         }
     )
     runtime = BotRuntime(settings, http=False)
-    with pytest.raises(SigningSecretMissing, match="SLACK_SIGNING_SECRET") as refused:
+    with pytest.raises(SigningSecretMissingError, match="SLACK_SIGNING_SECRET") as refused:
         async with asyncio.timeout(20):
             await runtime.run()
     assert refused.value.hint and "Signing Secret" in refused.value.hint
