@@ -41,7 +41,7 @@ from core.errors import (
 from core.kube import KubeClient
 from core.state import SCALING, Notified, creation_annotations, state_patch
 from core.status import Phase
-from manifests.raycluster import build_raycluster
+from manifests.raycluster import auth_secret_name, build_raycluster
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +127,9 @@ class Commands:
         # The card shows what was asked for from the start: desired workers and the images the
         # pods will run (the manifest is pure, so this is exactly what was submitted).
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
+        if body["spec"].get("authOptions"):  # the cluster exists: say where its Ray token is
+            secret = auth_secret_name(name)
+            await respond(text=msg.ray_token(name, namespace, secret), response_type="ephemeral")
         view = card_view(body, created.status)
         thread_ts = await self._post_card(inv.channel, view)
         if not thread_ts:

@@ -148,6 +148,19 @@ def not_owner(action: str, name: str, owner: str | None) -> str:
     return f":no_entry: Only the owner of `{name}` ({mention(owner)}) may {action} it."
 
 
+def ray_token(name: str, namespace: str, secret: str) -> str:
+    """Told privately to the owner after create: Ray's endpoints want the cluster's token."""
+    return (
+        f":lock: Ray in `{name}` asks for a token (dashboard, Jobs API, Ray client). Anyone who"
+        f" may read Secrets in namespace `{namespace}` can get it:\n"
+        f"```kubectl get secret {secret} -n {namespace} -o jsonpath='{{.data.auth_token}}'"
+        " | base64 -d```\n"
+        f"(or `kubectl ray get token {name} -n {namespace}`). Set `RAY_AUTH_MODE=token` and"
+        " `RAY_AUTH_TOKEN=<token>` before `ray job submit` or `ray.init`; the dashboard asks"
+        " for it once."
+    )
+
+
 def already_exists_not_ours(name: str, namespace: str) -> str:
     return (
         f":warning: Cluster `{name}` already exists in namespace `{namespace}` and belongs to "

@@ -2,14 +2,14 @@
 
 Every function talks to Kubernetes only through ``KubeClient`` and lets only ``KrayneError``s out.
 The result types live in ``core.cluster_info`` (with the pure builders) and are re-exported here;
-the scale rules are in ``core.scaling``; ``wait_until_ready`` is in ``core.waiting``.
+the scale rules are in ``core.scaling``; the Secrets a cluster reads in ``core.cluster_secrets``;
+``wait_until_ready`` is in ``core.waiting``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,15 +27,18 @@ from core.cluster_info import (
     summary_from,
     warning_events,
 )
+from core.cluster_secrets import (
+    create_own_secret,
+    discard_secrets,
+    hand_secret_to,
+    own_secrets,
+    surely_absent,
+)
 from core.config import ClusterConfig
 from core.errors import (
-    AlreadyExists,
-    ClusterAlreadyExistsError,
-    ClusterNotFoundError,
     Conflict,
     ConflictError,
     KrayneError,
-    KubeConnectionError,
 )
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj
 from core.scaling import (
@@ -49,13 +52,10 @@ from core.scaling import (
 from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
-    CODE_SERVER_PASSWORD_KEY,
     DEFAULT_PYTHON_TAG,
     DEFAULT_RAY_VERSION,
     GPU_TYPE_LABEL,
-    NOTEBOOK_TOKEN_KEY,
     build_raycluster,
-    services_secret_name,
 )
 
 __all__ = [
@@ -111,81 +111,6 @@ def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return next((e for e in leaves if isinstance(e, KrayneError)), leaves[0])
 
 
-def _service_tokens(config: ClusterConfig) -> dict[str, str] | None:
-    """Random credentials for the services that must never run open (DESIGN §3); ``None`` when
-    no service reads the services Secret. ssh needs the Secret too (its authorized keys are
-    added there later), so that the name can never resolve to a Secret someone else planted."""
-    services = config.services
-    if not (services.notebook or services.code_server or services.ssh):
-        return None
-    tokens: dict[str, str] = {}
-    if services.notebook:
-        tokens[NOTEBOOK_TOKEN_KEY] = secrets.token_urlsafe(24)
-    if services.code_server:
-        tokens[CODE_SERVER_PASSWORD_KEY] = secrets.token_urlsafe(24)
-    return tokens
-
-
-def _secret_body(config: ClusterConfig, tokens: dict[str, str], owner: str | None) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": services_secret_name(config.name),
-            "namespace": config.namespace,
-            "labels": labels.cluster_labels(config.name, owner),
-        },
-        "stringData": tokens,
-    }
-
-
-async def _discard_secret(client: KubeClient, name: str, namespace: str) -> None:
-    """Best-effort removal of a Secret we created for a RayCluster that does not exist."""
-    try:
-        await client.delete_secret(name, namespace)
-    except KrayneError as err:
-        log.warning("could not delete Secret %s/%s: %s", namespace, name, err)
-
-
-async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret: Obj) -> None:
-    """Make the RayCluster own the services Secret this call created, so deleting the cluster
-    deletes it. The patch carries the Secret's resourceVersion: if the object changed since we
-    created it, it is no longer ours to touch and the patch is refused (409)."""
-    meta = raycluster.get("metadata") or {}
-    secret_meta = secret.get("metadata") or {}
-    if not meta.get("uid"):
-        return
-    owner_ref = {
-        "apiVersion": raycluster.get("apiVersion", "ray.io/v1"),
-        "kind": raycluster.get("kind", "RayCluster"),
-        "name": meta["name"],
-        "uid": meta["uid"],
-    }
-    patch: Obj = {"metadata": {"ownerReferences": [owner_ref]}}
-    if secret_meta.get("resourceVersion"):
-        patch["metadata"]["resourceVersion"] = secret_meta["resourceVersion"]
-    try:
-        await client.patch_secret(str(secret_meta.get("name")), meta["namespace"], patch)
-    except KrayneError as err:  # the cluster works; only garbage collection of the Secret is lost
-        log.warning("could not set the owner of Secret %s: %s", secret_meta.get("name"), err)
-
-
-def _secret_in_the_way(secret_name: str, namespace: str) -> AlreadyExists:
-    """The refusal when ``<name>-services`` exists but no cluster of that name does: it is not
-    ours (or a leftover of a create that died), and krayne never adopts or changes it."""
-    return AlreadyExists(
-        f"A Secret `{secret_name}` already exists in namespace `{namespace}` and krayne did not"
-        " create it for this cluster, so it was left alone and nothing was created.",
-        hint=(
-            "Pick another cluster name. If the Secret is a leftover you no longer need, delete it"
-            f" (`kubectl delete secret {secret_name} -n {namespace}`) and try again."
-        ),
-        status=409,
-        reason="AlreadyExists",
-    )
-
-
 async def create_cluster(
     config: ClusterConfig,
     *,
@@ -198,60 +123,34 @@ async def create_cluster(
     python_tag: str = DEFAULT_PYTHON_TAG,
     gpu_type_label: str = GPU_TYPE_LABEL,
 ) -> ClusterSummary:
-    """Create the services Secret (if a service reads it), then the RayCluster; a refused
-    RayCluster leaves nothing behind, and an existing Secret of that name is never touched.
+    """Create the Secrets the cluster reads (services, Ray token), then the RayCluster; a
+    refused RayCluster leaves nothing behind, and an existing Secret is never touched.
     ``wait=True`` returns once it is ready (or raises)."""
     name, namespace = config.name, config.namespace
     body = build_raycluster(
         config, ray_version=ray_version, python_tag=python_tag, owner=owner,
         annotations=annotations, gpu_type_label=gpu_type_label,
     )  # fmt: skip
-    tokens = _service_tokens(config)
-    secret_name = services_secret_name(name)
-    created_secret: Obj | None = None
-    if tokens is not None:
-        try:
-            created_secret = await client.create_secret(_secret_body(config, tokens, owner))
-        except AlreadyExists:
-            # Either the cluster exists (and the Secret is its own), or the Secret belongs to
-            # someone else: never adopt, change or mount it (issue 12, hole 1).
-            await _raise_if_cluster_exists(client, name, namespace)
-            raise _secret_in_the_way(secret_name, namespace) from None
+    secrets_wanted = own_secrets(config, body, owner)
+    made: list[Obj] = []
+    try:
+        for secret in secrets_wanted:
+            made.append(await create_own_secret(client, secret, name, namespace))
+    except BaseException:
+        await discard_secrets(client, made)  # an earlier Secret of this call: ours to remove
+        raise
     try:
         created = await client.create_raycluster(body)
     except BaseException as err:
-        if created_secret is not None and await _surely_absent(client, name, namespace, err):
-            await _discard_secret(client, secret_name, namespace)
+        if made and await surely_absent(client, name, namespace, err):
+            await discard_secrets(client, made)
         raise
-    if created_secret is not None:
-        await _hand_secret_to(client, created, created_secret)
+    for secret in made:
+        await hand_secret_to(client, created, secret)
     if wait:
         await wait_until_ready(name, namespace, client=client, timeout=timeout)
         return await get_cluster(name, namespace, client=client)
     return summary_from(created, [], [], _now())
-
-
-async def _surely_absent(client: KubeClient, name: str, namespace: str, err: BaseException) -> bool:
-    """After a failed create: is it certain no RayCluster was made? An API refusal says so; after
-    a timeout, a lost connection or a cancellation the request may have landed, so look. When
-    in doubt the Secret stays; a later create of that name then says how to remove it."""
-    if isinstance(err, KrayneError) and not isinstance(err, KubeConnectionError):
-        return True
-    try:
-        await client.get_raycluster(name, namespace)
-    except ClusterNotFoundError:
-        return True
-    except KrayneError:
-        return False
-    return False
-
-
-async def _raise_if_cluster_exists(client: KubeClient, name: str, namespace: str) -> None:
-    try:
-        await client.get_raycluster(name, namespace)
-    except ClusterNotFoundError:
-        return
-    raise ClusterAlreadyExistsError(name, namespace)
 
 
 async def _cluster_objects(
