@@ -179,6 +179,8 @@ _SCALE_FLAGS = {
     **_NAME_FLAGS,
 }
 _INT = re.compile(r"[+-]?[0-9]+")
+MAX_COMMAND_CHARS = 2_000
+"""The longest text after `/krayne` that is parsed: every flag with a long value fits in 600."""
 MAX_DIGITS = 12
 """Longer numbers are refused before ``int()`` (which gives up past 4,300 digits)."""
 
@@ -246,7 +248,7 @@ def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
 
 
 def _unknown_flag(name: str, flags: Mapping[str, _Flag], command: str) -> str:
-    close = difflib.get_close_matches(name, list(flags), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name[:64], list(flags), n=1, cutoff=0.6)
     if close:
         return f"`/krayne {command}` has no option `{echo(name)}`: did you mean `{close[0]}`?"
     return f"`/krayne {command}` has no option `{echo(name)}`: see `/krayne help {command}`."
@@ -277,6 +279,12 @@ def _checked_name(name: str, command: str) -> str:
 # ---- commands ----------------------------------------------------------------------------------
 def parse_command(text: str) -> Command:
     """Parse the text after `/krayne`. Raises ``UsageError`` saying what to type instead."""
+    if len(text) > MAX_COMMAND_CHARS:  # shlex takes ~2 ms per 1,000 characters, on the loop
+        raise UsageError(
+            f"That command is {len(text):,} characters long (`{echo(text)}`): a `/krayne`"
+            f" command has at most {MAX_COMMAND_CHARS:,}.",
+            usage=USAGE["help"],
+        )
     words = _words(text)
     if not words:
         return HelpCommand(None)
@@ -327,7 +335,7 @@ def _help(rest: list[str]) -> HelpCommand:
 
 def _unknown_command(command: str) -> str:
     known = [c for c in USAGE if c != "help"]
-    close = difflib.get_close_matches(command, [*known, *ALIASES], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(command[:64], [*known, *ALIASES], n=1, cutoff=0.6)
     hint = f" Did you mean `{ALIASES.get(close[0], close[0])}`?" if close else ""
     listed = ", ".join(f"`{c}`" for c in [*known, "help"])
     return f"Unknown command `{echo(command)}`.{hint} Commands: {listed}."

@@ -73,6 +73,8 @@ def _quantity(
     def check(value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise _problem(f"{field} must be a quantity such as {examples}, got {_shown(value)}")
+        if isinstance(value, int) and value.bit_length() > 256:  # str() gives up past 4,300 digits
+            raise _problem(f"{field} {_shown(value)} is more than any node has")
         text = (repr(value) if isinstance(value, float) else str(value)).strip()
         try:
             amount = parse_quantity(text)
@@ -82,11 +84,11 @@ def _quantity(
                 f" optional unit, such as {examples}"
             ) from None
         if amount <= 0:
-            raise _problem(f"{field} must be more than zero, got {text}")
+            raise _problem(f"{field} must be more than zero, got {echo(text)}")
         if amount < low:
-            raise _problem(f"{field} {text} is too small: {tiny_hint}")
+            raise _problem(f"{field} {echo(text)} is too small: {tiny_hint}")
         if amount > high:
-            raise _problem(f"{field} {text} is more than any node has")
+            raise _problem(f"{field} {echo(text)} is more than any node has")
         return text
 
     return BeforeValidator(check)
@@ -97,7 +99,7 @@ def _whole(field: str, high: int) -> BeforeValidator:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", value):
             number = int(value)
         if number is None or not 0 <= number <= high:
             raise _problem(
@@ -303,7 +305,7 @@ def _where(
         group = raw[index] if isinstance(raw, list) and index < len(raw) else None
         name = group.get("name", "worker") if isinstance(group, Mapping) else None
         named = isinstance(name, str) and bool(_DNS1123.fullmatch(name)) and field != "name"
-        label = f"worker group {name!r}" if named else f"worker group #{index + 1}"
+        label = f"worker group '{echo(name)}'" if named else f"worker group #{index + 1}"
         return f"{label}: ", WorkerGroupConfig if len(loc) <= 3 else None
     return "", ClusterConfig if len(loc) == 1 else None
 
@@ -320,7 +322,7 @@ def _line(error: Mapping[str, Any], data: Any) -> str:
         prefix, model = _where(loc[:-1], data)
         known = list(model.model_fields) if model else []
         where = prefix
-        close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(field[:64], known, n=1, cutoff=0.6)
         if close:
             return f"{where}unknown key '{echo(field)}' (did you mean {close[0]!r}?)"
         return f"{where}unknown key '{echo(field)}' (known keys: {', '.join(known)})"
@@ -364,10 +366,10 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             here = ".".join(parts[: depth + 1])
-            if isinstance(node, list) and _index(part) <= len(node):
-                if int(part) == len(node):
+            if isinstance(node, list) and 0 <= _index(part) <= len(node):
+                if _index(part) == len(node):
                     node.append({})
-                key: Any = int(part)
+                key: Any = _index(part)
             elif isinstance(node, dict):
                 key = part
             else:
