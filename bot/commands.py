@@ -127,13 +127,15 @@ class Commands:
         # The card shows what was asked for from the start: desired workers and the images the
         # pods will run (the manifest is pure, so this is exactly what was submitted).
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
-        if body["spec"].get("authOptions"):  # the cluster exists: say where its Ray token is
-            secret = auth_secret_name(name)
-            await respond(text=msg.ray_token(name, namespace, secret), response_type="ephemeral")
+        # The cluster exists: whatever else is said, the owner learns where its Ray token is
+        # (in the same private message, so each outcome is one answer).
+        token = ""
+        if body["spec"].get("authOptions"):
+            token = msg.ray_token(name, namespace, auth_secret_name(name))
         view = card_view(body, created.status)
         thread_ts = await self._post_card(inv.channel, view)
         if not thread_ts:
-            await respond(text=msg.not_in_channel(name), response_type="ephemeral")
+            await respond(text=_joined(msg.not_in_channel(name), token), response_type="ephemeral")
             return
         try:
             await api.annotate_cluster(
@@ -141,11 +143,12 @@ class Commands:
             )
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
-            text = msg.thread_not_linked(name, redact(err.message))
+            text = _joined(msg.thread_not_linked(name, redact(err.message)), token)
             await respond(text=text, response_type="ephemeral")
             return
-        if not self.settings.watches(namespace):
-            await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")
+        note = msg.not_watched(name, namespace) if not self.settings.watches(namespace) else ""
+        if note or token:
+            await respond(text=_joined(note, token), response_type="ephemeral")
 
     async def _post_card(self, channel: str, view: CardView) -> str | None:
         """Post the status card; its ts becomes the thread. None where the bot may not post."""
@@ -312,6 +315,10 @@ class Commands:
             {"channel": ref.channel, "thread_ts": ref.thread_ts, "text": text,
              "blocks": blocks.thread_reply(text)},
         )  # fmt: skip
+
+
+def _joined(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)
 
 
 def error_text(err: BaseException, *, usage_of: str | None) -> str:
