@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 import aiohttp
@@ -29,6 +30,7 @@ from bot.listeners import ListenerDeps, Spawn, register
 from bot.metrics import Metrics
 from bot.outbox import RateLimited, Result, Sender, TransientSendError
 from bot.settings import BotSettings
+from core.errors import KrayneError
 
 WEB_TIMEOUT = 15
 """Seconds per Web API call; chat.* answers in well under a second when Slack is healthy."""
@@ -49,6 +51,30 @@ def build_web_client(settings: BotSettings) -> AsyncWebClient:
     )
 
 
+class SigningSecretMissingError(KrayneError):
+    """No usable signing secret: Bolt would verify requests with ``""`` as the key, so anyone
+    could forge a request that passes. The bot refuses to start instead."""
+
+    default_hint = (
+        "Set SLACK_SIGNING_SECRET to the Signing Secret under Basic Information in your Slack"
+        " app's settings."
+    )
+
+
+def signing_secret(settings: BotSettings) -> str:
+    """The secret Bolt verifies HTTP requests with. Empty or blank stops the bot; in Socket
+    Mode (Slack signs nothing and ``/slack/events`` is not served) a missing one is replaced by
+    a random key, so nothing signed with ``""`` can ever pass."""
+    value = settings.secret("signing_secret") or ""
+    if value.strip():
+        return value
+    if settings.socket_mode:
+        return secrets.token_hex(32)
+    raise SigningSecretMissingError(
+        "SLACK_SIGNING_SECRET is empty or missing: without it anyone could send the bot requests."
+    )
+
+
 def build_app(
     settings: BotSettings,
     *,
@@ -59,9 +85,10 @@ def build_app(
     home: HomeTabs | None = None,
 ) -> AsyncApp:
     """An ``AsyncApp`` that verifies signatures (401 on a bad or stale one) and runs krayne:
-    its middleware (retries, error guard) around its listeners."""
+    its middleware (retries, error guard) around its listeners. ``SigningSecretMissingError`` if
+    the signing secret is empty (outside Socket Mode)."""
     app = AsyncApp(
-        signing_secret=settings.secret("signing_secret"),
+        signing_secret=signing_secret(settings),
         client=client,
         process_before_response=False,
         raise_error_for_unhandled_request=False,

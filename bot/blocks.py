@@ -25,6 +25,7 @@ from slack_sdk.models.blocks import (
 
 from bot import messages as msg
 from bot.facts import CardView
+from bot.redact import redact
 from core.api import ClusterDetails, ClusterSummary
 from core.ttl import format_duration
 
@@ -158,7 +159,7 @@ def card(view: CardView) -> Blocks:
     else:
         line = f"*{msg.phase_label(status.phase)}*"
         if status.reason:
-            line += f" — {status.reason}"
+            line += f" — {redact(status.reason)}"
     fields = [
         MarkdownTextObject(text=f"*Owner*\n{msg.mention(view.owner)}"),
         MarkdownTextObject(text=f"*Namespace*\n`{view.namespace}`"),
@@ -345,7 +346,7 @@ def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
     blocks: list[Block] = [
         _header(f"Ray cluster {s.name}"),
         _section(
-            f"*{msg.phase_label(status.phase)}* — {status.reason or 'no details'}"
+            f"*{msg.phase_label(status.phase)}* — {redact(status.reason) or 'no details'}"
             + (f"\n:bulb: {status.hint}" if status.hint else "")
         ),
         SectionBlock(
@@ -379,7 +380,7 @@ def describe(details: ClusterDetails, *, now: datetime) -> Blocks:
         lines = [
             f"• `{e.object_name}` *{e.reason}*"
             + (f" (×{e.count})" if e.count > 1 else "")
-            + f": {clip(e.message, 300)}"
+            + f": {clip(redact(e.message), 300)}"
             for e in details.warning_events[:10]
         ]
         blocks.append(_section("*Recent warnings*\n" + "\n".join(lines)))

@@ -25,6 +25,7 @@ from bot.facts import CardView, card_view
 from bot.gate import Gate, Invocation
 from bot.grammar import USAGE, Command, CreateCommand, ManifestCommand, config_for
 from bot.outbox import Outbox
+from bot.redact import redact
 from bot.settings import BotSettings
 from core import api, policy_rules
 from core.api import ClusterSummary
@@ -43,7 +44,7 @@ from core.policy import OPEN, Policy
 from core.state import SCALING, ClusterState, Notified, creation_annotations, state_patch
 from core.status import Phase
 from core.ttl import format_duration, parse_duration
-from manifests.raycluster import build_raycluster
+from manifests.raycluster import auth_secret_name, build_raycluster
 
 log = logging.getLogger(__name__)
 
@@ -153,10 +154,15 @@ class Commands:
         # The card shows what was asked for from the start: desired workers and the images the
         # pods will run (the manifest is pure, so this is exactly what was submitted).
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
+        # The cluster exists: whatever else is said, the owner learns where its Ray token is
+        # (in the same private message, so each outcome is one answer).
+        token = ""
+        if body["spec"].get("authOptions"):
+            token = msg.ray_token(name, namespace, auth_secret_name(name))
         view = card_view(body, created.status)
         thread_ts = await self._post_card(inv.channel, view)
         if not thread_ts:
-            await respond(text=msg.not_in_channel(name), response_type="ephemeral")
+            await respond(text=_joined(msg.not_in_channel(name), token), response_type="ephemeral")
             return
         try:
             await api.annotate_cluster(
@@ -164,10 +170,12 @@ class Commands:
             )
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
-            await respond(text=msg.thread_not_linked(name, err.message), response_type="ephemeral")
+            text = _joined(msg.thread_not_linked(name, redact(err.message)), token)
+            await respond(text=text, response_type="ephemeral")
             return
-        if not self.settings.watches(namespace):
-            await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")
+        note = msg.not_watched(name, namespace) if not self.settings.watches(namespace) else ""
+        if note or token:
+            await respond(text=_joined(note, token), response_type="ephemeral")
 
     async def _post_card(self, channel: str, view: CardView) -> str | None:
         """Post the status card; its ts becomes the thread. None where the bot may not post."""
@@ -432,6 +440,10 @@ class Commands:
         )  # fmt: skip
 
 
+def _joined(*parts: str) -> str:
+    return "\n".join(part for part in parts if part)
+
+
 def error_text(err: BaseException, *, usage_of: str | None) -> str:
     """The ephemeral text for a failed command: message, hint, usage; never a repr.
 
@@ -443,6 +455,6 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     if isinstance(err, ConfigValidationError):
         problems = "\n".join(f"• {p}" for p in err.problems)
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
-    if isinstance(err, KrayneError):
-        return msg.krayne_error(err.message, err.hint, usage)
+    if isinstance(err, KrayneError):  # the logs keep the API server's address; Slack does not
+        return msg.krayne_error(redact(err.message), err.hint and redact(err.hint), usage)
     return msg.internal_error(f"/krayne {usage_of}" if usage_of else "/krayne")

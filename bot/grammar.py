@@ -19,7 +19,7 @@ from typing import Any
 from bot.create_options import CreateOptions, config_for, create_overrides
 from bot.slack_text import normalize_slack_text
 from core.config import MAX_REPLICAS, name_problem, namespace_problem
-from core.errors import KrayneError
+from core.errors import KrayneError, echo
 from core.ttl import parse_duration
 
 __all__ = [
@@ -211,7 +211,11 @@ _SCALE_FLAGS = {
     **_flags("max_workers", "int", "8", "--max", "--max-workers", "--max-replicas"),
     **_NAME_FLAGS,
 }
-_INT = re.compile(r"^[+-]?[0-9]+$")
+_INT = re.compile(r"[+-]?[0-9]+")
+MAX_COMMAND_CHARS = 2_000
+"""The longest text after `/krayne` that is parsed: every flag with a long value fits in 600."""
+MAX_DIGITS = 12
+"""Longer numbers are refused before ``int()`` (which gives up past 4,300 digits)."""
 
 
 def _parse(
@@ -226,7 +230,7 @@ def _parse(
     while index < len(words):
         word = words[index]
         index += 1
-        if not word.startswith("-") or len(word) == 1 or _INT.match(word):
+        if not word.startswith("-") or len(word) == 1 or _INT.fullmatch(word):
             if word:  # an empty quoted word ("" or '') says nothing
                 positionals.append(word)
             continue
@@ -235,11 +239,12 @@ def _parse(
         if spec is None:
             raise UsageError(_unknown_flag(name, flags, command), usage=usage)
         if spec.key in given:
-            raise UsageError(f"`{name}` is given twice: give it once.", usage=usage)
+            raise UsageError(f"`{echo(name)}` is given twice: give it once.", usage=usage)
         given[spec.key] = name
         if spec.kind == "bool":
             if eq:
-                raise UsageError(f"`{name}` takes no value: write just `{name}`.", usage=usage)
+                shown = echo(name)
+                raise UsageError(f"`{shown}` takes no value: write just `{shown}`.", usage=usage)
             values[spec.key] = spec.value
             continue
         if eq:
@@ -257,11 +262,14 @@ def _parse(
 
 def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
     if spec.kind == "int":
-        if not _INT.match(value.strip()):
+        if not _INT.fullmatch(value.strip()):
             raise UsageError(
-                f"`{name}` needs a whole number, e.g. `{spec.example}` (got `{value}`).",
+                f"`{name}` needs a whole number, e.g. `{spec.example}` (got `{echo(value)}`).",
                 usage=usage,
             )
+        if len(value.strip().lstrip("+-")) > MAX_DIGITS:
+            raise UsageError(f"`{name}` is far too large (got `{echo(value.strip())}`).",
+                             usage=usage)  # fmt: skip
         return int(value)
     if spec.kind == "namespace":
         problem = namespace_problem(value)
@@ -273,10 +281,10 @@ def _value(name: str, spec: _Flag, value: str, usage: str) -> Any:
 
 
 def _unknown_flag(name: str, flags: Mapping[str, _Flag], command: str) -> str:
-    close = difflib.get_close_matches(name, list(flags), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name[:64], list(flags), n=1, cutoff=0.6)
     if close:
-        return f"`/krayne {command}` has no option `{name}`: did you mean `{close[0]}`?"
-    return f"`/krayne {command}` has no option `{name}`: see `/krayne help {command}`."
+        return f"`/krayne {command}` has no option `{echo(name)}`: did you mean `{close[0]}`?"
+    return f"`/krayne {command}` has no option `{echo(name)}`: see `/krayne help {command}`."
 
 
 def _one_name(positionals: list[str], command: str, example: str) -> str:
@@ -287,7 +295,7 @@ def _one_name(positionals: list[str], command: str, example: str) -> str:
             usage=usage,
         )
     if len(positionals) > 1:
-        extra = " ".join(positionals[1:])
+        extra = echo(" ".join(positionals[1:]))
         raise UsageError(
             f"Unexpected `{extra}` after the cluster name: options start with `--`.", usage=usage
         )
@@ -304,6 +312,12 @@ def _checked_name(name: str, command: str) -> str:
 # ---- commands ----------------------------------------------------------------------------------
 def parse_command(text: str) -> Command:
     """Parse the text after `/krayne`. Raises ``UsageError`` saying what to type instead."""
+    if len(text) > MAX_COMMAND_CHARS:  # shlex takes ~2 ms per 1,000 characters, on the loop
+        raise UsageError(
+            f"That command is {len(text):,} characters long (`{echo(text)}`): a `/krayne`"
+            f" command has at most {MAX_COMMAND_CHARS:,}.",
+            usage=USAGE["help"],
+        )
     words = _words(text)
     if not words:
         return HelpCommand(None)
@@ -325,8 +339,8 @@ def _command(command: str, rest: list[str]) -> Command:
         positionals, values = _parse(rest, _LIST_FLAGS, command)
         if positionals:
             raise UsageError(
-                f"`/krayne list` takes no name (got `{positionals[0]}`): "
-                f"use `/krayne describe {positionals[0]}` to see one cluster.",
+                f"`/krayne list` takes no name (got `{echo(positionals[0])}`): "
+                f"use `/krayne describe {echo(positionals[0])}` to see one cluster.",
                 usage=USAGE["list"],
             )
         if values.get("namespace") and values.get("all_namespaces"):
@@ -361,10 +375,10 @@ def _help(rest: list[str]) -> HelpCommand:
 
 def _unknown_command(command: str) -> str:
     known = [c for c in USAGE if c != "help"]
-    close = difflib.get_close_matches(command, [*known, *ALIASES], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(command[:64], [*known, *ALIASES], n=1, cutoff=0.6)
     hint = f" Did you mean `{ALIASES.get(close[0], close[0])}`?" if close else ""
     listed = ", ".join(f"`{c}`" for c in [*known, "help"])
-    return f"Unknown command `{command}`.{hint} Commands: {listed}."
+    return f"Unknown command `{echo(command)}`.{hint} Commands: {listed}."
 
 
 def parse_create_args(

@@ -30,7 +30,7 @@ USAGE = (
     " [--min-workers N] [--max-workers N] [--no-autoscaling] [--no-notebook] [--no-code-server]"
     " [--no-ssh] [-f cluster.yaml] [-n NAMESPACE] [--ray-version V] [--python-tag T]"
 )
-_TAG_PART = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$")
+_TAG_PART = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}")
 _CLI_ONLY = {"--ray-version": "ray_version", "--python-tag": "python_tag"}
 
 
@@ -70,7 +70,7 @@ def _take_cli_options(argv: list[str]) -> tuple[dict[str, str], list[str]]:
         value = inline if eq else next(words, "")
         if key in found:
             raise _Problems([f"`{flag}` is given twice: give it once."])
-        if not _TAG_PART.match(value):
+        if not _TAG_PART.fullmatch(value):
             example = "2.60.0" if key == "ray_version" else "py312"
             raise _Problems([f"`{flag}` needs a value such as `{flag} {example}`."])
         found[key] = value

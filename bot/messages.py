@@ -6,6 +6,7 @@ traceback can leak into a message by accident.
 
 from __future__ import annotations
 
+from bot.redact import redact
 from core.api import ScaleResult
 from core.status import Phase
 from core.status_reasons import plural
@@ -96,6 +97,12 @@ def krayne_error(message: str, hint: str | None, usage: str | None = None) -> st
     return text
 
 
+OTHER_WORKSPACE = (
+    "Sorry, krayne only takes commands from people in the workspace it is installed in. Ask"
+    " someone there to run it for you."
+)
+
+
 def no_longer_exists(name: str) -> str:
     """A button of a cluster deleted since the message was posted."""
     return (
@@ -151,6 +158,19 @@ def not_owner(action: str, name: str, owner: str | None) -> str:
     return f":no_entry: Only the owner of `{name}` ({mention(owner)}) may {action} it."
 
 
+def ray_token(name: str, namespace: str, secret: str) -> str:
+    """Told privately to the owner after create: Ray's endpoints want the cluster's token."""
+    return (
+        f":lock: Ray in `{name}` asks for a token (dashboard, Jobs API, Ray client). Anyone who"
+        f" may read Secrets in namespace `{namespace}` can get it:\n"
+        f"```kubectl get secret {secret} -n {namespace} -o jsonpath='{{.data.auth_token}}'"
+        " | base64 -d```\n"
+        f"(or `kubectl ray get token {name} -n {namespace}`). Set `RAY_AUTH_MODE=token` and"
+        " `RAY_AUTH_TOKEN=<token>` before `ray job submit` or `ray.init`; the dashboard asks"
+        " for it once."
+    )
+
+
 def already_exists_not_ours(name: str, namespace: str) -> str:
     return (
         f":warning: Cluster `{name}` already exists in namespace `{namespace}` and belongs to "
@@ -173,6 +193,7 @@ def created_reply(name: str, owner: str | None, namespace: str) -> str:
 
 
 def phase_reply(name: str, phase: Phase, reason: str) -> str:
+    reason = redact(reason)
     line = f"{PHASE_EMOJI[phase]} `{name}` {PHASE_HEADLINE[phase]} (`{phase.value}`)"
     return f"{line}: {reason}" if reason else line
 

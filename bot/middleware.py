@@ -1,5 +1,10 @@
-"""What every Slack request goes through around krayne's listeners: retry dedupe, the error
-guard, and the counting of outcomes.
+"""What every Slack request goes through around krayne's listeners: the workspace check, retry
+dedupe, the error guard, and the counting of outcomes.
+
+The bot serves the one workspace (or Enterprise Grid org) it is installed in. In a Slack
+Connect channel people of other organisations can type commands and press buttons too; a
+request whose team or enterprise id is not the installation's is refused before any listener
+runs: a slash command gets a private line, anything else is acknowledged and dropped.
 
 Slack re-sends a request whose ack it did not see in time (``X-Slack-Retry-Num``); the same
 trigger, action or event id is then acknowledged and dropped before any listener runs, so
@@ -25,6 +30,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from bot import messages as msg
@@ -79,9 +85,55 @@ def bind(handler: Callable[..., Awaitable[Any]], *deps: Any) -> functools.partia
 
 def install(app: AsyncApp, *, metrics: Metrics, seen: SeenRequests | None = None) -> None:
     """Put krayne's middleware and error guard on ``app`` (before any listener runs)."""
+    app.middleware(refuse_other_workspaces)
     app.middleware(bind(skip_retries, seen or SeenRequests(), metrics))
     app.middleware(acknowledge_rate_limit_notice)
     app.error(answer_failure)
+
+
+def _ids(body: dict[str, Any], context: AsyncBoltContext) -> tuple[set[str], set[str]]:
+    """Every team id and enterprise id a request names for where it (and who sent it) comes
+    from: the payload's own fields and Bolt's actor ids (Slack Connect events)."""
+    teams: set[Any] = {body.get("team_id"), body.get("user_team"), context.actor_team_id}
+    enterprises: set[Any] = {body.get("enterprise_id"), context.actor_enterprise_id}
+    for key in ("team", "enterprise"):
+        value = body.get(key)
+        bucket = teams if key == "team" else enterprises
+        bucket.add(value.get("id") if isinstance(value, dict) else value)
+    user = body.get("user")
+    if isinstance(user, dict):
+        teams.add(user.get("team_id"))
+        enterprises.add(user.get("enterprise_id"))
+    event = body.get("event")
+    if isinstance(event, dict):
+        teams.add(event.get("user_team"))
+    # An org id can stand in a team field (``user_team`` in Grid): Slack ids say which they are.
+    team_ids = {str(t) for t in teams if t}
+    orgs = {t for t in team_ids if t.startswith("E")}
+    return team_ids - orgs, {str(e) for e in enterprises if e} | orgs
+
+
+async def refuse_other_workspaces(
+    body: dict[str, Any], context: AsyncBoltContext, next: Next  # bolt injects by name
+) -> BoltResponse | None:
+    """Let through only requests from the installation's team and enterprise (what auth.test
+    answered for the bot token: Bolt calls it once and keeps the answer)."""
+    installed = context.authorize_result
+    home_team = installed.team_id if installed is not None else None
+    home_enterprise = installed.enterprise_id if installed is not None else None
+    teams, enterprises = _ids(body, context)
+    if home_team and teams <= {home_team} and enterprises <= {home_enterprise}:
+        await next()
+        return None
+    log.info("refused a request from team(s) %s, enterprise(s) %s: installed in %s/%s",
+             sorted(teams), sorted(enterprises), home_team, home_enterprise)  # fmt: skip
+    if body.get("command"):
+        return BoltResponse(
+            status=200,
+            body=json.dumps({"response_type": "ephemeral", "text": msg.OTHER_WORKSPACE}),
+            headers={"content-type": "application/json;charset=utf-8"},
+        )
+    return BoltResponse(status=200, body="")
 
 
 async def skip_retries(

@@ -176,7 +176,10 @@ class BotRuntime:
                 tg.create_task(hygiene.run(), name="hygiene"),
             ]
             if self._http:
-                web_app = http_application(self.app, not_ready=self.not_ready, metrics=self.metrics)
+                web_app = http_application(
+                    self.app, not_ready=self.not_ready, metrics=self.metrics,
+                    events=not self.settings.socket_mode,
+                )  # fmt: skip
                 serving = serve_http(
                     web_app, host=self.settings.host, port=self.settings.port,
                     on_started=self._bound,

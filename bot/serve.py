@@ -107,7 +107,7 @@ def run_serve(argv: Sequence[str]) -> int:
             ("SLACK_SIGNING_SECRET", settings.secret("signing_secret")),
             ("SLACK_APP_TOKEN", settings.secret("app_token") if settings.socket_mode else "-"),
         )
-        if not value
+        if not (value or "").strip()  # a blank secret is a key anyone can sign with
     ]
     if missing:
         print(f"krayne-bot serve: set {', '.join(missing)}", file=sys.stderr)

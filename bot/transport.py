@@ -2,9 +2,9 @@
 functions translate requests; nothing else happens here).
 
 - ``dispatch_http``: raw body + headers in, (status, headers, body) out — the shell's path.
-- ``http_application``: aiohttp app with ``POST /slack/events`` plus ``/healthz``, ``/readyz``
-  (Kubernetes reachable lately and watches synced; a 503 says why) and ``/metrics`` (the
-  runtime's own registry).
+- ``http_application``: aiohttp app with ``POST /slack/events`` (not in Socket Mode) plus
+  ``/healthz``, ``/readyz`` (Kubernetes reachable lately and watches synced; a 503 says why)
+  and ``/metrics`` (the runtime's own registry).
 - ``serve_http`` / ``serve_socket_mode``: run until cancelled, then close what they opened.
 """
 
@@ -41,12 +41,14 @@ async def dispatch_http(
 
 
 def http_application(
-    app: AsyncApp, *, not_ready: Callable[[], str | None], metrics: Metrics
+    app: AsyncApp, *, not_ready: Callable[[], str | None], metrics: Metrics, events: bool = True
 ) -> web.Application:
-    """``not_ready()`` gives the reason the bot is not ready, or None when it is."""
+    """``not_ready()`` gives the reason the bot is not ready, or None when it is. ``events=False``
+    (Socket Mode) leaves ``POST /slack/events`` out: Slack sends nothing there, and an endpoint
+    nobody needs is one more way in."""
     web_app = web.Application()
 
-    async def events(request: web.Request) -> web.StreamResponse:
+    async def events_endpoint(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
         bolt_request = await to_bolt_request(request)
         bolt_response = await app.async_dispatch(bolt_request)
@@ -67,7 +69,8 @@ def http_application(
         response.headers["Content-Type"] = metrics.content_type
         return response
 
-    web_app.router.add_post(EVENTS_PATH, events)
+    if events:
+        web_app.router.add_post(EVENTS_PATH, events_endpoint)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics_endpoint)

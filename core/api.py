@@ -2,14 +2,14 @@
 
 Every function talks to Kubernetes only through ``KubeClient`` and lets only ``KrayneError``s out.
 The result types live in ``core.cluster_info`` (with the pure builders) and are re-exported here;
-the scale rules are in ``core.scaling``; ``wait_until_ready`` is in ``core.waiting``.
+the scale rules are in ``core.scaling``; the Secrets a cluster reads in ``core.cluster_secrets``;
+``wait_until_ready`` is in ``core.waiting``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,15 +27,18 @@ from core.cluster_info import (
     summary_from,
     warning_events,
 )
+from core.cluster_secrets import (
+    create_own_secret,
+    discard_secrets,
+    hand_secret_to,
+    own_secrets,
+    surely_absent,
+)
 from core.config import ClusterConfig
 from core.errors import (
-    AlreadyExists,
-    ClusterAlreadyExistsError,
-    ClusterNotFoundError,
     Conflict,
     ConflictError,
     KrayneError,
-    KubeConnectionError,
 )
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj
 from core.scaling import (
@@ -49,13 +52,10 @@ from core.scaling import (
 from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
-    CODE_SERVER_PASSWORD_KEY,
     DEFAULT_PYTHON_TAG,
     DEFAULT_RAY_VERSION,
     GPU_TYPE_LABEL,
-    NOTEBOOK_TOKEN_KEY,
     build_raycluster,
-    services_secret_name,
 )
 
 __all__ = [
@@ -111,57 +111,6 @@ def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
     return next((e for e in leaves if isinstance(e, KrayneError)), leaves[0])
 
 
-def _service_tokens(config: ClusterConfig) -> dict[str, str]:
-    """Random credentials for the services that must never run open (DESIGN §3)."""
-    tokens: dict[str, str] = {}
-    if config.services.notebook:
-        tokens[NOTEBOOK_TOKEN_KEY] = secrets.token_urlsafe(24)
-    if config.services.code_server:
-        tokens[CODE_SERVER_PASSWORD_KEY] = secrets.token_urlsafe(24)
-    return tokens
-
-
-def _secret_body(config: ClusterConfig, tokens: dict[str, str], owner: str | None) -> Obj:
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "type": "Opaque",
-        "metadata": {
-            "name": services_secret_name(config.name),
-            "namespace": config.namespace,
-            "labels": labels.cluster_labels(config.name, owner),
-        },
-        "stringData": tokens,
-    }
-
-
-async def _discard_secret(client: KubeClient, name: str, namespace: str) -> None:
-    """Best-effort removal of a Secret we created for a RayCluster that does not exist."""
-    try:
-        await client.delete_secret(name, namespace)
-    except KrayneError as err:
-        log.warning("could not delete Secret %s/%s: %s", namespace, name, err)
-
-
-async def _hand_secret_to(client: KubeClient, raycluster: Obj, secret_name: str) -> None:
-    """Make the RayCluster own its services Secret, so deleting the cluster deletes it."""
-    meta = raycluster.get("metadata") or {}
-    if not meta.get("uid"):
-        return
-    owner_ref = {
-        "apiVersion": raycluster.get("apiVersion", "ray.io/v1"),
-        "kind": raycluster.get("kind", "RayCluster"),
-        "name": meta["name"],
-        "uid": meta["uid"],
-    }
-    try:
-        await client.patch_secret(
-            secret_name, meta["namespace"], {"metadata": {"ownerReferences": [owner_ref]}}
-        )
-    except KrayneError as err:  # the cluster works; only garbage collection of the Secret is lost
-        log.warning("could not set the owner of Secret %s: %s", secret_name, err)
-
-
 async def create_cluster(
     config: ClusterConfig,
     *,
@@ -175,59 +124,34 @@ async def create_cluster(
     gpu_type_label: str = GPU_TYPE_LABEL,
     gpu_tolerations: Sequence[Mapping[str, str]] = (),
 ) -> ClusterSummary:
-    """Create the services Secret (if a service needs a token), then the RayCluster; a refused
-    RayCluster leaves nothing behind. ``wait=True`` returns once it is ready (or raises)."""
+    """Create the Secrets the cluster reads (services, Ray token), then the RayCluster; a
+    refused RayCluster leaves nothing behind, and an existing Secret is never touched.
+    ``wait=True`` returns once it is ready (or raises)."""
     name, namespace = config.name, config.namespace
     body = build_raycluster(
         config, ray_version=ray_version, python_tag=python_tag, owner=owner,
         annotations=annotations, gpu_type_label=gpu_type_label, gpu_tolerations=gpu_tolerations,
     )  # fmt: skip
-    tokens = _service_tokens(config)
-    secret_name = services_secret_name(name)
-    created_secret = False
-    if tokens:
-        try:
-            await client.create_secret(_secret_body(config, tokens, owner))
-            created_secret = True
-        except AlreadyExists:
-            # A Secret of that name exists: either the cluster does too, or a previous create
-            # died between the two writes and its Secret is reused as it is.
-            await _raise_if_cluster_exists(client, name, namespace)
+    secrets_wanted = own_secrets(config, body, owner)
+    made: list[Obj] = []
+    try:
+        for secret in secrets_wanted:
+            made.append(await create_own_secret(client, secret, name, namespace))
+    except BaseException:
+        await discard_secrets(client, made)  # an earlier Secret of this call: ours to remove
+        raise
     try:
         created = await client.create_raycluster(body)
     except BaseException as err:
-        if created_secret and await _surely_absent(client, name, namespace, err):
-            await _discard_secret(client, secret_name, namespace)
+        if made and await surely_absent(client, name, namespace, err):
+            await discard_secrets(client, made)
         raise
-    if tokens:
-        await _hand_secret_to(client, created, secret_name)
+    for secret in made:
+        await hand_secret_to(client, created, secret)
     if wait:
         await wait_until_ready(name, namespace, client=client, timeout=timeout)
         return await get_cluster(name, namespace, client=client)
     return summary_from(created, [], [], _now())
-
-
-async def _surely_absent(client: KubeClient, name: str, namespace: str, err: BaseException) -> bool:
-    """After a failed create: is it certain no RayCluster was made? An API refusal says so; after
-    a timeout, a lost connection or a cancellation the request may have landed, so look. When
-    in doubt the Secret stays — a later create of that name reuses it."""
-    if isinstance(err, KrayneError) and not isinstance(err, KubeConnectionError):
-        return True
-    try:
-        await client.get_raycluster(name, namespace)
-    except ClusterNotFoundError:
-        return True
-    except KrayneError:
-        return False
-    return False
-
-
-async def _raise_if_cluster_exists(client: KubeClient, name: str, namespace: str) -> None:
-    try:
-        await client.get_raycluster(name, namespace)
-    except ClusterNotFoundError:
-        return
-    raise ClusterAlreadyExistsError(name, namespace)
 
 
 async def _cluster_objects(

@@ -25,7 +25,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_core import PydanticCustomError
 
 from core.config_yaml import load_yaml_mapping
-from core.errors import ConfigValidationError
+from core.errors import ConfigValidationError, echo
 from core.quantity import parse_quantity as parse_quantity  # re-exported for manifests
 
 # ---- limits, and why ---------------------------------------------------------------------------
@@ -44,16 +44,16 @@ MAX_MEMORY = Decimal(2**50)  # 1Pi
 MIN_CPUS = Decimal("0.001")  # Kubernetes resolves CPU to millicores
 MIN_MEMORY = Decimal(2**20)  # below 1Mi the unit was forgotten (`--memory 4` is 4 bytes)
 
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123 = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
+_DNS1123 = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
 # distribution/reference, simplified: [registry[:port]/]path[:tag][@digest]
 _IMAGE = re.compile(
-    r"^(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
+    r"(?:(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
     r"(?::[0-9]+)?/)?"
     r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*"
     r"(?::[\w][\w.-]{0,127})?"
-    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+    r"(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?"
 )
 
 
@@ -63,7 +63,8 @@ def _problem(message: str) -> PydanticCustomError:
 
 
 def _shown(value: Any) -> str:
-    return str(value) if isinstance(value, (int, float, str)) else repr(value)
+    """User input in a problem line: clipped, control characters escaped (``core.errors.echo``)."""
+    return echo(value)
 
 
 def _quantity(
@@ -72,20 +73,22 @@ def _quantity(
     def check(value: Any) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
             raise _problem(f"{field} must be a quantity such as {examples}, got {_shown(value)}")
+        if isinstance(value, int) and value.bit_length() > 256:  # str() gives up past 4,300 digits
+            raise _problem(f"{field} {_shown(value)} is more than any node has")
         text = (repr(value) if isinstance(value, float) else str(value)).strip()
         try:
             amount = parse_quantity(text)
         except ValueError:
             raise _problem(
-                f"{field} {text!r} is not a valid Kubernetes quantity: use a number with an"
+                f"{field} '{echo(text)}' is not a valid Kubernetes quantity: use a number with an"
                 f" optional unit, such as {examples}"
             ) from None
         if amount <= 0:
-            raise _problem(f"{field} must be more than zero, got {text}")
+            raise _problem(f"{field} must be more than zero, got {echo(text)}")
         if amount < low:
-            raise _problem(f"{field} {text} is too small: {tiny_hint}")
+            raise _problem(f"{field} {echo(text)} is too small: {tiny_hint}")
         if amount > high:
-            raise _problem(f"{field} {text} is more than any node has")
+            raise _problem(f"{field} {echo(text)} is more than any node has")
         return text
 
     return BeforeValidator(check)
@@ -96,7 +99,7 @@ def _whole(field: str, high: int) -> BeforeValidator:
         number: int | None = None
         if isinstance(value, int) and not isinstance(value, bool):
             number = value
-        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        elif isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]{1,18}\s*", value):
             number = int(value)
         if number is None or not 0 <= number <= high:
             raise _problem(
@@ -122,8 +125,8 @@ def _optional_text(field: str, pattern: re.Pattern[str], rule: str, limit: int) 
     def check(value: Any) -> str | None:
         if value is None:
             return None
-        if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
-            raise _problem(f"{field} {_shown(value)!r} is not valid: {rule}")
+        if not isinstance(value, str) or len(value) > limit or not pattern.fullmatch(value):
+            raise _problem(f"{field} '{_shown(value)}' is not valid: {rule}")
         return value
 
     return BeforeValidator(check)
@@ -135,9 +138,9 @@ def _name(
     def check(value: Any) -> str:
         if value is None or value == "":
             raise _problem(f"{field} is empty: give one, e.g. `{example}`")
-        if not isinstance(value, str) or len(value) > limit or not pattern.match(value):
+        if not isinstance(value, str) or len(value) > limit or not pattern.fullmatch(value):
             raise _problem(
-                f"{field} {_shown(value)!r} is not valid: use lowercase letters, digits and '-',"
+                f"{field} '{_shown(value)}' is not valid: use lowercase letters, digits and '-',"
                 f" starting with {first} (at most {limit} characters)"
             )
         return value
@@ -301,8 +304,8 @@ def _where(
         raw = data.get("worker_groups") if isinstance(data, Mapping) else None
         group = raw[index] if isinstance(raw, list) and index < len(raw) else None
         name = group.get("name", "worker") if isinstance(group, Mapping) else None
-        named = isinstance(name, str) and bool(_DNS1123.match(name)) and field != "name"
-        label = f"worker group {name!r}" if named else f"worker group #{index + 1}"
+        named = isinstance(name, str) and bool(_DNS1123.fullmatch(name)) and field != "name"
+        label = f"worker group '{echo(name)}'" if named else f"worker group #{index + 1}"
         return f"{label}: ", WorkerGroupConfig if len(loc) <= 3 else None
     return "", ClusterConfig if len(loc) == 1 else None
 
@@ -319,10 +322,10 @@ def _line(error: Mapping[str, Any], data: Any) -> str:
         prefix, model = _where(loc[:-1], data)
         known = list(model.model_fields) if model else []
         where = prefix
-        close = difflib.get_close_matches(field, known, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(field[:64], known, n=1, cutoff=0.6)
         if close:
-            return f"{where}unknown key {field!r} (did you mean {close[0]!r}?)"
-        return f"{where}unknown key {field!r} (known keys: {', '.join(known)})"
+            return f"{where}unknown key '{echo(field)}' (did you mean {close[0]!r}?)"
+        return f"{where}unknown key '{echo(field)}' (known keys: {', '.join(known)})"
     prefix, _ = _where(loc[:-1], data, field)
     if kind == "missing":
         example = ", e.g. `name: my-cluster`" if loc == ("name",) else ""
@@ -346,6 +349,11 @@ def _problems(err: ValidationError, data: Any) -> list[str]:
 
 
 # ---- layering ---------------------------------------------------------------------------------
+def _index(part: str) -> int:
+    """``part`` of an override path as a list index, or -1 (only ASCII digits, not ``²``)."""
+    return int(part) if re.fullmatch(r"[0-9]{1,6}", part) else -1
+
+
 def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None) -> dict[str, Any]:
     """Return a copy of ``data`` with dot-notation overrides applied (``None`` values skipped)."""
     result: dict[str, Any] = copy.deepcopy(dict(data))
@@ -358,23 +366,26 @@ def apply_overrides(data: Mapping[str, Any], overrides: Mapping[str, Any] | None
         for depth, part in enumerate(parts):
             last = depth == len(parts) - 1
             here = ".".join(parts[: depth + 1])
-            if isinstance(node, list) and part.isdigit() and int(part) <= len(node):
-                if int(part) == len(node):
+            if isinstance(node, list) and 0 <= _index(part) <= len(node):
+                if _index(part) == len(node):
                     node.append({})
-                key: Any = int(part)
+                key: Any = _index(part)
             elif isinstance(node, dict):
                 key = part
             else:
-                problems.append(f"cannot set {path!r}: {'.'.join(parts[:depth])!r} has no {part!r}")
+                problems.append(f"cannot set '{echo(path)}': '{echo('.'.join(parts[:depth]))}'"
+                                f" has no '{echo(part)}'")  # fmt: skip
                 break
             if last:
                 node[key] = value
             else:
                 if isinstance(node, dict) and key not in node:
-                    node[key] = [] if parts[depth + 1].isdigit() else {}
+                    node[key] = [] if _index(parts[depth + 1]) >= 0 else {}
                 node = node[key]
                 if not isinstance(node, (dict, list)):
-                    problems.append(f"cannot set {path!r}: {here!r} is not a mapping or list")
+                    problems.append(
+                        f"cannot set '{echo(path)}': '{echo(here)}' is not a mapping or list"
+                    )
                     break
     if problems:
         raise ConfigValidationError(problems)

@@ -47,6 +47,21 @@ if TYPE_CHECKING:
     from core.status import ClusterStatus
 
 
+ECHO_LIMIT = 60
+"""The most characters of user input an error message repeats (a cluster name is at most 53)."""
+
+
+def echo(value: object, limit: int = ECHO_LIMIT) -> str:
+    """User input as an error message repeats it: control characters escaped, at most ``limit``
+    characters with an ellipsis marking the cut, so a 10,000-character name comes back short."""
+    try:
+        raw = value if isinstance(value, str) else repr(value)
+    except ValueError:  # an int beyond Python's digit limit for str()
+        raw = "a very large number"
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in raw[: limit + 1])
+    return text if len(raw) <= limit and len(text) <= limit else text[: limit - 1] + "…"
+
+
 class KrayneError(Exception):
     """Base class: ``str(err)`` is the user-facing message; ``hint`` says what to do."""
 
@@ -137,7 +152,9 @@ class ClusterNotFoundError(NotFound):
         self.name = name
         self.namespace = namespace
         kwargs.setdefault("status", 404)
-        super().__init__(f"Cluster `{name}` was not found in namespace `{namespace}`.", **kwargs)
+        super().__init__(
+            f"Cluster `{echo(name)}` was not found in namespace `{echo(namespace)}`.", **kwargs
+        )
 
 
 class NamespaceNotFoundError(NotFound):
@@ -146,7 +163,7 @@ class NamespaceNotFoundError(NotFound):
     def __init__(self, namespace: str, **kwargs: Any) -> None:
         self.namespace = namespace
         kwargs.setdefault("status", 404)
-        super().__init__(f"Namespace `{namespace}` does not exist.", **kwargs)
+        super().__init__(f"Namespace `{echo(namespace)}` does not exist.", **kwargs)
 
 
 class AlreadyExists(KubeApiError):

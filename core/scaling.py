@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.config import MAX_REPLICAS
-from core.errors import ConfigValidationError
+from core.errors import ConfigValidationError, echo
 
 INT32_MAX = 2_147_483_647  # CRD default of maxReplicas
 
@@ -59,7 +59,8 @@ def pick_group(raycluster: dict[str, Any], group: str | None) -> int:
         )
     if group not in names:
         raise ConfigValidationError(
-            [f"group: cluster `{name}` has no worker group `{group}`; its groups are {listed}"]
+            [f"group: cluster `{name}` has no worker group `{echo(group)}`;"
+             f" its groups are {listed}"]  # fmt: skip
         )
     return names.index(group)
 

@@ -8,6 +8,7 @@ server drops nulls, so emitting them would make what we send differ from what we
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, TypedDict
@@ -90,6 +91,33 @@ fi >/tmp/krayne-ssh.log 2>&1 &
 """
 
 
+# Ray token authentication (KubeRay 1.5 ``spec.authOptions.mode: token``, Ray >= 2.52.0): the
+# dashboard/Jobs API, the Ray client and GCS then require the token, which the operator reads
+# from the Secret ``auth_secret_name(name)``, key ``auth_token`` (OPERATOR.md §7), and injects
+# as RAY_AUTH_TOKEN into every Ray container.
+TOKEN_AUTH_MIN_RAY_VERSION = (2, 52, 0)
+AUTH_TOKEN_KEY = "auth_token"
+_RAY_VERSION = re.compile(r"v?([0-9]+)\.([0-9]+)(?:\.([0-9]+))?")
+
+
+def supports_token_auth(ray_version: str) -> bool:
+    """Whether the operator accepts ``authOptions.mode: token`` for this ``rayVersion``
+    (``ValidateRayClusterSpec``: at least 2.52.0; a version it cannot parse is refused)."""
+    match = _RAY_VERSION.match(ray_version)
+    if match is None:
+        return False
+    return tuple(int(part or 0) for part in match.groups()) >= TOKEN_AUTH_MIN_RAY_VERSION
+
+
+def auth_secret_name(cluster_name: str) -> str:
+    """The token Secret's name: KubeRay's ``utils.CheckName(cluster)`` (the last 50 characters
+    of a longer name; a leading digit or punctuation becomes ``r``)."""
+    name = cluster_name[-50:]
+    if name[:1].isdigit() or (name[:1] and not name[0].isalnum()):
+        name = "r" + name[1:]
+    return name
+
+
 def services_secret_name(cluster_name: str) -> str:
     """The Secret holding the notebook token, code-server password and ssh authorized keys."""
     return f"{cluster_name}-services"
@@ -167,6 +195,8 @@ def build_raycluster(
             for group in config.worker_groups
         ],
     }
+    if supports_token_auth(ray_version):
+        spec["authOptions"] = {"mode": "token"}
     if config.autoscaler.enabled:
         scaler = config.autoscaler
         amount = {"cpu": scaler.cpu, "memory": scaler.memory}

@@ -44,7 +44,7 @@ USER_ID, CHANNEL_ID, TEAM_ID = "U0001", "C0001", "T0001"
 BOT_TOKEN = "xoxb-krayne-shell"
 STARTUP_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60.0
-_CLICK = re.compile(r"^\d+(\.\d+)?$")
+_CLICK = re.compile(r"\d+(\.\d+)?")
 
 
 class ShellSession:
@@ -171,7 +171,7 @@ class ShellSession:
             await self.command(text.removeprefix("/krayne").strip())
         elif text.startswith("/"):
             self._write(f"(Slack: {text.split()[0]} is not a valid command; this app has /krayne)")
-        elif _CLICK.match(text):
+        elif _CLICK.fullmatch(text):
             await self.click(text)
         elif text == "home":
             await self.open_home()

@@ -120,12 +120,14 @@ async def test_creating_a_taken_name_is_already_exists(
     await client.create_raycluster(body)
     with pytest.raises(ClusterAlreadyExistsError):
         await client.create_raycluster(body)
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name, "namespace": NS}}
+    # Not `name` itself: with token authentication the operator makes the Secret `<name>`.
+    other = f"{name}-x"
+    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": other, "namespace": NS}}
     await client.create_secret(secret)
     with pytest.raises(AlreadyExists) as err:
         await client.create_secret(secret)
     assert type(err.value) is AlreadyExists and err.value.reason == "AlreadyExists"
-    await client.delete_secret(name, NS)
+    await client.delete_secret(other, NS)
 
 
 async def test_a_missing_object_is_not_found(

@@ -21,7 +21,8 @@ KUBERNETES_VERSION = "1.37.0"
 VARIANTS = {"http": DEPLOY, "socket-mode": DEPLOY / "socket-mode"}
 # Optional kustomize components, enabled from an overlay.
 COMPONENTS = {
-    name: DEPLOY / "components" / name for name in ("leader-election", "network-policy")
+    name: DEPLOY / "components" / name
+    for name in ("leader-election", "network-policy", "ray-network-policy")
 }
 
 

@@ -87,7 +87,7 @@ def validate_name(resource: str, kind: str, name: str, group: str = "") -> None:
     problems: list[str] = []
     if len(name) > limit:
         problems.append(f"must be no more than {limit} characters")
-    if not pattern.match(name):
+    if not pattern.fullmatch(name):  # Go's `$` ends the text; Python's allows a final \n
         problems.append(message)
     if problems:
         text = f'Invalid value: "{name}": ' + ", ".join(problems)

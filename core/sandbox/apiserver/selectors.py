@@ -85,12 +85,12 @@ def parse_label_selector(text: str | None) -> LabelSelector:
             if op in part and "(" not in part:
                 key, _, value = part.partition(op)
                 key, value = key.strip(), value.strip()
-                if not key or not _LABEL_VALUE.match(value):
+                if not key or not _LABEL_VALUE.fullmatch(value):
                     raise _bad_selector(part, "invalid label value")
                 reqs.append(Requirement(key, "!=" if op == "!=" else "=", frozenset([value])))
                 break
         else:
-            m = _SET_EXPR.match(part)
+            m = _SET_EXPR.fullmatch(part)
             if not m:
                 raise _bad_selector(part, "found unexpected token")
             bang, key, set_op, raw_values = m.groups()

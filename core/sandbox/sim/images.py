@@ -62,7 +62,7 @@ class ImageRef:
 
 
 def parse_image(image: str) -> ImageRef:
-    match = _REFERENCE.match(image)
+    match = _REFERENCE.fullmatch(image)
     if match is None:
         raise InvalidImageNameError(
             f'Failed to apply default image tag "{image}": couldn\'t parse image name '
@@ -167,7 +167,7 @@ _RAY_TAG = re.compile(
 
 def ray_tag_exists(tag: str, releases: frozenset[str], newest: str | None, *, ml: bool) -> bool:
     """Whether rayproject/ray (or ray-ml) publishes ``tag``, by the tag scheme's rule."""
-    match = _RAY_TAG.match(tag)
+    match = _RAY_TAG.fullmatch(tag)
     if match is None:
         return False
     version = match["version"]

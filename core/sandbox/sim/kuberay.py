@@ -3,11 +3,11 @@
 One reconcile per changed RayCluster (coalesced), triggered like controller-runtime's watches:
 RayCluster generation/label/annotation changes and any change to a pod or Service it controls.
 Each reconcile does what ``rayClusterReconcile`` does in v1.5.1 — validate (Warning
-``InvalidRayClusterSpec`` and no status), autoscaler RBAC, head Service, head pod, worker pods per
-group (create missing, delete surplus only without autoscaling, honour ``workersToDelete``,
-replace Failed pods) — then ``calculate_status`` and a status write only when it changed. A
-failed pod creation (the configured per-namespace pod quota) sets ``ReplicaFailure`` and
-retries after 2 s, as ``DefaultRequeueDuration`` does.
+``InvalidRayClusterSpec`` and no status), autoscaler RBAC, the token Secret (``kuberay_auth``),
+head Service, head pod, worker pods per group (create missing, delete surplus only without
+autoscaling, honour ``workersToDelete``, replace Failed pods) — then ``calculate_status`` and a
+status write only when it changed. A failed pod creation (a per-namespace pod quota) sets
+``ReplicaFailure`` and retries after 2 s, as ``DefaultRequeueDuration`` does.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 
 from core.sandbox.apiserver.apierror import ApiError
 from core.sandbox.apiserver.objects import clone, format_time, generate_name
+from core.sandbox.sim.kuberay_auth import add_token_env, ensure_auth_secret, validate_auth
 from core.sandbox.sim.kuberay_pods import (
     build_head_pod,
     build_head_service,
@@ -44,6 +45,7 @@ REQUEUE_SECONDS = 2.0
 _VALIDATIONS: tuple[tuple[str, str, Callable[[Any], str | None]], ...] = (
     ("InvalidRayClusterMetadata", "metadata", validate_metadata),
     ("InvalidRayClusterSpec", "spec", validate),
+    ("InvalidRayClusterSpec", "spec", validate_auth),
 )
 _RBAC_EVENTS = {
     "serviceaccounts": ("CreatedServiceAccount", "service account"),
@@ -125,6 +127,7 @@ class KubeRayOperator:
         try:
             if is_autoscaling(rc):
                 self._ensure_rbac(rc)
+            ensure_auth_secret(self.store, rc, self._rng)  # reconcileAuthSecret
             self._ensure_service(rc)
             self._ensure_headless_service(rc)
             retry = self._reconcile_pods(rc)
@@ -250,7 +253,7 @@ class KubeRayOperator:
         heads = [p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "head"]
         if not heads:
             try:
-                created = self._create_pod(build_head_pod(rc))
+                created = self._create_pod(add_token_env(rc, build_head_pod(rc)))
             except ApiError as err:
                 self._event(
                     rc,
@@ -299,7 +302,7 @@ class KubeRayOperator:
         diff = desired_replicas(group) - len(running)
         for _ in range(max(0, diff)):
             try:
-                created = self._create_pod(build_worker_pod(rc, group))
+                created = self._create_pod(add_token_env(rc, build_worker_pod(rc, group)))
             except ApiError as err:
                 self._event(
                     rc,

@@ -22,7 +22,7 @@ AUTOSCALER_IMAGE_DEFAULT_RESOURCES = {"cpu": "500m", "memory": "512Mi"}
 DEFAULT_HEAD_PORTS = {"client": 10001, "gcs-server": 6379, "dashboard": 8265, "metrics": 8080,
                       "serve": 8000}  # fmt: skip
 KUBERAY_VERSION = "v1.5.1"
-_DNS1035 = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 _DNS1035_MSG = (
     "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an "
     "alphabetic character, and end with an alphanumeric character (e.g. 'my-name',  or "
@@ -58,7 +58,7 @@ def validate_metadata(rc: Obj) -> str | None:
     name = rc["metadata"]["name"]
     if len(name) > MAX_CLUSTER_NAME:
         return f"RayCluster name should be no more than {MAX_CLUSTER_NAME} characters"
-    if not _DNS1035.match(name):
+    if not _DNS1035.fullmatch(name):
         return f"RayCluster name should be a valid DNS1035 label: [{_DNS1035_MSG}]"
     return None
 

@@ -88,7 +88,7 @@ ZERO = Quantity(Decimal(0))
 
 def parse_quantity(text: Any) -> Quantity:
     """``ParseQuantity``: the suffix decides the format; precision beyond nano rounds up."""
-    match = _QUANTITY.match(str(text).strip())
+    match = _QUANTITY.fullmatch(str(text).strip())
     if match is None:
         raise ValueError(f"{text!r} is not a Kubernetes quantity")
     number, suffix = Decimal(match[1]), match[2] or ""
