@@ -355,6 +355,16 @@ def delete_confirm(namespace: str, name: str) -> Blocks:
     return _finish([_section(msg.delete_confirm(name, namespace)), ActionsBlock(elements=buttons)])
 
 
+def modal(content: Blocks) -> dict[str, Any]:
+    """A modal showing ``content`` (the answer to an App Home click)."""
+    return {
+        "type": "modal",
+        "title": {"type": "plain_text", "text": msg.BOT_NAME},
+        "close": {"type": "plain_text", "text": "Close"},
+        "blocks": content,
+    }
+
+
 # --- App Home -----------------------------------------------------------------------------------
 
 

@@ -69,6 +69,11 @@ def ack_manifest(name: str) -> str:
 ACK_LIST = "Looking up clusters…"
 
 
+def working_on(name: str) -> str:
+    """What a modal opened by an App Home click says until the answer replaces it."""
+    return f":hourglass_flowing_sand: Working on `{name}`…"
+
+
 def ack_describe(name: str) -> str:
     return f"Looking up `{name}`…"
 

@@ -30,7 +30,7 @@ def auth_test(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def chat_post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    channel = ws.member_channel(args.get("channel"))
+    channel = ws.postable_channel(args.get("channel"), args)
     message = ws.post(channel, args)
     return {"channel": channel.id, "ts": message.ts, "message": message.to_api(ws.team_id)}
 
@@ -112,6 +112,10 @@ def views_open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     return {"view": ws.open_view(args)}
 
 
+def views_update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    return {"view": ws.update_view(args)}
+
+
 def reactions_add(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
     channel = ws.member_channel(args.get("channel"))
     ws.react(channel, required_arg(args, "timestamp"), args.get("name"))
@@ -132,5 +136,6 @@ METHODS: dict[str, Handler] = {
     "users.info": users_info,
     "views.publish": views_publish,
     "views.open": views_open,
+    "views.update": views_update,
     "reactions.add": reactions_add,
 }
