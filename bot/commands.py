@@ -44,7 +44,9 @@ from manifests.raycluster import build_raycluster
 
 log = logging.getLogger(__name__)
 
-NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+CANNOT_POST = frozenset(msg.CANNOT_POST)
+"""chat.postMessage errors that mean "not here" (https://docs.slack.dev/reference/methods/
+chat.postMessage): the user is told what works instead, not "something went wrong"."""
 
 
 class Respond(Protocol):
@@ -127,9 +129,9 @@ class Commands:
         # pods will run (the manifest is pure, so this is exactly what was submitted).
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
         view = card_view(body, created.status)
-        thread_ts = await self._post_card(inv.channel, view)
+        thread_ts, refused = await self._post_card(inv.channel, view, await self._names([inv.user]))
         if not thread_ts:
-            await respond(text=msg.not_in_channel(name), response_type="ephemeral")
+            await respond(text=msg.cannot_post(refused, name), response_type="ephemeral")
             return
         try:
             await api.annotate_cluster(
@@ -142,19 +144,27 @@ class Commands:
         if not self.settings.watches(namespace):
             await respond(text=msg.not_watched(name, namespace), response_type="ephemeral")
 
-    async def _post_card(self, channel: str, view: CardView) -> str | None:
-        """Post the status card; its ts becomes the thread. None where the bot may not post."""
+    async def _post_card(
+        self, channel: str, view: CardView, names: dict[str, str]
+    ) -> tuple[str | None, str]:
+        """Post the status card; its ts becomes the thread. (None, Slack's error) where the
+        bot may not post."""
         try:
             result = await self.outbox.send(
                 channel,
                 "chat.postMessage",
-                {"channel": channel, "text": blocks.card_text(view), "blocks": blocks.card(view)},
+                {
+                    "channel": channel,
+                    "text": blocks.card_text(view, names),
+                    "blocks": blocks.card(view, names),
+                },  # fmt: skip
             )
         except SlackApiError as err:
-            if err.response.get("error") in NOT_A_MEMBER:
-                return None
+            error = str(err.response.get("error"))
+            if error in CANNOT_POST:
+                return None, error
             raise
-        return str(result["ts"])
+        return str(result["ts"]), ""
 
     async def manifest(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
@@ -260,7 +270,8 @@ class Commands:
                 # Ray autoscaler does on its own to a ready cluster stays off the thread).
                 self._remember(ns, name, Notified(phase=SCALING, reason="", was_ready=True))
             what = msg.scale_outcome(result)
-            self._thread_note(result.summary, msg.scaled_by(inv.user, what))
+            who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
+            self._thread_note(result.summary, msg.scaled_by(who, what))
         await respond(text=msg.scaled_ephemeral(name, what), response_type="ephemeral")
 
     # --- delete ---------------------------------------------------------------------------
@@ -294,7 +305,8 @@ class Commands:
                 client=self.kube,
             )  # fmt: skip
             await api.delete_cluster(name, namespace, client=self.kube)
-            self._thread_note(summary, msg.deleting_by(inv.user))
+            who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
+            self._thread_note(summary, msg.deleting_by(who))
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
 
     def _thread_note(self, summary: ClusterSummary, text: str) -> None:
@@ -320,6 +332,7 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     if isinstance(err, ConfigValidationError):
         problems = "\n".join(f"• {p}" for p in err.problems)
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
-    if isinstance(err, KrayneError):
-        return msg.krayne_error(err.message, err.hint, usage)
+    if isinstance(err, KrayneError):  # its message may quote the Kubernetes API: escaped
+        hint = blocks.escape(err.hint) if err.hint else None
+        return msg.krayne_error(blocks.escape(err.message), hint, usage)
     return msg.internal_error(f"/krayne {usage_of}" if usage_of else "/krayne")

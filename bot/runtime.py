@@ -144,13 +144,14 @@ class BotRuntime:
             await self.web.views_publish(user_id=user, view=view)
 
         home = self.home = HomeTabs(publish_home, debounce=self._home_debounce)
+        names = UserNames(self.web)  # one cache of users.info answers for all
         notifier = self.notifier = Notifier(
             watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
-            metrics=self.metrics, on_phase=home.changed,
+            metrics=self.metrics, on_phase=home.changed, user_names=names,
         )  # fmt: skip
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
-            user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
+            user_names=names, remember=notifier.remember, hold=notifier.hold,
         )  # fmt: skip
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,

@@ -187,7 +187,9 @@ async def test_delete_and_add_worker_from_the_app_home_work_with_the_manifest_as
     assert (await slack.click_view(question, blocks.DELETE_CONFIRM)).status == 200
     await double.wait_for(lambda: _modal_saying(double, "Deleting `homed`"), timeout=WAIT)
     await _wait_deleted_note(double, card)
-    assert not [c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "homed"]
+    assert not [
+        c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "homed"
+    ]
     assert not double.messages(USER)
     refused = [c for c in double.calls if c.response.get("error") == "messages_tab_disabled"]
     assert not refused

@@ -83,7 +83,7 @@ def test_card_of_a_deleted_cluster_says_who_deleted_and_offers_no_buttons() -> N
     )
     rendered = blocks.card(view)
     _ok(rendered)
-    assert "<@U2>" in str(rendered)
+    assert "`U2`" in str(rendered) and "<@U2>" not in str(rendered)  # named, not pinged
     assert all(b["type"] != "actions" for b in rendered)
 
 
