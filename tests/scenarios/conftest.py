@@ -62,6 +62,7 @@ def bot_settings(
             "host": "127.0.0.1",
             "port": 0,
             "card_interval": 0.05,
+            "slack_rate_scale": SPEED,
             "drain_timeout": 5.0,
             **extra,
         }
