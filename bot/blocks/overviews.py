@@ -89,7 +89,7 @@ def cluster_table(
     lines = [preformatted(line) for line in _table_lines(rows)]
     top, body = lines[0], lines[1:]
     sections: list[Block] = [section(f"*{len(clusters)} cluster(s) {scope}*")]
-    rows_before = [0]  # clusters shown by the sections before each one
+    rows_before = [0]  # rows_before[k]: clusters in the first k table sections
     budget = MAX_SECTION - 8 - len(top)
     chunk: list[str] = []
     for line in body:
@@ -103,8 +103,9 @@ def cluster_table(
     if len(clusters) > len(shown):
         sections.append(context(msg.more_rows(len(clusters) - len(shown))))
 
-    def hidden(first_left_out: int) -> str:
-        return msg.more_rows(len(clusters) - rows_before[min(first_left_out, len(rows_before) - 1)])
+    def hidden(first_left_out: int) -> str:  # sections[0] is the title, sections[k] table k
+        shown_rows = rows_before[max(0, min(first_left_out - 1, len(rows_before) - 1))]
+        return msg.more_rows(len(clusters) - shown_rows)
 
     return finish(sections, note=hidden)
 

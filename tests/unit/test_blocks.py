@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -179,3 +180,20 @@ def test_app_home_when_kubernetes_is_unreachable() -> None:
 )
 def test_age_is_short(seconds: int, expected: str) -> None:
     assert blocks.age(NOW - timedelta(seconds=seconds), NOW) == expected
+
+
+def test_a_list_cut_short_by_slacks_text_limit_counts_clusters_and_says_how_to_narrow_it() -> None:
+    clusters = [
+        replace(_summary(i, owner=f"U{i}"), name=f"c{i}-" + "n" * 48, namespace="ns-" + "x" * 37)
+        for i in range(100)
+    ]
+    names = {f"U{i}": "a-rather-long-name-" + str(i) for i in range(100)}
+    rendered = blocks.cluster_table(clusters, scope="in `ns`", now=NOW, user_names=names)
+    _ok(rendered)
+    note = str(rendered[-1])
+    assert "more not shown" in note and "blocks" not in note
+    assert "Narrow the list with `-n NAMESPACE` or `--mine`" in note
+    hidden = int(note.split("…and ")[1].split(" ")[0])
+    assert hidden > 0
+    rows = sum(str(b).count("-nnnn") for b in rendered)
+    assert rows + hidden == 100
