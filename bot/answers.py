@@ -76,10 +76,10 @@ class ReliableRespond:
         except Exception as err:  # connection refused, timeout: the URL is no use either
             failure = f"{type(err).__name__}: {err}"
         else:
-            status = getattr(answer, "status_code", 200)
-            if status < 400:
+            http_code = getattr(answer, "status_code", 200)  # Slack's answer, not Kubernetes'
+            if http_code < 400:
                 return answer
-            failure = f"HTTP {status} {getattr(answer, 'body', '')}".strip()
+            failure = f"HTTP {http_code} {getattr(answer, 'body', '')}".strip()
         self.metrics.response_url_failures.inc()
         log.warning("response_url post failed (%s); answering with chat.postEphemeral", failure)
         return await self._ephemeral(text, kwargs)
