@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from bot.slack_double import views
 from bot.slack_double.records import SlackError
 from bot.slack_double.workspace import Workspace, required_arg
 
@@ -105,15 +106,15 @@ def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def views_publish(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    return {"view": ws.publish_view(args)}
+    return {"view": views.publish_view(ws, args)}
 
 
 def views_open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    return {"view": ws.open_view(args)}
+    return {"view": views.open_view(ws, args)}
 
 
 def views_update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    return {"view": ws.update_view(args)}
+    return {"view": views.update_view(ws, args)}
 
 
 def reactions_add(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:

@@ -104,3 +104,8 @@ class RateLimits:
         if self.time_scale == 1.0:
             return float(max(1, math.ceil(seconds)))
         return max(seconds, 0.001)
+
+
+def retry_after_header(value: float) -> str:
+    """A Retry-After value: whole seconds as Slack sends them, or a scaled double's fraction."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"

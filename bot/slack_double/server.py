@@ -15,17 +15,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-import yaml
 from aiohttp import web
 
 from bot.slack_double.faults import InjectedFailures
+from bot.slack_double.inputs import read_args
 from bot.slack_double.methods import METHODS
-from bot.slack_double.rates import POST_MESSAGE, RateLimits, Tier
+from bot.slack_double.rates import POST_MESSAGE, RateLimits, Tier, retry_after_header
 from bot.slack_double.records import (
     Call,
     Channel,
@@ -154,7 +153,7 @@ class SlackDouble:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        args, token = await _read_args(request)
+        args, token = await read_args(request)
         headers: dict[str, str] = {}
         with self._lock:  # one call at a time; its events are taken before the lock is released
             try:
@@ -163,7 +162,7 @@ class SlackDouble:
             except SlackError as exc:
                 response, status = exc.body(), exc.status
                 if exc.retry_after is not None:
-                    headers["Retry-After"] = _seconds(exc.retry_after)
+                    headers["Retry-After"] = retry_after_header(exc.retry_after)
             except Exception:  # a bug in the double: visible in the log and in ``calls``
                 log.exception("slack double: %s failed", method)
                 response, status = {"ok": False, "error": "internal_error"}, 500
@@ -353,42 +352,6 @@ class SlackDouble:
         finally:
             with self._lock:
                 self._waiters.discard(waiter)
-
-
-def _seconds(value: float) -> str:
-    """A Retry-After value: whole seconds as Slack sends them, or a scaled double's fraction."""
-    return str(int(value)) if float(value).is_integer() else f"{value:.3f}"
-
-
-def manifest_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``SlackDouble`` arguments an app manifest decides (its App Home's Messages tab)."""
-    with open(path, encoding="utf-8") as handle:
-        manifest = yaml.safe_load(handle)
-    app_home = ((manifest.get("features") or {}).get("app_home")) or {}
-    return {"messages_tab_enabled": bool(app_home.get("messages_tab_enabled", False))}
-
-
-async def _read_args(request: web.Request) -> tuple[dict[str, Any], str | None]:
-    """Arguments from the query string plus a form or JSON body; the token from either place.
-
-    Like Slack, a JSON body must carry the token in the Authorization header."""
-    args: dict[str, Any] = dict(request.query)
-    body_token = None
-    if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            args.update(body)
-            args.pop("token", None)
-    elif request.can_read_body:
-        form = await request.post()
-        args.update({k: v for k, v in form.items() if isinstance(v, str)})
-        body_token = args.pop("token", None)
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
-    return args, token or body_token or args.pop("token", None)
 
 
 @contextlib.contextmanager

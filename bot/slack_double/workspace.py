@@ -19,7 +19,6 @@ from bot.slack_double.limits import (
     BLOCKS_TEXT_LIMIT,
     MESSAGE_TEXT_LIMIT,
     validate_blocks,
-    validate_view,
 )
 from bot.slack_double.records import (
     Channel,
@@ -38,8 +37,6 @@ from bot.slack_double.records import (
     UpdatedMessage,
     User,
     Via,
-    ViewOpened,
-    ViewPublished,
 )
 
 RESPONSE_URL_TTL = 30 * 60.0
@@ -47,7 +44,7 @@ RESPONSE_URL_TTL = 30 * 60.0
 https://docs.slack.dev/interactivity/handling-user-interaction"""
 
 
-def _decode_json(value: Any, error: str) -> Any:
+def decode_json(value: Any, error: str) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -186,7 +183,7 @@ class Workspace:
     ) -> tuple[str, tuple[dict[str, Any], ...]]:
         """Validated (text, blocks) of a post or edit; ``retain`` keeps what an edit omits."""
         text = args.get("text")
-        blocks = _decode_json(args.get("blocks"), "invalid_blocks_format")
+        blocks = decode_json(args.get("blocks"), "invalid_blocks_format")
         if blocks is not None and not isinstance(blocks, list):
             raise SlackError("invalid_blocks_format")
         if retain is None and not text and not blocks and not args.get("attachments"):
@@ -206,9 +203,9 @@ class Workspace:
         final_text = text if text is not None else (retain.text if retain else "")
         if blocks is None:
             return final_text, retain.blocks if retain else ()
-        return final_text, tuple(self._with_block_ids(blocks))
+        return final_text, tuple(self.with_block_ids(blocks))
 
-    def _with_block_ids(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def with_block_ids(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for block in blocks:
             if "block_id" not in block:
@@ -221,7 +218,7 @@ class Workspace:
 
     def post(self, channel: Channel, args: dict[str, Any], *, via: Via = "api") -> Message:
         text, blocks = self.content(args)
-        metadata = _decode_json(args.get("metadata"), "invalid_metadata_format")
+        metadata = decode_json(args.get("metadata"), "invalid_metadata_format")
         thread_ts = args.get("thread_ts") or None
         store = self.messages[channel.id]
         if thread_ts is not None:
@@ -323,66 +320,6 @@ class Workspace:
             message, reactions=(*message.reactions, name)
         )
         self.pending.append(ReactionAdded(channel.id, message.ts, name))
-
-    # --- views ------------------------------------------------------------------------------
-
-    def view(self, args: dict[str, Any], *, kind: str) -> dict[str, Any]:
-        view = _decode_json(required_arg(args, "view"), "invalid_arguments")
-        problems = validate_view(view)
-        if not problems and view.get("type") != kind:
-            problems = [f"[ERROR] must be {kind} [json-pointer:/view/type]"]
-        if problems:
-            raise SlackError("invalid_arguments", messages=problems)
-        return {
-            **view,
-            "id": f"V{secrets.token_hex(5).upper()}",
-            "team_id": self.team_id,
-            "bot_id": self.bot_id,
-            "blocks": self._with_block_ids(view.get("blocks", [])),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-        }
-
-    def publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        user = self.user(required_arg(args, "user_id"))
-        history = self.views.setdefault(user.id, [])
-        expected = args.get("hash")
-        if expected and history and history[-1]["hash"] != expected:
-            raise SlackError("hash_conflict")
-        view = self.view(args, kind="home")
-        history.append(view)
-        self.pending.append(ViewPublished(user.id, view))
-        return view
-
-    def open_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        issued = self.triggers.pop(required_arg(args, "trigger_id"), None)
-        if issued is None:
-            raise SlackError("invalid_trigger_id")
-        deadline, user_id = issued
-        if time.monotonic() > deadline:  # "triggers expire in three seconds", used once:
-            # https://docs.slack.dev/interactivity/handling-user-interaction
-            raise SlackError("expired_trigger_id")
-        view = self.view(args, kind="modal")
-        self.modals[view["id"]] = (user_id, view)
-        self.pending.append(ViewOpened(user_id, view))
-        return view
-
-    def update_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        """views.update of an open modal, by ``view_id`` (``not_found`` for any other id;
-        ``hash_conflict`` when a given ``hash`` is stale):
-        https://docs.slack.dev/reference/methods/views.update"""
-        view_id = required_arg(args, "view_id")
-        if view_id not in self.modals:
-            raise SlackError("not_found")
-        user_id, current = self.modals[view_id]
-        expected = args.get("hash")
-        if expected and current["hash"] != expected:
-            raise SlackError("hash_conflict")
-        view = {**self.view(args, kind="modal"), "id": view_id}
-        self.modals[view_id] = (user_id, view)
-        self.pending.append(ViewOpened(user_id, view))
-        return view
 
     # --- response_url -----------------------------------------------------------------------
 

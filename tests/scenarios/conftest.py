@@ -17,7 +17,8 @@ import pytest
 from bot.readiness import ReadinessSettings
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
-from bot.slack_double.server import SlackDouble, manifest_settings
+from bot.slack_double.inputs import manifest_settings
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from tests.scenarios.harness import SECRET, SlackClient
 

@@ -10,8 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from bot import blocks
+from bot.slack_double.inputs import manifest_settings
 from bot.slack_double.records import Channel, EphemeralMessage
-from bot.slack_double.server import SlackDouble, manifest_settings
+from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from core.sandbox.sim.simconfig import CrashSpec, ImageCatalogueConfig, SimConfig
 from tests.scenarios.conftest import SHIPPED_MANIFEST, SPEED, RunningBot

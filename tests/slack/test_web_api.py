@@ -10,8 +10,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack_double.inputs import manifest_settings
 from bot.slack_double.records import Channel, PostedMessage, SlackEvent, UpdatedMessage
-from bot.slack_double.server import SlackDouble, manifest_settings
+from bot.slack_double.server import SlackDouble
 
 from .conftest import TOKEN, USERS
 
