@@ -330,7 +330,7 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     if isinstance(err, KubeConnectionError | ClusterTimeoutError):
         usage = None
     if isinstance(err, ConfigValidationError):
-        problems = "\n".join(f"• {p}" for p in err.problems)
+        problems = "\n".join(f"• {blocks.escape(p)}" for p in err.problems)  # quote input
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
     if isinstance(err, KrayneError):  # its message may quote the Kubernetes API: escaped
         hint = blocks.escape(err.hint) if err.hint else None

@@ -117,7 +117,8 @@ async def on_command(
         cmd = parse_command(command.get("text") or "")
     except UsageError as err:
         counted(metrics, "usage", "usage_error")
-        await ack(text=msg.usage_error(err.message, err.usage), response_type="ephemeral")
+        text = msg.usage_error(blocks.escape(err.message), err.usage)  # it quotes the input
+        await ack(text=text, response_type="ephemeral")
         return
     match cmd:
         case HelpCommand(topic=topic):

@@ -192,12 +192,13 @@ def text_blocks(text: str) -> Blocks:
 
 
 def code_blocks(intro: str, code: str) -> Blocks:
-    """An intro line and ``code`` as fenced sections, split on line boundaries."""
+    """An intro line and ``code`` as fenced sections, split on line boundaries; ``code``
+    (which may quote what a user typed) is escaped and cannot close its fences."""
     budget = MAX_SECTION - 6
     parts: list[str] = []
     current = ""
     for line in code.splitlines():
-        line = clip(line, budget)
+        line = clip(preformatted(line), budget)
         if len(current) + len(line) + 1 > budget:
             parts.append(current)
             current = ""

@@ -197,3 +197,26 @@ def test_a_list_cut_short_by_slacks_text_limit_counts_clusters_and_says_how_to_n
     assert hidden > 0
     rows = sum(str(b).count("-nnnn") for b in rendered)
     assert rows + hidden == 100
+
+
+def test_untrusted_text_is_escaped_once_and_cannot_close_a_fence() -> None:
+    assert blocks.escape("a & <b> <!channel>") == "a &amp; &lt;b&gt; &lt;!channel&gt;"
+    fenced = blocks.fence("```\n<https://evil|x>\n`")
+    assert fenced.startswith("```") and fenced.endswith("```") and fenced.count("```") == 2
+    assert "&lt;https://evil|x&gt;" in fenced and "&amp;lt;" not in fenced
+
+
+def test_a_long_log_keeps_its_last_lines_whole() -> None:
+    log = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(200))
+    fenced = blocks.fence(log, 3000)
+    assert len(fenced) <= 3000
+    assert fenced.endswith("line 0199 " + "x" * 60 + "```")
+    assert "line 0000" not in fenced
+    first = fenced.removeprefix("```…\n").splitlines()[0]
+    assert first.startswith("line ") and len(first) == len("line 0199 ") + 60  # no half line
+
+
+def test_a_manifest_preview_escapes_what_the_user_typed() -> None:
+    rendered = blocks.code_blocks("intro", "image: <!channel>```")
+    code = rendered[1]["text"]["text"]
+    assert "&lt;!channel&gt;" in code and code.count("```") == 2
