@@ -150,14 +150,9 @@ class Commands:
         """Post the status card; its ts becomes the thread. (None, Slack's error) where the
         bot may not post."""
         try:
+            text, card = blocks.card_text(view, names), blocks.card(view, names)
             result = await self.outbox.send(
-                channel,
-                "chat.postMessage",
-                {
-                    "channel": channel,
-                    "text": blocks.card_text(view, names),
-                    "blocks": blocks.card(view, names),
-                },  # fmt: skip
+                channel, "chat.postMessage", {"channel": channel, "text": text, "blocks": card}
             )
         except SlackApiError as err:
             error = str(err.response.get("error"))
@@ -260,6 +255,7 @@ class Commands:
             if target is None:
                 raise ClusterNotFoundError(name, ns)
             group, workers = target.name, max(0, target.replicas + delta)
+        who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
             result = await api.scale_group(
                 name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
@@ -270,7 +266,6 @@ class Commands:
                 # Ray autoscaler does on its own to a ready cluster stays off the thread).
                 self._remember(ns, name, Notified(phase=SCALING, reason="", was_ready=True))
             what = msg.scale_outcome(result)
-            who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
             self._thread_note(result.summary, msg.scaled_by(who, what))
         await respond(text=msg.scaled_ephemeral(name, what), response_type="ephemeral")
 
@@ -297,6 +292,7 @@ class Commands:
             await respond(text=msg.not_owner("delete", name, summary.owner), replace_original=True)
             return
         record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
+        who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
         async with self._hold(namespace, name):  # "deleted by" before the card says gone
             if self._remember:
                 self._remember(namespace, name, record)
@@ -305,7 +301,6 @@ class Commands:
                 client=self.kube,
             )  # fmt: skip
             await api.delete_cluster(name, namespace, client=self.kube)
-            who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
             self._thread_note(summary, msg.deleting_by(who))
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
 
