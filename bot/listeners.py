@@ -11,9 +11,9 @@ Handlers are module-level functions: their dependencies come first, as one expli
 The slash command is matched whatever it is called (``/krayne``, ``/krayne-dev``, …): a Slack
 app has one command per name, and a staging install simply registers another name. Where an
 answer goes (response_url or chat.postEphemeral, the clicked thread, a modal for App Home
-clicks) is ``bot/answers.py``'s. Requests
-the bot does not use (other actions, shortcuts, view submissions, events) are acknowledged with
-200 and logged, so Slack neither retries nor shows the user an error.
+clicks) is decided by ``bot/answers.py``. Requests the bot does not use (other actions,
+shortcuts, view submissions, events) are acknowledged with 200 and logged, so Slack neither
+retries nor shows the user an error.
 """
 
 from __future__ import annotations
