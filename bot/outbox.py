@@ -170,7 +170,10 @@ class Outbox:
         queue = self._queues[channel]
         try:
             while queue:
-                await self._pacer.wait(queue[0].method, channel)
+                head = queue[0]
+                await self._pacer.wait(head.method, channel)
+                if not queue or queue[0] is not head:  # coalesced meanwhile: pace the new head
+                    continue
                 item = queue.popleft()  # in flight: later updates queue behind it
                 try:
                     await self._deliver(item)
