@@ -193,3 +193,15 @@ async def test_a_coalesced_card_update_never_overtakes_the_replies_queued_before
     texts = [args["text"] for _, _, args in sender.sent]
     assert texts == ["reply pending", "reply ready", "card ready"]
     assert outbox.pending == 0
+
+
+async def test_card_updates_are_paced_per_workspace_by_chat_updates_tier(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    """chat.update is Tier 3 (50 a minute) for the whole workspace: cards in different
+    channels do not each get their own budget (https://docs.slack.dev/apis/web-api/rate-limits)."""
+    await asyncio.gather(
+        *(outbox.submit(c, "chat.update", {"ts": "1.0", "text": c}) for c in ("C1", "C2", "C3"))
+    )
+    times = sorted(t for t, method, _ in sender.sent if method == "chat.update")
+    assert all(b - a >= 1.2 - 1e-9 for a, b in zip(times, times[1:], strict=False)), times
