@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
@@ -29,6 +31,7 @@ from bot.home import HomeTabs
 from bot.listeners import ListenerDeps, Spawn, register
 from bot.metrics import Metrics
 from bot.outbox import RateLimited, Result, Sender, TransientSendError
+from bot.pacing import Pacer
 from bot.settings import BotSettings
 from core.errors import KrayneError
 
@@ -132,22 +135,42 @@ def web_sender(client: AsyncWebClient) -> Sender:
 
 
 class UserNames:
-    """Slack user id → display name, cached for the life of the bot (for list tables)."""
+    """Slack user id → display name, cached (for list tables and for naming people without a
+    ping). users.info is Tier 4 (https://docs.slack.dev/reference/methods/users.info): the
+    ids not cached yet are asked one after another through ``pacer``, never all at once, and
+    an id Slack does not know is remembered as unknown for ``ttl`` seconds too."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    def __init__(
+        self, client: AsyncWebClient, *, pacer: Pacer | None = None, ttl: float = 3600.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
         self._client = client
-        self._names: dict[str, str] = {}
+        self._pacer = pacer or Pacer()
+        self._ttl = ttl
+        self._clock = clock
+        self._names: dict[str, tuple[str | None, float]] = {}
+        self._lock = asyncio.Lock()
+
+    def _cached(self, user: str) -> tuple[str | None, bool]:
+        name, until = self._names.get(user, (None, 0.0))
+        return name, until > self._clock()
 
     async def __call__(self, users: list[str]) -> dict[str, str]:
-        missing = [u for u in users if u not in self._names]
-        results = await asyncio.gather(
-            *(self._client.users_info(user=u) for u in missing), return_exceptions=True
-        )
-        for user, result in zip(missing, results, strict=True):
-            if isinstance(result, BaseException):
-                continue
-            profile = (result.get("user") or {}).get("profile") or {}
-            name = profile.get("display_name") or (result.get("user") or {}).get("name")
-            if name:
-                self._names[user] = str(name)
-        return {u: self._names[u] for u in users if u in self._names}
+        async with self._lock:  # one lookup per id, even when two callers ask at once
+            for user in dict.fromkeys(users):
+                if self._cached(user)[1]:
+                    continue
+                await self._pacer.wait("users.info")
+                try:
+                    result = await self._client.users_info(user=user)
+                except SlackApiError as err:
+                    if err.response.status_code == 429:
+                        break  # names are a nicety: ids are shown until the next call
+                    self._names[user] = (None, self._clock() + self._ttl)
+                    continue
+                found = result.get("user") or {}
+                profile = found.get("profile") or {}
+                name = profile.get("display_name") or found.get("real_name") or found.get("name")
+                self._names[user] = (str(name) if name else None, self._clock() + self._ttl)
+        names = {u: self._cached(u)[0] for u in users}
+        return {u: n for u, n in names.items() if n}

@@ -48,7 +48,9 @@ from manifests.raycluster import auth_secret_name, build_raycluster
 
 log = logging.getLogger(__name__)
 
-NOT_A_MEMBER = frozenset({"not_in_channel", "channel_not_found", "is_archived"})
+CANNOT_POST = frozenset(msg.CANNOT_POST)
+"""chat.postMessage errors that mean "not here" (https://docs.slack.dev/reference/methods/
+chat.postMessage): the user is told what works instead, not "something went wrong"."""
 
 
 class Respond(Protocol):
@@ -160,9 +162,10 @@ class Commands:
         if body["spec"].get("authOptions"):
             token = msg.ray_token(name, namespace, auth_secret_name(name))
         view = card_view(body, created.status)
-        thread_ts = await self._post_card(inv.channel, view)
+        thread_ts, refused = await self._post_card(inv.channel, view, await self._names([inv.user]))
         if not thread_ts:
-            await respond(text=_joined(msg.not_in_channel(name), token), response_type="ephemeral")
+            text = _joined(msg.cannot_post(refused, name), token)
+            await respond(text=text, response_type="ephemeral")
             return
         try:
             await api.annotate_cluster(
@@ -177,19 +180,22 @@ class Commands:
         if note or token:
             await respond(text=_joined(note, token), response_type="ephemeral")
 
-    async def _post_card(self, channel: str, view: CardView) -> str | None:
-        """Post the status card; its ts becomes the thread. None where the bot may not post."""
+    async def _post_card(
+        self, channel: str, view: CardView, names: dict[str, str]
+    ) -> tuple[str | None, str]:
+        """Post the status card; its ts becomes the thread. (None, Slack's error) where the
+        bot may not post."""
         try:
+            text, card = blocks.card_text(view, names), blocks.card(view, names)
             result = await self.outbox.send(
-                channel,
-                "chat.postMessage",
-                {"channel": channel, "text": blocks.card_text(view), "blocks": blocks.card(view)},
+                channel, "chat.postMessage", {"channel": channel, "text": text, "blocks": card}
             )
         except SlackApiError as err:
-            if err.response.get("error") in NOT_A_MEMBER:
-                return None
+            error = str(err.response.get("error"))
+            if error in CANNOT_POST:
+                return None, error
             raise
-        return str(result["ts"])
+        return str(result["ts"]), ""
 
     async def manifest(self, config: ClusterConfig, inv: Invocation, respond: Respond) -> None:
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
@@ -306,6 +312,7 @@ class Commands:
             await self.gate.audit("scale", inv, name, ns, refusal, raw)
             await respond(text=refusal.text, response_type="ephemeral")
             return
+        who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
             result = await api.scale_group(
                 name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
@@ -316,7 +323,7 @@ class Commands:
                 # Ray autoscaler does on its own to a ready cluster stays off the thread).
                 self._remember(ns, name, Notified(phase=SCALING, reason="", was_ready=True))
             what = msg.scale_outcome(result)
-            self._thread_note(result.summary, msg.scaled_by(inv.user, what))
+            self._thread_note(result.summary, msg.scaled_by(who, what))
         await self.gate.audit("scale", inv, name, ns, "ok", raw)
         await respond(text=msg.scaled_ephemeral(name, what), response_type="ephemeral")
 
@@ -346,6 +353,7 @@ class Commands:
             await respond(text=refused.text, replace_original=True)
             return
         record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
+        who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
         async with self._hold(namespace, name):  # "deleted by" before the card says gone
             if self._remember:
                 self._remember(namespace, name, record)
@@ -354,7 +362,7 @@ class Commands:
                 client=self.kube,
             )  # fmt: skip
             await api.delete_cluster(name, namespace, client=self.kube)
-            self._thread_note(summary, msg.deleting_by(inv.user))
+            self._thread_note(summary, msg.deleting_by(who))
         await self.gate.audit("delete", inv, name, namespace, "ok", raw)
         await respond(text=msg.deleted_ephemeral(name), replace_original=True)
 
@@ -399,8 +407,8 @@ class Commands:
             left = format_duration(expires - now)
         after = await api.set_suspended(name, ns, suspended, annotations=notes, client=self.kube)
         await self.gate.audit(action, inv, name, ns, "ok")
-        text = msg.suspended_by(inv.user, name) if suspended else msg.resumed_by(
-            inv.user, name, left=left)  # fmt: skip
+        who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
+        text = msg.suspended_by(who, name) if suspended else msg.resumed_by(who, name, left=left)
         rendered = blocks.suspended_note(text, ns, name) if suspended else None
         self._thread_note(after, text, rendered)
         await respond(text=text, response_type="ephemeral")
@@ -423,7 +431,8 @@ class Commands:
         await api.annotate_cluster(name, ns, state_patch(expires=renewed), client=self.kube)
         await self.gate.audit("extend", inv, name, ns, "ok")
         left = format_duration(renewed - now)
-        self._thread_note(summary, msg.ttl_extended(inv.user, name, left=left))
+        who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
+        self._thread_note(summary, msg.ttl_extended(who, name, left=left))
         await respond(text=msg.ttl_extended_ephemeral(name, left=left), response_type="ephemeral")
 
     def _thread_note(
@@ -453,8 +462,9 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     if isinstance(err, KubeConnectionError | ClusterTimeoutError):
         usage = None
     if isinstance(err, ConfigValidationError):
-        problems = "\n".join(f"• {p}" for p in err.problems)
+        problems = "\n".join(f"• {blocks.escape(p)}" for p in err.problems)  # quote input
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
-    if isinstance(err, KrayneError):  # the logs keep the API server's address; Slack does not
-        return msg.krayne_error(redact(err.message), err.hint and redact(err.hint), usage)
+    if isinstance(err, KrayneError):  # no API server address in Slack (logs keep it); escaped
+        hint = blocks.escape(redact(err.hint)) if err.hint else None
+        return msg.krayne_error(blocks.escape(redact(err.message)), hint, usage)
     return msg.internal_error(f"/krayne {usage_of}" if usage_of else "/krayne")

@@ -9,10 +9,11 @@ Handlers are module-level functions: their dependencies come first, as one expli
 :class:`ListenerDeps`, bound by :func:`bot.middleware.bind`; Bolt injects the rest by name.
 
 The slash command is matched whatever it is called (``/krayne``, ``/krayne-dev``, …): a Slack
-app has one command per name, and a staging install simply registers another name. Clicks from
-the App Home carry no ``response_url``; their answers go to the user's DM with the bot. Requests
-the bot does not use (other actions, shortcuts, view submissions, events) are acknowledged with
-200 and logged, so Slack neither retries nor shows the user an error.
+app has one command per name, and a staging install simply registers another name. Where an
+answer goes (response_url or chat.postEphemeral, the clicked thread, a modal for App Home
+clicks) is decided by ``bot/answers.py``. Requests the bot does not use (other actions,
+shortcuts, view submissions, events) are acknowledged with 200 and logged, so Slack neither
+retries nor shows the user an error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot import blocks
 from bot import messages as msg
+from bot.answers import ModalAnswer, ReliableRespond, answer_to
 from bot.commands import Commands, Invocation, Respond, error_text
 from bot.grammar import (
     HELP_TEXT,
@@ -107,7 +109,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
 
 
 async def on_command(
-    deps: ListenerDeps, ack: Any, command: dict[str, Any], respond: Respond
+    deps: ListenerDeps, ack: Any, command: dict[str, Any], respond: Respond, client: Any
 ) -> None:
     """``/krayne …``: answer within the ack, start the slow half after it."""
     inv = Invocation(
@@ -116,12 +118,16 @@ async def on_command(
         team=command.get("team_id"),
         command=f"{command.get('command') or '/krayne'} {command.get('text') or ''}".strip(),
     )
+    respond = ReliableRespond(
+        respond, client, channel=inv.channel, user=inv.user, metrics=deps.metrics
+    )
     commands, metrics = deps.commands, deps.metrics
     try:
         cmd = parse_command(command.get("text") or "")
     except UsageError as err:
         counted(metrics, "usage", "usage_error")
-        await ack(text=msg.usage_error(err.message, err.usage), response_type="ephemeral")
+        text = msg.usage_error(blocks.escape(err.message), err.usage)  # it quotes the input
+        await ack(text=text, response_type="ephemeral")
         return
     if not isinstance(cmd, HelpCommand):  # the policy: who, from which channel, where
         what = COMMAND_NAMES.get(type(cmd), "usage")
@@ -234,7 +240,13 @@ async def on_click(
     await ack()
     deps.metrics.actions.labels(action=button.label).inc()
     inv, namespace, name = _clicked(body)
-    out = answer_to(body, respond, client)
+    out = answer_to(body, respond, client, deps.metrics)
+    if isinstance(out, ModalAnswer):  # an App Home click: open the modal while the trigger lives
+        try:
+            await out.open(msg.working_on(name))
+        except Exception as err:
+            log.warning("App Home click of %s not answered: views.open: %s", inv.user, err)
+            return
     work = button.work(deps.commands, inv, namespace, name, out)
     deps.run(work, what=button.what, respond=out, gone=name)
 
@@ -250,28 +262,6 @@ def _clicked(body: dict[str, Any]) -> tuple[Invocation, str, str]:
         command=f"button {action.get('action_id', '')} {namespace}/{name}",
     )
     return inv, namespace, name
-
-
-def answer_to(body: dict[str, Any], respond: Respond | None, client: Any) -> Respond:
-    """Where a click is answered: its ``response_url`` when Slack sent one, else (a click in
-    the App Home, which has neither channel nor response_url) the user's DM with the bot."""
-    if respond is not None and (body.get("response_url") or body.get("response_urls")):
-        return respond
-    return DirectMessage(client, (body.get("user") or {}).get("id", ""))
-
-
-@dataclass(frozen=True, slots=True)
-class DirectMessage:
-    """A ``respond`` that posts to ``user``'s DM with the bot (App Home clicks)."""
-
-    client: Any
-    user: str
-
-    async def __call__(self, text: str = "", **kwargs: Any) -> Any:
-        args: dict[str, Any] = {"channel": self.user, "text": text}
-        if kwargs.get("blocks"):
-            args["blocks"] = kwargs["blocks"]
-        return await self.client.chat_postMessage(**args)
 
 
 # --- App Home ------------------------------------------------------------------------------

@@ -6,6 +6,8 @@ traceback can leak into a message by accident.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.redact import redact
 from core.api import ScaleResult
 from core.status import Phase
@@ -70,6 +72,11 @@ def ack_manifest(name: str) -> str:
 ACK_LIST = "Looking up clusters…"
 
 
+def working_on(name: str) -> str:
+    """What a modal opened by an App Home click says until the answer replaces it."""
+    return f":hourglass_flowing_sand: Working on `{name}`…"
+
+
 def ack_describe(name: str) -> str:
     return f"Looking up `{name}`…"
 
@@ -125,6 +132,45 @@ def not_in_channel(name: str | None) -> str:
         f"Invite me with `/invite @{BOT_NAME}` and try again"
         + (f" — `/krayne describe {name}` shows its status meanwhile." if name else ".")
     )
+
+
+def _not_here(why: str, instead: str) -> Callable[[str | None], str]:
+    def text(name: str | None) -> str:
+        created = f"Cluster `{name}` is being created, but " if name else ""
+        follow = f" `/krayne describe {name}` shows its status meanwhile." if name else ""
+        return f":wave: {created}{why} {instead}{follow}"
+
+    return text
+
+
+_ELSEWHERE = "Run `/krayne create` in a channel I am a member of to get its thread there."
+CANNOT_POST: dict[str, Callable[[str | None], str]] = {
+    "not_in_channel": not_in_channel,
+    "is_archived": _not_here("this channel is archived, so I cannot post here.", _ELSEWHERE),
+    "channel_not_found": _not_here(
+        "I cannot post in this conversation (a direct message between people, or a private "
+        "channel I am not in).",
+        _ELSEWHERE,
+    ),
+    "restricted_action_read_only_channel": _not_here(
+        "this channel is read-only for apps, so I cannot post its status card here.", _ELSEWHERE
+    ),
+    "restricted_action_thread_only_channel": _not_here(
+        "this channel only allows replies in threads, so I cannot start a thread here.",
+        _ELSEWHERE,
+    ),
+    "restricted_action": _not_here(
+        "a workspace setting stops me from posting here.",
+        "Ask an admin to allow krayne to post, or run `/krayne create` in another channel.",
+    ),
+    "messages_tab_disabled": _not_here("I cannot post in direct messages.", _ELSEWHERE),
+}
+"""What each chat.postMessage refusal means to the user, and what works instead
+(https://docs.slack.dev/reference/methods/chat.postMessage)."""
+
+
+def cannot_post(error: str, name: str | None) -> str:
+    return CANNOT_POST.get(error, not_in_channel)(name)
 
 
 def thread_not_linked(name: str, reason: str) -> str:
@@ -185,13 +231,6 @@ def already_yours(name: str) -> str:
 # --- thread replies and card lines --------------------------------------------------------------
 
 
-def created_reply(name: str, owner: str | None, namespace: str) -> str:
-    return (
-        f"{mention(owner)} asked for `{name}` in namespace `{namespace}`. "
-        "I will post here as it starts."
-    )
-
-
 def phase_reply(name: str, phase: Phase, reason: str) -> str:
     reason = redact(reason)
     line = f"{PHASE_EMOJI[phase]} `{name}` {PHASE_HEADLINE[phase]} (`{phase.value}`)"
@@ -241,8 +280,9 @@ def scale_outcome(result: ScaleResult) -> str:
     return text
 
 
-def scaled_by(user: str, what: str) -> str:
-    return f":straight_ruler: {mention(user)} scaled {what}"
+def scaled_by(who: str, what: str) -> str:
+    """``who``: the person who acted, named without a ping (``blocks.threads.who``)."""
+    return f":straight_ruler: {who} scaled {what}"
 
 
 def scaled_ephemeral(name: str, what: str) -> str:
@@ -251,28 +291,26 @@ def scaled_ephemeral(name: str, what: str) -> str:
 
 TTL_DELETER = "ttl"
 """``krayne.io/deleted-by`` of a cluster the bot deleted because its TTL ran out."""
+TTL_DELETER_SHOWN = "its TTL (it stayed suspended past its grace)"
 
 
-def _deleter(user: str | None) -> str:
-    return "its TTL (it stayed suspended past its grace)" if user == TTL_DELETER else mention(user)
-
-
-def deleted_by(user: str | None) -> str:
-    """The card's last word on a cluster deleted from Slack."""
-    return f":wastebasket: Deleted by {_deleter(user)}."
+def deleted_by(who: str) -> str:
+    """The card's last word on a cluster deleted from Slack (``who`` named without a ping)."""
+    return f":wastebasket: Deleted by {who}."
 
 
 def deleted_outside() -> str:
     return ":wastebasket: Deleted outside Slack."
 
 
-def deleting_by(user: str) -> str:
-    return f":wastebasket: {mention(user)} is deleting the cluster; its pods are shutting down."
+def deleting_by(who: str) -> str:
+    return f":wastebasket: {who} is deleting the cluster; its pods are shutting down."
 
 
-def deleted_reply(user: str | None, *, gpus: int) -> str:
-    """The thread's reply once the last pod is gone (not before: until then they hold GPUs)."""
-    who = f"Deleted by {_deleter(user)}" if user else "Deleted outside Slack"
+def deleted_reply(deleter: str | None, *, gpus: int) -> str:
+    """The thread's reply once the last pod is gone (not before: until then they hold GPUs);
+    ``deleter`` is named without a ping."""
+    who = f"Deleted by {deleter}" if deleter else "Deleted outside Slack"
     freed = f" — {plural(gpus, 'GPU')} freed" if gpus else ""
     return f":wastebasket: {who}{freed}; all its pods are gone."
 
@@ -376,8 +414,9 @@ def ttl_suspended(name: str, *, delete_after: str) -> str:
     )
 
 
-def ttl_extended(user: str, name: str, *, left: str) -> str:
-    return f":alarm_clock: {mention(user)} extended `{name}`: it now expires in {left}."
+def ttl_extended(who: str, name: str, *, left: str) -> str:
+    """``who`` is named without a ping (the person who just acted)."""
+    return f":alarm_clock: {who} extended `{name}`: it now expires in {left}."
 
 
 def ttl_extended_ephemeral(name: str, *, left: str) -> str:
@@ -388,16 +427,16 @@ def no_ttl(name: str) -> str:
     return f"`{name}` has no TTL: it never expires, so there is nothing to extend."
 
 
-def suspended_by(user: str, name: str) -> str:
+def suspended_by(who: str, name: str) -> str:
     return (
-        f":double_vertical_bar: {mention(user)} suspended `{name}`: its pods stop, its "
+        f":double_vertical_bar: {who} suspended `{name}`: its pods stop, its "
         f"definition stays. `/krayne resume {name}` brings it back."
     )
 
 
-def resumed_by(user: str, name: str, *, left: str | None) -> str:
+def resumed_by(who: str, name: str, *, left: str | None) -> str:
     expiry = f"; it now expires in {left}" if left else ""
-    return f":arrow_forward: {mention(user)} resumed `{name}`{expiry}."
+    return f":arrow_forward: {who} resumed `{name}`{expiry}."
 
 
 def already(name: str, state: str) -> str:

@@ -44,6 +44,11 @@ class Metrics:
         self.coalesced = Counter(
             "krayne_outbox_coalesced", "Card updates merged into a queued update.", registry=r
         )
+        self.response_url_failures = Counter(
+            "krayne_response_url_failures",
+            "response_url posts Slack refused (expired, used up); answered by chat.postEphemeral.",
+            registry=r,
+        )
         self.queued = Gauge("krayne_outbox_queued", "Messages waiting in the outbox.", registry=r)
         self.notifications = Counter(
             "krayne_notifications", "Thread replies posted, by phase.", ["phase"], registry=r

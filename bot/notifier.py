@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -54,8 +54,6 @@ class Change(Protocol):
     def deleted(self) -> bool: ...
     @property
     def gpus_held(self) -> int: ...
-
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,17 +129,12 @@ def reply_for(
     log_tail: str | None = None,
     again: bool = False,
     freed_gpus: int = 0,
+    names: Mapping[str, str] | None = None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """(notification text, blocks) of the thread reply announcing ``view.status``."""
-    status = view.status
-    if view.gone:
-        text = msg.deleted_reply(view.deleted_by, gpus=freed_gpus)
-        return text, blocks.thread_reply(text)
-    if status.phase is Phase.READY and again:
-        text = msg.ready_again(view.name, status.reason)
-        return text, blocks.thread_reply(text)
-    if status.phase is Phase.READY:
-        text = msg.ready_reply(view.owner, view.name)
+    """(notification text, blocks) of the thread reply announcing ``view.status``; what
+    Kubernetes said is escaped by the renderer (``blocks.status_reply``)."""
+    addresses = None
+    if view.status.phase is Phase.READY and not view.gone:
         cluster = RayClusterView.parse(obj or {"metadata": {"name": view.name}})
         ports = cluster.head.endpoint_ports
         addresses = msg.address_lines(
@@ -151,18 +144,10 @@ def reply_for(
             namespace=view.namespace,
             service=cluster.head_service,
         )
-        return text, blocks.thread_reply(text, details=[status.reason, addresses])
-    text = msg.phase_reply(view.name, status.phase, status.reason)
-    if status.phase.is_failure:
-        details = [msg.log_intro(status.pod or view.name)] if log_tail else []
-        return text, blocks.thread_reply(
-            text,
-            details=details,
-            code=log_tail or None,
-            hint=status.hint,
-            buttons=(view.namespace, view.name),
-        )
-    return text, blocks.thread_reply(text, hint=status.hint if status.phase.is_settled else None)
+    return blocks.status_reply(
+        view, addresses=addresses, log_tail=log_tail, again=again, freed_gpus=freed_gpus,
+        names=names or {},
+    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -192,14 +177,17 @@ class Notifier:
         annotate: Callable[[str, str, dict[str, str | None]], Awaitable[None]],
         metrics: Metrics | None = None,
         on_phase: Callable[[str | None], None] | None = None,
+        user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
-        """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes)."""
+        """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes);
+        ``user_names`` names owners and deleters without pinging them."""
         self._watcher = watcher
         self._client = client
         self._outbox = outbox
         self._annotate = annotate
         self._metrics = metrics
         self._on_phase = on_phase
+        self._user_names = user_names
         self._phases: dict[Key, str] = {}
         self._records: dict[Key, Notified] = {}
         self._objects: dict[Key, dict[str, Any]] = {}
@@ -301,11 +289,12 @@ class Notifier:
                     )
             self._records[key] = decision.record
         view = card_view(obj, change.status, gone=change.deleted)
+        names = await self._names(view)
         if decision.reply:
             tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
             again = bool(previous and previous.get("was_ready"))
             text, reply = reply_for(
-                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held
+                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held, names=names
             )
             self._outbox.submit(
                 channel,
@@ -314,7 +303,17 @@ class Notifier:
             )
             if self._metrics:
                 self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
-        self.update_card(channel, thread_ts, view, key=key)
+        self.update_card(channel, thread_ts, view, key=key, names=names)
+
+    async def _names(self, view: CardView) -> dict[str, str]:
+        users = sorted({u for u in (view.owner, view.deleted_by) if u})
+        if self._user_names is None or not users:
+            return {}
+        try:
+            return await self._user_names(users)
+        except Exception as err:  # names are a nicety; ids are shown instead
+            log.info("notifier: user names unavailable: %s", err)
+            return {}
 
     def _phase_seen(self, key: Key, change: Change, owner: str | None) -> None:
         """Tell ``on_phase`` of any cluster whose phase moved, with or without a thread."""
@@ -325,8 +324,11 @@ class Notifier:
         if before != phase and self._on_phase is not None:
             self._on_phase(owner)
 
-    def update_card(self, channel: str, ts: str, view: CardView, *, key: Key) -> None:
-        rendered = blocks.card(view)
+    def update_card(
+        self, channel: str, ts: str, view: CardView, *, key: Key,
+        names: Mapping[str, str] | None = None,
+    ) -> None:  # fmt: skip
+        rendered = blocks.card(view, names or {})
         digest = json.dumps(rendered, sort_keys=True)
         if self._cards.get(key) == digest:
             return
@@ -336,7 +338,12 @@ class Notifier:
         self._outbox.submit(
             channel,
             "chat.update",
-            {"channel": channel, "ts": ts, "text": blocks.card_text(view), "blocks": rendered},
+            {
+                "channel": channel,
+                "ts": ts,
+                "text": blocks.card_text(view, names or {}),
+                "blocks": rendered,
+            },  # fmt: skip
             coalesce_key=f"card:{channel}:{ts}",
         )
 
@@ -354,5 +361,5 @@ class Notifier:
         except KrayneError as err:
             log.info("notifier: no previous log for %s/%s: %s", pod, container, err)
             return None
-        lines = text.strip().splitlines()[-LOG_LINES:]
+        lines = text.strip().splitlines()[-LOG_LINES:]  # the end says why it crashed
         return "\n".join(lines) or None

@@ -1,7 +1,8 @@
-"""Ordered, rate-limited delivery of Slack messages: at most one per second per channel.
+"""Ordered, rate-limited delivery of Slack messages, paced per method as Slack's tiers say.
 
-Slack answers bursts to one channel with ``429 Retry-After``. The outbox keeps one FIFO per
-channel, sends from it no faster than ``interval``, waits out ``Retry-After`` and re-sends the
+Slack answers bursts with ``429 Retry-After``. The outbox keeps one FIFO per channel, sends
+chat.postMessage to a channel no faster than ``interval`` and every other method no faster than
+its tier allows workspace-wide (``bot.pacing``), waits out ``Retry-After`` and re-sends the
 same message (nothing is dropped, order is kept), and merges a card update into one still queued
 for the same message (``coalesce_key``) so a slow channel gets the latest card, not every card.
 The merged update goes where the newest one was submitted, never ahead of messages queued before
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.metrics import Metrics
+from bot.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,9 @@ class Sender(Protocol):
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
     interval: float = 1.0
-    """Seconds between two sends to one channel: Slack's documented rate for chat messages."""
+    """Seconds between two chat.postMessage to one channel: Slack's documented rate."""
+    tier_scale: float = 1.0
+    """Divides the other methods' tier intervals (``bot.pacing``); 1 against real Slack."""
     transient_retries: int = 5
     """Re-sends after connection errors/5xx before a message is given up (backoff doubles)."""
     backoff: float = 0.5
@@ -85,7 +89,10 @@ class Outbox:
         self._sleep = sleep
         self._queues: dict[str, deque[Outgoing]] = {}
         self._active: set[str] = set()
-        self._next_at: dict[str, float] = {}
+        self._pacer = Pacer(
+            channel_interval=self._settings.interval, scale=self._settings.tier_scale,
+            clock=clock, sleep=sleep,
+        )  # fmt: skip
         self._wake: asyncio.Queue[str] = asyncio.Queue()
         self._pending = 0
         self._idle = asyncio.Event()
@@ -163,9 +170,10 @@ class Outbox:
         queue = self._queues[channel]
         try:
             while queue:
-                wait = self._next_at.get(channel, 0.0) - self._clock()
-                if wait > 0:
-                    await self._sleep(wait)
+                head = queue[0]
+                await self._pacer.wait(head.method, channel)
+                if not queue or queue[0] is not head:  # coalesced meanwhile: pace the new head
+                    continue
                 item = queue.popleft()  # in flight: later updates queue behind it
                 try:
                     await self._deliver(item)
@@ -176,7 +184,6 @@ class Outbox:
                 finally:
                     self._pending -= 1
                 self._gauge()
-                self._next_at[channel] = self._clock() + self._settings.interval
         finally:
             self._active.discard(channel)
             if not queue:

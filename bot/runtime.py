@@ -24,6 +24,7 @@ from bot.hygiene import Hygiene
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
+from bot.pacing import Pacer
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
@@ -60,7 +61,9 @@ class BotRuntime:
         self.web: AsyncWebClient = build_web_client(settings)
         self.outbox = Outbox(
             web_sender(self.web),
-            settings=OutboxSettings(interval=settings.card_interval),
+            settings=OutboxSettings(
+                interval=settings.card_interval, tier_scale=settings.slack_rate_scale
+            ),
             metrics=self.metrics,
         )
         self.started = asyncio.Event()
@@ -143,18 +146,22 @@ class BotRuntime:
         async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
             await api.annotate_cluster(name, namespace, notes, client=kube)
 
+        pacer = Pacer(scale=self.settings.slack_rate_scale)  # users.info, views.publish
+
         async def publish_home(user: str) -> None:
             view = await commands.home_view(user, now=datetime.now(UTC))
+            await pacer.wait("views.publish")  # Tier 4, however many Homes change at once
             await self.web.views_publish(user_id=user, view=view)
 
         home = self.home = HomeTabs(publish_home, debounce=self._home_debounce)
+        names = UserNames(self.web, pacer=pacer)
         notifier = self.notifier = Notifier(
             watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
-            metrics=self.metrics, on_phase=home.changed,
+            metrics=self.metrics, on_phase=home.changed, user_names=names,
         )  # fmt: skip
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
-            user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
+            user_names=names, remember=notifier.remember, hold=notifier.hold,
             policy=lambda: self.policy.current,
         )  # fmt: skip
         hygiene = Hygiene(

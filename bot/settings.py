@@ -129,6 +129,14 @@ class BotSettings(BaseSettings):
         description="Seconds between two messages to one channel: Slack allows about one "
         "message per second per channel, and bursts beyond it are answered with 429.",
     )
+    slack_rate_scale: float = Field(
+        default=1.0,
+        validation_alias=AliasChoices("slack_rate_scale", "KRAYNE_SLACK_RATE_SCALE"),
+        gt=0,
+        description="Divides Slack's per-method rate limit windows (Tier 3: 50 calls a "
+        "minute, Tier 4: 100) the bot paces itself by. 1 against real Slack; tests set the "
+        "speed of a Slack double whose limits run faster.",
+    )
     drain_timeout: float = Field(
         default=10.0,
         validation_alias=AliasChoices("drain_timeout", "KRAYNE_DRAIN_TIMEOUT"),

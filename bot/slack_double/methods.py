@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from bot.slack_double import views
 from bot.slack_double.records import SlackError
 from bot.slack_double.workspace import Workspace, required_arg
 
@@ -30,7 +31,7 @@ def auth_test(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def chat_post_message(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    channel = ws.member_channel(args.get("channel"))
+    channel = ws.postable_channel(args.get("channel"), args)
     message = ws.post(channel, args)
     return {"channel": channel.id, "ts": message.ts, "message": message.to_api(ws.team_id)}
 
@@ -105,11 +106,15 @@ def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
 
 
 def views_publish(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    return {"view": ws.publish_view(args)}
+    return {"view": views.publish_view(ws, args)}
 
 
 def views_open(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
-    return {"view": ws.open_view(args)}
+    return {"view": views.open_view(ws, args)}
+
+
+def views_update(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
+    return {"view": views.update_view(ws, args)}
 
 
 def reactions_add(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:
@@ -132,5 +137,6 @@ METHODS: dict[str, Handler] = {
     "users.info": users_info,
     "views.publish": views_publish,
     "views.open": views_open,
+    "views.update": views_update,
     "reactions.add": reactions_add,
 }

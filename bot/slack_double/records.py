@@ -10,6 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+Posting = Literal["everyone", "read_only", "threads_only", "restricted"]
+"""Who may post in a channel: everyone, nobody but admins (read-only, or a workspace policy
+against apps: ``restricted``), or replies in threads only."""
+
 
 class SlackError(Exception):
     """A Web API failure: ``{"ok": false, "error": code}``; HTTP 200 unless 429/5xx/404."""
@@ -20,7 +24,7 @@ class SlackError(Exception):
         *,
         messages: list[str] | None = None,
         status: int = 200,
-        retry_after: int | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(code)
         self.code = code
@@ -37,8 +41,10 @@ class SlackError(Exception):
 
 @dataclass(frozen=True)
 class Channel:
-    """A conversation. ``is_member``: whether the bot is in it (``not_in_channel`` otherwise);
-    ``members``: the users in it (``None`` means everyone in the workspace)."""
+    """A conversation. ``is_member``: whether the bot is in it (``not_in_channel`` otherwise;
+    a DM between people or a private channel without the bot is ``channel_not_found``);
+    ``members``: the users in it (``None`` means everyone in the workspace); ``posting``: who
+    may post there (an admin's channel posting permissions)."""
 
     id: str
     name: str
@@ -46,6 +52,7 @@ class Channel:
     is_member: bool = True
     is_im: bool = False
     members: frozenset[str] | None = None
+    posting: Posting = "everyone"
 
     def has_user(self, user_id: str) -> bool:
         return self.members is None or user_id in self.members

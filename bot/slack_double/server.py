@@ -21,8 +21,10 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.slack_double.faults import InjectedFailures, PostRateLimit
+from bot.slack_double.faults import InjectedFailures
+from bot.slack_double.inputs import read_args
 from bot.slack_double.methods import METHODS
+from bot.slack_double.rates import POST_MESSAGE, RateLimits, Tier, retry_after_header
 from bot.slack_double.records import (
     Call,
     Channel,
@@ -55,10 +57,18 @@ class SlackDouble:
         bot_id: str = "B0BOT",
         channels: Iterable[Channel] = DEFAULT_CHANNELS,
         users: Iterable[User] = DEFAULT_USERS,
+        rate_limits: bool = True,
+        time_scale: float = 1.0,
         post_rate: float | None = None,
-        post_burst: int = 1,
+        post_burst: int = POST_MESSAGE.burst,
         trigger_ttl: float = 3.0,
+        messages_tab_enabled: bool = False,
     ) -> None:
+        """Strict by default, as Slack is: every method's rate limit applies at Slack's real
+        numbers (``time_scale`` > 1 shortens every window, ``rate_limits=False`` is leniency
+        a test asks for; ``post_rate``/``post_burst`` override chat.postMessage's per-channel
+        tier), and DMs to users are refused unless ``messages_tab_enabled`` (see
+        ``manifest_settings`` for the values an app manifest sets)."""
         self.bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
@@ -70,11 +80,18 @@ class SlackDouble:
             channels=channels,
             users=users,
             trigger_ttl=trigger_ttl,
+            messages_tab_enabled=messages_tab_enabled,
         )
         self._lock = threading.RLock()
         self._calls: list[Call] = []
         self._failures = InjectedFailures()
-        self._post_limit = PostRateLimit(post_rate, post_burst) if post_rate else None
+        self.rate_limits: RateLimits | None = None
+        if rate_limits:
+            self.rate_limits = RateLimits(time_scale=time_scale)
+            if post_rate is not None:
+                self.rate_limits.tiers["chat.postMessage"] = Tier(
+                    post_rate * 60 / time_scale, post_burst, per_channel=True
+                )
         self._listeners: list[Listener] = []
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self._runner: web.AppRunner | None = None
@@ -136,7 +153,7 @@ class SlackDouble:
 
     async def _handle_api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        args, token = await _read_args(request)
+        args, token = await read_args(request)
         headers: dict[str, str] = {}
         with self._lock:  # one call at a time; its events are taken before the lock is released
             try:
@@ -145,7 +162,7 @@ class SlackDouble:
             except SlackError as exc:
                 response, status = exc.body(), exc.status
                 if exc.retry_after is not None:
-                    headers["Retry-After"] = str(exc.retry_after)
+                    headers["Retry-After"] = retry_after_header(exc.retry_after)
             except Exception:  # a bug in the double: visible in the log and in ``calls``
                 log.exception("slack double: %s failed", method)
                 response, status = {"ok": False, "error": "internal_error"}, 500
@@ -161,8 +178,9 @@ class SlackDouble:
         handler = METHODS.get(method)
         if handler is None:
             raise SlackError("unknown_method")
-        if method == "chat.postMessage" and self._post_limit is not None:
-            limited = self._post_limit.check(self._ws.channel(args.get("channel")).id)
+        if self.rate_limits is not None:
+            channel = args.get("channel")
+            limited = self.rate_limits.check(method, channel if isinstance(channel, str) else None)
             if limited is not None:
                 raise limited
         return handler(self._ws, args)
@@ -293,6 +311,11 @@ class SlackDouble:
         with self._lock:
             return [e for e in self._ws.ephemerals if e.user == user and not e.deleted]
 
+    def modals(self, user: str) -> list[dict[str, Any]]:
+        """The modals opened for ``user``, each as last opened or updated, oldest first."""
+        with self._lock:
+            return [view for owner, view in self._ws.modals.values() if owner == user]
+
     def published_views(self, user: str) -> list[dict[str, Any]]:
         with self._lock:
             return list(self._ws.views.get(user, []))
@@ -329,29 +352,6 @@ class SlackDouble:
         finally:
             with self._lock:
                 self._waiters.discard(waiter)
-
-
-async def _read_args(request: web.Request) -> tuple[dict[str, Any], str | None]:
-    """Arguments from the query string plus a form or JSON body; the token from either place.
-
-    Like Slack, a JSON body must carry the token in the Authorization header."""
-    args: dict[str, Any] = dict(request.query)
-    body_token = None
-    if request.content_type == "application/json":
-        try:
-            body = await request.json()
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            args.update(body)
-            args.pop("token", None)
-    elif request.can_read_body:
-        form = await request.post()
-        args.update({k: v for k, v in form.items() if isinstance(v, str)})
-        body_token = args.pop("token", None)
-    header = request.headers.get("Authorization", "")
-    token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
-    return args, token or body_token or args.pop("token", None)
 
 
 @contextlib.contextmanager

@@ -19,7 +19,6 @@ from bot.slack_double.limits import (
     BLOCKS_TEXT_LIMIT,
     MESSAGE_TEXT_LIMIT,
     validate_blocks,
-    validate_view,
 )
 from bot.slack_double.records import (
     Channel,
@@ -38,15 +37,14 @@ from bot.slack_double.records import (
     UpdatedMessage,
     User,
     Via,
-    ViewOpened,
-    ViewPublished,
 )
 
 RESPONSE_URL_TTL = 30 * 60.0
-"""Slack: a response_url works up to five times within 30 minutes."""
+"""A response_url works up to five times within 30 minutes:
+https://docs.slack.dev/interactivity/handling-user-interaction"""
 
 
-def _decode_json(value: Any, error: str) -> Any:
+def decode_json(value: Any, error: str) -> Any:
     if isinstance(value, str):
         try:
             return json.loads(value)
@@ -74,17 +72,21 @@ class Workspace:
         channels: Iterable[Channel],
         users: Iterable[User],
         trigger_ttl: float,
+        messages_tab_enabled: bool = False,
     ) -> None:
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.trigger_ttl = trigger_ttl
+        self.messages_tab_enabled = messages_tab_enabled
         self.channels: dict[str, Channel] = {c.id: c for c in channels}
         self.users: dict[str, User] = {u.id: u for u in users}
         self.users.setdefault(bot_user_id, User(bot_user_id, "krayne", "Krayne", is_bot=True))
         self.messages: dict[str, dict[str, Message]] = {cid: {} for cid in self.channels}
         self.ephemerals: list[EphemeralMessage] = []
         self.views: dict[str, list[dict[str, Any]]] = {}
+        self.modals: dict[str, tuple[str, dict[str, Any]]] = {}
+        """Open modals: view id -> (user, the view as last opened or updated)."""
         self.response_targets: dict[str, ResponseTarget] = {}
         self.triggers: dict[str, tuple[float, str]] = {}
         self.pending: list[SlackEvent] = []
@@ -141,7 +143,31 @@ class Workspace:
     def member_channel(self, ref: Any) -> Channel:
         channel = self.channel(ref)
         if not channel.is_member:
+            # A DM between people, or a private channel the bot is not in, does not exist as
+            # far as the bot can tell: https://docs.slack.dev/reference/methods/chat.postMessage
+            # ("channel_not_found: Value passed for channel was invalid").
+            if channel.is_im or channel.is_private:
+                raise SlackError("channel_not_found")
             raise SlackError("not_in_channel")
+        return channel
+
+    def postable_channel(self, ref: Any, args: dict[str, Any]) -> Channel:
+        """The channel of a chat.postMessage, refused the way Slack refuses it.
+
+        https://docs.slack.dev/reference/methods/chat.postMessage lists the errors:
+        ``messages_tab_disabled`` (a DM to a user while the app's Messages tab is off, see
+        https://docs.slack.dev/surfaces/app-home), ``restricted_action_read_only_channel``,
+        ``restricted_action_thread_only_channel`` (only replies in threads may be posted) and
+        ``restricted_action`` (a workspace preference prevents posting)."""
+        channel = self.member_channel(ref)
+        if channel.is_im and not self.messages_tab_enabled:
+            raise SlackError("messages_tab_disabled")
+        if channel.posting == "read_only":
+            raise SlackError("restricted_action_read_only_channel")
+        if channel.posting == "threads_only" and not args.get("thread_ts"):
+            raise SlackError("restricted_action_thread_only_channel")
+        if channel.posting == "restricted":
+            raise SlackError("restricted_action")
         return channel
 
     def find(self, channel_id: str, ts: Any) -> Message:
@@ -157,7 +183,7 @@ class Workspace:
     ) -> tuple[str, tuple[dict[str, Any], ...]]:
         """Validated (text, blocks) of a post or edit; ``retain`` keeps what an edit omits."""
         text = args.get("text")
-        blocks = _decode_json(args.get("blocks"), "invalid_blocks_format")
+        blocks = decode_json(args.get("blocks"), "invalid_blocks_format")
         if blocks is not None and not isinstance(blocks, list):
             raise SlackError("invalid_blocks_format")
         if retain is None and not text and not blocks and not args.get("attachments"):
@@ -177,9 +203,9 @@ class Workspace:
         final_text = text if text is not None else (retain.text if retain else "")
         if blocks is None:
             return final_text, retain.blocks if retain else ()
-        return final_text, tuple(self._with_block_ids(blocks))
+        return final_text, tuple(self.with_block_ids(blocks))
 
-    def _with_block_ids(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def with_block_ids(self, blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out = []
         for block in blocks:
             if "block_id" not in block:
@@ -192,7 +218,7 @@ class Workspace:
 
     def post(self, channel: Channel, args: dict[str, Any], *, via: Via = "api") -> Message:
         text, blocks = self.content(args)
-        metadata = _decode_json(args.get("metadata"), "invalid_metadata_format")
+        metadata = decode_json(args.get("metadata"), "invalid_metadata_format")
         thread_ts = args.get("thread_ts") or None
         store = self.messages[channel.id]
         if thread_ts is not None:
@@ -219,12 +245,18 @@ class Workspace:
         return message
 
     def update(
-        self, channel: Channel, ts: Any, args: dict[str, Any], *, via: Via = "api"
-    ) -> Message:
+        self, channel: Channel, ts: Any, args: dict[str, Any], *, via: Via = "api",
+        whole: bool = False,
+    ) -> Message:  # fmt: skip
+        """chat.update keeps what the edit omits; ``whole`` (a response_url's
+        ``replace_original``) replaces the whole message, blocks included."""
         previous = self.find(channel.id, ts)
         if previous.user != self.bot_user_id:
             raise SlackError("cant_update_message")
-        text, blocks = self.content(args, retain=previous)
+        if whole:
+            text, blocks = self.content(args)
+        else:
+            text, blocks = self.content(args, retain=previous)
         edit = Edit(previous.text, previous.blocks, self.next_ts())
         message = replace(previous, text=text, blocks=blocks, edits=(*previous.edits, edit))
         self.messages[channel.id][message.ts] = message
@@ -289,48 +321,6 @@ class Workspace:
         )
         self.pending.append(ReactionAdded(channel.id, message.ts, name))
 
-    # --- views ------------------------------------------------------------------------------
-
-    def view(self, args: dict[str, Any], *, kind: str) -> dict[str, Any]:
-        view = _decode_json(required_arg(args, "view"), "invalid_arguments")
-        problems = validate_view(view)
-        if not problems and view.get("type") != kind:
-            problems = [f"[ERROR] must be {kind} [json-pointer:/view/type]"]
-        if problems:
-            raise SlackError("invalid_arguments", messages=problems)
-        return {
-            **view,
-            "id": f"V{secrets.token_hex(5).upper()}",
-            "team_id": self.team_id,
-            "bot_id": self.bot_id,
-            "blocks": self._with_block_ids(view.get("blocks", [])),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "hash": f"{int(time.time())}.{secrets.token_hex(4)}",
-        }
-
-    def publish_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        user = self.user(required_arg(args, "user_id"))
-        history = self.views.setdefault(user.id, [])
-        expected = args.get("hash")
-        if expected and history and history[-1]["hash"] != expected:
-            raise SlackError("hash_conflict")
-        view = self.view(args, kind="home")
-        history.append(view)
-        self.pending.append(ViewPublished(user.id, view))
-        return view
-
-    def open_view(self, args: dict[str, Any]) -> dict[str, Any]:
-        issued = self.triggers.pop(required_arg(args, "trigger_id"), None)
-        if issued is None:
-            raise SlackError("invalid_trigger_id")
-        deadline, user_id = issued
-        if time.monotonic() > deadline:
-            raise SlackError("expired_trigger_id")
-        view = self.view(args, kind="modal")
-        self.pending.append(ViewOpened(user_id, view))
-        return view
-
     # --- response_url -----------------------------------------------------------------------
 
     def respond(self, token: str, payload: dict[str, Any], *, url: str) -> None:
@@ -357,18 +347,20 @@ class Workspace:
             self._delete_original(channel, target, via)
             return target
         if payload.get("replace_original") and target.message_ts and not target.is_ephemeral:
-            self.update(channel, target.message_ts, payload, via=via)
+            # "replace_original: true" replaces the whole message, blocks included:
+            # https://docs.slack.dev/interactivity/handling-user-interaction
+            self.update(channel, target.message_ts, payload, via=via, whole=True)
             return target
+        # A response lands in a thread only when it says so with thread_ts; Slack does not put
+        # it there by itself: https://docs.slack.dev/interactivity/handling-user-interaction
         if payload.get("response_type") == "in_channel":
-            args = {**payload, "thread_ts": payload.get("thread_ts") or target.thread_ts}
-            self.post(channel, args, via=via)
+            self.post(channel, payload, via=via)
             return target
         previous = None
         if payload.get("replace_original"):
             ts = target.message_ts if target.is_ephemeral else target.last_ephemeral_ts
             previous = self.find_ephemeral(target.user, ts)
-        args = {**payload, "thread_ts": payload.get("thread_ts") or target.thread_ts}
-        message = self.ephemeral(channel, target.user, args, replaces=previous, via=via)
+        message = self.ephemeral(channel, target.user, payload, replaces=previous, via=via)
         return replace(target, last_ephemeral_ts=message.ts)
 
     def _delete_original(self, channel: Channel, target: ResponseTarget, via: Via) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -16,12 +17,17 @@ import pytest
 from bot.readiness import ReadinessSettings
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
+from bot.slack_double.inputs import manifest_settings
 from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from tests.scenarios.harness import SECRET, SlackClient
 
 SPEED = 40.0
-"""The sandbox runs 40× faster than real time: image pulls and probes take well under a second."""
+"""The sandbox runs 40× faster than real time: image pulls and probes take well under a second.
+The Slack double's rate limits (on, as in Slack) run at the same speed."""
+
+SHIPPED_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "slack-app-manifest.yaml"
+"""The app manifest as shipped: the double takes its App Home settings from it."""
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +46,7 @@ async def namespace(sandbox: ThreadedSandbox) -> str:
 
 @pytest.fixture
 async def double() -> AsyncIterator[SlackDouble]:
-    async with SlackDouble() as running:
+    async with SlackDouble(time_scale=SPEED, **manifest_settings(SHIPPED_MANIFEST)) as running:
         yield running
 
 
@@ -57,6 +63,7 @@ def bot_settings(
             "host": "127.0.0.1",
             "port": 0,
             "card_interval": 0.05,
+            "slack_rate_scale": SPEED,
             "drain_timeout": 5.0,
             **extra,
         }

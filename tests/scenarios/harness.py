@@ -126,7 +126,9 @@ class SlackClient:
         self, message: Message, action_id: str, *, user: str = "U0001",
         is_ephemeral: bool = False,
     ) -> Answer:  # fmt: skip
-        """Press the button ``action_id`` on ``message`` (an in-channel or ephemeral one)."""
+        """Press the button ``action_id`` on ``message`` (an in-channel or ephemeral one, at
+        the top of the channel or in a thread)."""
+        thread_ts = message.thread_ts if message.thread_ts != message.ts else None
         for block in message.blocks:
             for element in block.get("elements", []) if block.get("type") == "actions" else []:
                 if element.get("action_id") == action_id:
@@ -140,8 +142,11 @@ class SlackClient:
                         block_id=block.get("block_id", "b"),
                         message_ts=message.ts,
                         message={"ts": message.ts, "text": message.text,
-                                 "blocks": list(message.blocks)},
+                                 "blocks": list(message.blocks),
+                                 **({"thread_ts": thread_ts} if thread_ts else {})},
                         is_ephemeral=is_ephemeral,
+                        thread_ts=thread_ts,
+                        trigger_id=self.double.new_trigger_id(user),
                         response_url=self.double.new_response_url(
                             channel=message.channel, user=user, message_ts=message.ts,
                             is_ephemeral=is_ephemeral,
@@ -149,6 +154,26 @@ class SlackClient:
                     )  # fmt: skip
                     return await self.post(body)
         raise AssertionError(f"no button {action_id} on message {message.ts}")
+
+    async def click_view(
+        self, view: dict[str, Any], action_id: str, *, user: str = "U0001"
+    ) -> Answer:
+        """Press ``action_id`` in a view: the App Home or a modal (no channel, no response_url;
+        a fresh trigger_id as Slack mints one per click)."""
+        for block in view.get("blocks", []):
+            for element in block.get("elements", []) if block.get("type") == "actions" else []:
+                if element.get("action_id") == action_id:
+                    body = signing.home_actions_body(
+                        user_id=user,
+                        user_name=self.double.user(user).name,
+                        team_id=self.double.team_id,
+                        action=element,
+                        block_id=block.get("block_id", "b"),
+                        view=view,
+                        trigger_id=self.double.new_trigger_id(user),
+                    )
+                    return await self.post(body)
+        raise AssertionError(f"no button {action_id} in view {view.get('id')}")
 
     async def event(self, event: dict[str, Any]) -> Answer:
         body = signing.event_body(

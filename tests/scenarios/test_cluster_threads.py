@@ -58,7 +58,10 @@ async def test_create_walks_through_phases_to_ready_and_mentions_the_owner(
     assert ":8265" in body and ":10001" in body
     assert f"kubectl port-forward -n {namespace} svc/demo-head-svc 8265:8265 10001:10001" in body
 
-    await double.wait_for(lambda: current(double, card).text == "Ray cluster demo: ready", WAIT)
+    await double.wait_for(
+        lambda: current(double, card).text.startswith("Ray cluster demo: ready — "), WAIT
+    )  # the phase, the reason and the owner, for screen readers and notifications
+    assert current(double, card).text.endswith("(owner: alice)")
     assert "ready" in all_text(current(double, card))
 
     [cluster] = [
@@ -159,6 +162,11 @@ async def test_the_first_card_shows_the_desired_workers_and_the_images_in_use(
     assert "default" not in first.split("*Image")[1]
 
 
+def card_phase(text: str) -> str:
+    """The phase a card's text announces: ``Ray cluster NAME: PHASE — reason (owner: who)``."""
+    return text.partition(": ")[2].split(" ", 1)[0]
+
+
 def story(double: SlackDouble, card_ts: str) -> list[str]:
     """One cluster's messages in the order Slack received them: ``reply:<phase>``,
     ``card:<phase>`` (a chat.update of its card) and ``note:<text>`` (a user action's reply)."""
@@ -168,7 +176,7 @@ def story(double: SlackDouble, card_ts: str) -> list[str]:
             continue
         text = str(call.args.get("text", ""))
         if call.method == "chat.update" and call.args.get("ts") == card_ts:
-            told.append("card:" + text.rpartition(": ")[2])
+            told.append("card:" + card_phase(text))
         elif call.method == "chat.postMessage" and call.args.get("thread_ts") == card_ts:
             message = Message(CHANNEL, "", "bot", text)
             said = phases([message])
@@ -189,7 +197,7 @@ async def test_a_clusters_story_is_told_in_causal_order_at_a_slow_posting_rate(
             await slack.slash("create causal --workers 1")
             card = await wait_card(double, "causal")
             await wait_reply(double, card, "is ready")
-            await double.wait_for(lambda: current(double, card).text.endswith(": ready"), WAIT)
+            await double.wait_for(lambda: card_phase(current(double, card).text) == "ready", WAIT)
             await slack.slash("scale causal --workers 2")
             await wait_reply(double, card, "is ready again")
             assert await running.runtime.outbox.drain(WAIT)  # the card update after it, too

@@ -78,7 +78,8 @@ async def test_scale_by_command_and_button_is_told_in_the_thread(
     card = await wait_created(double, "scaly")
     await slack.slash("scale scaly --workers 2")
     said = await wait_reply(double, card, "scaled group `worker` to 2")
-    assert "<@U0001>" in said.text
+    assert said.text.startswith(":straight_ruler: alice scaled")  # named: no self-ping
+    assert "<@U0001>" not in said.text
 
     await slack.click(current(double, card), "krayne_scale_up")
     await wait_reply(double, card, "scaled group `worker` to 3")
@@ -120,7 +121,7 @@ async def test_delete_asks_to_confirm_then_says_who_deleted(
     await slack.click(current(double, card), "krayne_delete")
     confirm = await double.wait_for(ephemeral_with(double, ALICE, "Delete cluster `doomed`"), WAIT)
     await slack.click(confirm, "krayne_delete_confirm", is_ephemeral=True)  # type: ignore[arg-type]
-    await wait_reply(double, card, "Deleted by <@U0001>")
+    await wait_reply(double, card, "Deleted by alice")  # named: no self-ping
 
     async def gone() -> bool:
         return not any(
@@ -166,7 +167,10 @@ async def test_slack_rate_limits_are_waited_out_and_nothing_is_dropped(
     await slack.slash("create limited")
     card = await wait_card(double, "limited")
     await wait_reply(double, card, "is ready")
-    await double.wait_for(lambda: current(double, card).text == "Ray cluster limited: ready", WAIT)
+    await double.wait_for(
+        lambda: current(double, card).text.startswith("Ray cluster limited: ready — "), WAIT
+    )  # the phase, the reason and the owner, for screen readers and notifications
+    assert current(double, card).text.endswith("(owner: alice)")
     refused = [c for c in double.calls if c.response.get("error") == "ratelimited"]
     assert len(refused) == 5
     announced = bot.runtime.metrics.registry.get_sample_value(

@@ -139,57 +139,76 @@ def _ref_button(action_id: str, namespace: str, name: str) -> dict[str, object]:
     }
 
 
-async def _home_click(
-    slack: SlackClient, action_id: str, namespace: str, name: str
-) -> tuple[int, str]:
-    body = signing.home_actions_body(
-        user_id=USER,
-        user_name=slack.double.user(USER).name,
-        team_id=slack.double.team_id,
-        action=_ref_button(action_id, namespace, name),
-        block_id="home-b",
-        view={"id": "V123", "type": "home", "team_id": slack.double.team_id, "hash": "1.a"},
-    )
-    answer = await slack.post(body)
-    return answer.status, answer.text
+async def _home_view(slack: SlackClient, name: str) -> dict[str, object]:
+    """Open the App Home and return the view once it shows ``name`` with its buttons."""
+    await slack.event(signing.app_home_opened_event(USER))
+
+    def shown() -> dict[str, object] | None:
+        views = slack.double.published_views(USER)
+        return views[-1] if views and name in json.dumps(views[-1]) else None
+
+    return await slack.double.wait_for(shown, timeout=WAIT)
 
 
-def _dm_text(double: SlackDouble) -> str:
-    return "\n".join(all_text(m) for m in double.messages(USER))
+def _modal_saying(double: SlackDouble, needle: str) -> dict[str, object] | None:
+    for view in double.modals(USER):
+        if needle in json.dumps(view):
+            return view
+    return None
 
 
-async def test_describe_from_the_app_home_answers_in_a_direct_message(
-    slack: SlackClient, double: SlackDouble, namespace: str
+async def test_describe_from_the_app_home_answers_in_a_modal(
+    slack: SlackClient, double: SlackDouble
 ) -> None:
     await slack.slash("create homey")
     await wait_created(double, "homey")
-    status, _ = await _home_click(slack, blocks.DESCRIBE, namespace, "homey")
-    assert status == 200
-    text = await double.wait_for(lambda: "homey" in _dm_text(double) and _dm_text(double))
-    assert "Traceback" not in text
+    home = await _home_view(slack, "homey")
+    assert (await slack.click_view(home, blocks.DESCRIBE)).status == 200
+    shown = await double.wait_for(lambda: _modal_saying(double, "*Head*"), timeout=WAIT)
+    assert "homey" in json.dumps(shown) and "Traceback" not in json.dumps(shown)
+    assert not double.messages(USER), "no DM: the Messages tab is off in the shipped manifest"
 
 
-async def test_delete_and_add_worker_from_the_app_home_work(
-    slack: SlackClient, double: SlackDouble, namespace: str
+async def test_delete_and_add_worker_from_the_app_home_work_with_the_manifest_as_shipped(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
 ) -> None:
     await slack.slash("create homed --workers 1")
     card = await wait_created(double, "homed")
-    status, _ = await _home_click(slack, blocks.SCALE_UP, namespace, "homed")
-    assert status == 200
+    home = await _home_view(slack, "homed")
+    assert (await slack.click_view(home, blocks.SCALE_UP)).status == 200
     await double.wait_for(
-        lambda: "Scaled `homed` group `worker` to 2 worker(s)" in _dm_text(double)
+        lambda: _modal_saying(double, "Scaled `homed` group `worker` to 2 worker(s)"),
+        timeout=WAIT,
     )
-    await _home_click(slack, blocks.DELETE, namespace, "homed")
-
-    def confirm() -> object:
-        for message in double.messages(USER):
-            if any(b.get("type") == "actions" for b in message.blocks):
-                return message
-        return None
-
-    question = await double.wait_for(confirm, timeout=WAIT)
-    assert (await slack.click(question, blocks.DELETE_CONFIRM)).status == 200  # type: ignore[arg-type]
+    await slack.click_view(home, blocks.DELETE)
+    question = await double.wait_for(
+        lambda: _modal_saying(double, blocks.DELETE_CONFIRM), timeout=WAIT
+    )
+    assert (await slack.click_view(question, blocks.DELETE_CONFIRM)).status == 200
+    await double.wait_for(lambda: _modal_saying(double, "Deleting `homed`"), timeout=WAIT)
     await _wait_deleted_note(double, card)
+    assert not [
+        c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "homed"
+    ]
+    assert not double.messages(USER)
+    refused = [c for c in double.calls if c.response.get("error") == "messages_tab_disabled"]
+    assert not refused
+
+
+async def test_a_home_click_whose_trigger_expired_posts_nothing_and_fails_nothing(
+    slack: SlackClient, double: SlackDouble, namespace: str
+) -> None:
+    await slack.slash("create stale")
+    await wait_created(double, "stale")
+    body = signing.home_actions_body(
+        user_id=USER, user_name="alice", team_id=double.team_id,
+        action=_ref_button(blocks.DESCRIBE, namespace, "stale"), block_id="home-b",
+        view={"id": "V123", "type": "home"}, trigger_id=signing.new_trigger_id(),
+    )  # fmt: skip
+    assert (await slack.post(body)).status == 200
+    await double.wait_for(lambda: double.calls_to("views.open"), timeout=WAIT)
+    assert double.calls_to("views.open")[-1].response["error"] == "invalid_trigger_id"
+    assert not double.messages(USER)
 
 
 async def _wait_deleted_note(double: SlackDouble, card: Message) -> None:

@@ -102,7 +102,7 @@ def test_delete_asks_then_the_numbered_button_confirms(
     assert "    [1] Delete  [2] Cancel" in after
     assert "alice> 1\n(you clicked “Delete”)" in after
     assert "(only visible to you, replaces the message above) krayne: Deleting `big`" in after
-    assert "✎ card updated: Ray cluster big — 🗑 Deleted by @alice." in after
+    assert "✎ card updated: Ray cluster big — 🗑 Deleted by alice." in after  # no self-ping
 
 
 def test_unknown_kubeconfig_fails_with_a_message_not_a_traceback() -> None:

@@ -79,3 +79,48 @@ def test_double_runs_on_its_own_thread_for_sync_clients() -> None:
         client = WebClient(token=TOKEN, base_url=double.base_url)
         client.chat_postMessage(channel="general", text="from a sync client")
         assert [m.text for m in double.messages("general")] == ["from a sync client"]
+
+
+async def test_by_default_chat_update_is_tier_3_for_the_whole_workspace() -> None:
+    """https://docs.slack.dev/reference/methods/chat.update: Tier 3 (50+ per minute), per
+    app per workspace, whatever the channel — unlike chat.postMessage's per-channel limit."""
+    async with SlackDouble(bot_token=TOKEN, channels=CHANNELS) as double:
+        client = AsyncWebClient(token=TOKEN, base_url=double.base_url)
+        posted = [
+            await client.chat_postMessage(channel=channel, text="card")
+            for channel in ("C0001", "C0003")
+        ]
+        burst = double.rate_limits.tiers["chat.update"].burst  # type: ignore[union-attr]
+        for i in range(burst):
+            card = posted[i % 2]
+            await client.chat_update(channel=card["channel"], ts=card["ts"], text=str(i))
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_update(channel="C0003", ts=posted[1]["ts"], text="one too many")
+        assert caught.value.response.status_code == 429
+        assert int(caught.value.response.headers["Retry-After"]) >= 1  # Tier 3: 1.2 s a call
+
+
+async def test_users_info_is_tier_4_and_a_test_may_ask_for_no_limits() -> None:
+    async with (
+        SlackDouble(bot_token=TOKEN) as strict,
+        SlackDouble(bot_token=TOKEN, rate_limits=False) as lenient,
+    ):
+        for double, limited in ((strict, True), (lenient, False)):
+            client = AsyncWebClient(token=TOKEN, base_url=double.base_url)
+            answers = []
+            for _ in range(15):
+                try:
+                    await client.users_info(user="U0001")
+                    answers.append(200)
+                except SlackApiError as err:
+                    answers.append(err.response.status_code)
+            assert (429 in answers) is limited, answers
+
+
+async def test_a_faster_double_scales_its_windows_and_says_so_in_retry_after() -> None:
+    async with SlackDouble(bot_token=TOKEN, channels=CHANNELS, time_scale=40) as double:
+        client = AsyncWebClient(token=TOKEN, base_url=double.base_url)
+        with pytest.raises(SlackApiError) as caught:
+            for i in range(10):
+                await client.chat_postMessage(channel="C0001", text=str(i))
+        assert float(caught.value.response.headers["Retry-After"]) < 1.0

@@ -58,6 +58,23 @@ async def test_replace_original_on_a_clicked_channel_message_updates_it(
     await send(url, text="deleted", replace_original=True)
     message = double.message("C0001", posted["ts"])
     assert message is not None and message.text == "deleted" and message.edits
+    assert message.blocks == ()  # Slack replaces the whole message: its buttons are gone
+
+
+async def test_a_response_goes_into_a_thread_only_when_it_says_so(
+    double: SlackDouble, client: AsyncWebClient
+) -> None:
+    """https://docs.slack.dev/interactivity/handling-user-interaction: ``thread_ts`` puts a
+    response in a thread; a click on a reply does not do it by itself."""
+    parent = await client.chat_postMessage(channel="C0001", text="card")
+    reply = await client.chat_postMessage(channel="C0001", text="r", thread_ts=parent["ts"])
+    url = double.new_response_url(
+        channel="C0001", user="U0001", message_ts=reply["ts"], thread_ts=parent["ts"]
+    )
+    await send(url, text="unthreaded")
+    await send(url, text="threaded", thread_ts=parent["ts"])
+    shown = {e.text: e.thread_ts for e in double.ephemerals("U0001")}
+    assert shown == {"unthreaded": None, "threaded": parent["ts"]}
 
 
 async def test_confirmation_on_an_ephemeral_is_replaced_then_deleted(double: SlackDouble) -> None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.slack_double.records import PostedMessage, SlackEvent, UpdatedMessage
+from bot.slack_double.inputs import manifest_settings
+from bot.slack_double.records import Channel, PostedMessage, SlackEvent, UpdatedMessage
 from bot.slack_double.server import SlackDouble
+
+from .conftest import TOKEN, USERS
 
 
 async def test_auth_test_reports_the_bot_identity(client: AsyncWebClient) -> None:
@@ -191,3 +196,62 @@ async def test_wait_for_wakes_on_the_change_and_times_out_with_context(
 
 def _md(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
+
+
+@pytest.mark.parametrize(
+    ("channel", "args", "error"),
+    [
+        (Channel("C0009", "news", posting="read_only"), {}, "restricted_action_read_only_channel"),
+        (
+            Channel("C0009", "news", posting="threads_only"),
+            {},
+            "restricted_action_thread_only_channel",
+        ),
+        (Channel("C0009", "news", posting="restricted"), {}, "restricted_action"),
+        (Channel("D0009", "a-b", is_im=True, is_member=False), {}, "channel_not_found"),
+        (Channel("G0009", "hidden", is_private=True, is_member=False), {}, "channel_not_found"),
+    ],
+)
+async def test_post_message_is_refused_where_slack_refuses_it(
+    channel: Channel, args: dict[str, Any], error: str
+) -> None:
+    """https://docs.slack.dev/reference/methods/chat.postMessage ("Errors")."""
+    async with SlackDouble(bot_token=TOKEN, channels=(channel,), users=USERS) as double:
+        client = AsyncWebClient(token=TOKEN, base_url=double.base_url)
+        with pytest.raises(SlackApiError) as caught:
+            await client.chat_postMessage(channel=channel.id, text="x", **args)
+        assert caught.value.response["error"] == error
+        assert double.messages(channel.id) == []
+
+
+async def test_a_threads_only_channel_takes_replies_in_threads() -> None:
+    """Posting in a thread needs a parent; an admin's message would be one."""
+    channel = Channel("C0009", "news", posting="threads_only")
+    async with SlackDouble(bot_token=TOKEN, channels=(channel,), users=USERS) as double:
+        client = AsyncWebClient(token=TOKEN, base_url=double.base_url)
+        await client.chat_postMessage(channel="C0009", text="reply", thread_ts="1.000001")
+        assert double.calls_to("chat.postMessage")[-1].status == 200
+
+
+async def test_a_dm_to_a_user_needs_the_messages_tab() -> None:
+    """https://docs.slack.dev/surfaces/app-home: with the Messages tab off, users cannot be
+    written to in the app's DM; chat.postMessage answers messages_tab_disabled."""
+    async with (
+        SlackDouble(bot_token=TOKEN, users=USERS) as off,
+        SlackDouble(bot_token=TOKEN, users=USERS, messages_tab_enabled=True) as on,
+    ):
+        with pytest.raises(SlackApiError) as caught:
+            await AsyncWebClient(token=TOKEN, base_url=off.base_url).chat_postMessage(
+                channel="U0001", text="hello"
+            )
+        assert caught.value.response["error"] == "messages_tab_disabled"
+        await AsyncWebClient(token=TOKEN, base_url=on.base_url).chat_postMessage(
+            channel="U0001", text="hello"
+        )
+        assert [m.text for m in on.messages("DU0001")] == ["hello"]
+
+
+def test_the_shipped_manifest_keeps_the_messages_tab_off() -> None:
+    """The App Home answers in modals (docs/slack.md); the double follows the manifest."""
+    shipped = Path(__file__).resolve().parents[2] / "deploy" / "slack-app-manifest.yaml"
+    assert manifest_settings(shipped) == {"messages_tab_enabled": False}

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -85,7 +85,7 @@ def test_card_of_a_deleted_cluster_says_who_deleted_and_offers_no_buttons() -> N
     )
     rendered = blocks.card(view)
     _ok(rendered)
-    assert "<@U2>" in str(rendered)
+    assert "`U2`" in str(rendered) and "<@U2>" not in str(rendered)  # named, not pinged
     assert all(b["type"] != "actions" for b in rendered)
 
 
@@ -194,7 +194,7 @@ def test_age_is_short(seconds: int, expected: str) -> None:
 
 
 def test_app_home_shows_my_clusters_expiry_with_an_extend_button() -> None:
-    mine = dataclasses.replace(_summary(owner="U1"), expires=NOW + timedelta(hours=3))
+    mine = replace(_summary(owner="U1"), expires=NOW + timedelta(hours=3))
     view = blocks.app_home("U1", [mine, _summary(1, owner="U1")], now=NOW)
     text = json.dumps(view)
     assert "expires in 3h" in text
@@ -203,3 +203,43 @@ def test_app_home_shows_my_clusters_expiry_with_an_extend_button() -> None:
         if e["action_id"] == blocks.TTL_EXTEND
     ]  # fmt: skip
     assert [e["value"] for e in extends] == [blocks.ref_value("team-a", "c0")]
+
+
+def test_a_list_cut_short_by_slacks_text_limit_counts_clusters_and_says_how_to_narrow_it() -> None:
+    clusters = [
+        replace(_summary(i, owner=f"U{i}"), name=f"c{i}-" + "n" * 48, namespace="ns-" + "x" * 37)
+        for i in range(100)
+    ]
+    names = {f"U{i}": "a-rather-long-name-" + str(i) for i in range(100)}
+    rendered = blocks.cluster_table(clusters, scope="in `ns`", now=NOW, user_names=names)
+    _ok(rendered)
+    note = str(rendered[-1])
+    assert "more not shown" in note and "blocks" not in note
+    assert "Narrow the list with `-n NAMESPACE` or `--mine`" in note
+    hidden = int(note.split("…and ")[1].split(" ")[0])
+    assert hidden > 0
+    rows = sum(str(b).count("-nnnn") for b in rendered)
+    assert rows + hidden == 100
+
+
+def test_untrusted_text_is_escaped_once_and_cannot_close_a_fence() -> None:
+    assert blocks.escape("a & <b> <!channel>") == "a &amp; &lt;b&gt; &lt;!channel&gt;"
+    fenced = blocks.fence("```\n<https://evil|x>\n`")
+    assert fenced.startswith("```") and fenced.endswith("```") and fenced.count("```") == 2
+    assert "&lt;https://evil|x&gt;" in fenced and "&amp;lt;" not in fenced
+
+
+def test_a_long_log_keeps_its_last_lines_whole() -> None:
+    log = "\n".join(f"line {i:04d} " + "x" * 60 for i in range(200))
+    fenced = blocks.fence(log, 3000)
+    assert len(fenced) <= 3000
+    assert fenced.endswith("line 0199 " + "x" * 60 + "```")
+    assert "line 0000" not in fenced
+    first = fenced.removeprefix("```…\n").splitlines()[0]
+    assert first.startswith("line ") and len(first) == len("line 0199 ") + 60  # no half line
+
+
+def test_a_manifest_preview_escapes_what_the_user_typed() -> None:
+    rendered = blocks.code_blocks("intro", "image: <!channel>```")
+    code = rendered[1]["text"]["text"]
+    assert "&lt;!channel&gt;" in code and code.count("```") == 2

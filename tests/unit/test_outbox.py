@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -193,3 +194,27 @@ async def test_a_coalesced_card_update_never_overtakes_the_replies_queued_before
     texts = [args["text"] for _, _, args in sender.sent]
     assert texts == ["reply pending", "reply ready", "card ready"]
     assert outbox.pending == 0
+
+
+async def test_card_updates_are_paced_per_workspace_by_chat_updates_tier() -> None:
+    """chat.update is Tier 3 (50 a minute) for the whole workspace: cards in different
+    channels do not each get their own budget (https://docs.slack.dev/apis/web-api/rate-limits).
+    Real time, with Slack's windows divided by 60 (chat.update: 20 ms apart)."""
+    sent: list[tuple[float, str]] = []
+
+    async def send(method: str, args: dict[str, Any]) -> dict[str, Any]:
+        sent.append((time.monotonic(), args["channel"]))
+        return {"ok": True}
+
+    box = Outbox(send, settings=OutboxSettings(interval=1.0, tier_scale=60))
+    task = asyncio.create_task(box.run(), name="outbox-under-test")
+    try:
+        await asyncio.gather(*(
+            box.submit(c, "chat.update", {"channel": c, "ts": "1.0"}) for c in ("C1", "C2", "C3")
+        ))  # fmt: skip
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    times = sorted(t for t, _ in sent)
+    assert len(times) == 3
+    assert all(b - a >= 0.019 for a, b in zip(times, times[1:], strict=False)), times
