@@ -23,7 +23,8 @@ from core.errors import KrayneError, echo
 from core.ttl import parse_duration
 
 __all__ = [
-    "ALIASES", "HELP_TEXT", "USAGE", "Command", "CreateCommand", "CreateOptions", "DeleteCommand",
+    "ALIASES", "HELP_TEXT", "USAGE", "Command", "CreateCommand", "CreateFormCommand",
+    "CreateOptions", "DeleteCommand",
     "DescribeCommand", "ExtendCommand", "HelpCommand", "ListCommand", "ManifestCommand",
     "ResumeCommand", "ScaleCommand", "SuspendCommand",
     "UsageError", "config_for", "create_overrides", "normalize_slack_text", "parse_command",
@@ -49,7 +50,7 @@ ALIASES = {"get": "describe", "status": "describe", "ls": "list", "rm": "delete"
 
 HELP_TEXT = """\
 *krayne* — Ray clusters on Kubernetes, from Slack.
-• `/krayne create NAME` — a cluster with the defaults (1 CPU head, autoscaling CPU workers)
+• `/krayne create` — a form; `/krayne create NAME` — a cluster with the defaults
 • `/krayne create NAME --gpus 1` — one worker with a GPU, up when the cluster is ready
 • `/krayne create NAME --workers 4 --cpus 8 --memory 32Gi --max-workers 10`
 • `/krayne create NAME --gpus 2 --gpu-type nvidia-l4 --image rayproject/ray:2.60.0-py312-gpu`
@@ -121,6 +122,11 @@ class DeleteCommand:
 
 
 @dataclass(frozen=True, slots=True)
+class CreateFormCommand:
+    """`/krayne create` alone: open the create form."""
+
+
+@dataclass(frozen=True, slots=True)
 class SuspendCommand:
     name: str
     namespace: str | None = None
@@ -140,7 +146,7 @@ class ExtendCommand:
 
 Command = (
     HelpCommand | CreateCommand | ManifestCommand | ListCommand | DescribeCommand | ScaleCommand
-    | DeleteCommand | SuspendCommand | ResumeCommand | ExtendCommand
+    | DeleteCommand | SuspendCommand | ResumeCommand | ExtendCommand | CreateFormCommand
 )  # fmt: skip
 _BY_NAME: dict[str, type[SuspendCommand | ResumeCommand | ExtendCommand]] = {
     "suspend": SuspendCommand,
@@ -331,6 +337,8 @@ def parse_command(text: str) -> Command:
 def _command(command: str, rest: list[str]) -> Command:
     if command in ("help", "-h", "--help"):
         return _help(rest)
+    if command == "create" and not rest:
+        return CreateFormCommand()
     if command in ("create", "manifest"):
         name, namespace, options = parse_create_args(rest, command=command)
         cls = CreateCommand if command == "create" else ManifestCommand

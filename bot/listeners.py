@@ -28,7 +28,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import blocks
+from bot import blocks, create_form, forms
 from bot import messages as msg
 from bot.answers import ModalAnswer, ReliableRespond, answer_to
 from bot.commands import Commands, Invocation, Respond, error_text
@@ -36,6 +36,7 @@ from bot.grammar import (
     HELP_TEXT,
     USAGE,
     CreateCommand,
+    CreateFormCommand,
     DeleteCommand,
     DescribeCommand,
     ExtendCommand,
@@ -102,6 +103,7 @@ def register(app: AsyncApp, deps: ListenerDeps) -> None:
     for action_id, button in BUTTONS.items():
         app.action(action_id)(bind(on_click, button, deps))
     app.event("app_home_opened")(bind(on_home_opened, deps))
+    app.view(create_form.CREATE_FORM)(bind(forms.on_create_form, deps))
     register_fallbacks(app)
 
 
@@ -137,6 +139,10 @@ async def on_command(
             await ack(text=refused, response_type="ephemeral")
             return
     match cmd:
+        case CreateFormCommand():
+            counted(metrics, "create", "form")
+            await ack()
+            await forms.open_create_form(deps, client, inv, command.get("trigger_id", ""))
         case HelpCommand(topic=topic):
             text = HELP_TEXT if not topic else f"`{USAGE.get(topic, topic)}`"
             counted(metrics, "help", "ok")

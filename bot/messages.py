@@ -455,3 +455,15 @@ def ttl_refused(problem: str) -> str:
 
 def ack_hygiene(doing: str, name: str) -> str:
     return f":hourglass_flowing_sand: {doing} `{name}`…"
+
+
+FORM_ERROR_MAX = 150  # what a modal shows next to a field, in practice
+
+
+def clip_line(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= FORM_ERROR_MAX else flat[: FORM_ERROR_MAX - 1] + "…"
+
+
+def form_created(name: str) -> str:
+    return f":hourglass_flowing_sand: Creating `{name}` from the form…"

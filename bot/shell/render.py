@@ -21,6 +21,7 @@ EMOJI = {
     "red_circle": "🔴",
     "double_vertical_bar": "⏸",
     "alarm_clock": "⏰",
+    "lock": "🔒",
     "arrow_forward": "▶",
     "large_yellow_circle": "🟡",
     "wastebasket": "🗑",

@@ -21,9 +21,11 @@ from contextlib import AsyncExitStack
 from typing import Any
 
 from bot.blocks import parse_ref
+from bot.create_form import CREATE_FORM
 from bot.grammar import CreateCommand, DeleteCommand, ScaleCommand, UsageError, parse_command
 from bot.settings import BotSettings
 from bot.shell.cli import PROMPT_HELP, ShellStartupError
+from bot.shell.forms import FormFill
 from bot.shell.runtime import Settling, ShellRuntime
 from bot.shell.signing import (
     JSON,
@@ -32,9 +34,10 @@ from bot.shell.signing import (
     event_body,
     signed_headers,
     slash_command_body,
+    view_submission_body,
 )
 from bot.shell.transcript import Transcript
-from bot.slack_double.records import Channel, SlackError, User
+from bot.slack_double.records import Channel, SlackError, User, ViewOpened
 from bot.slack_double.server import SlackDouble
 from core.errors import KrayneError
 
@@ -61,6 +64,7 @@ class ShellSession:
         self.double: SlackDouble | None = None
         self.runtime: ShellRuntime | None = None
         self.transcript: Transcript | None = None
+        self._form: FormFill | None = None
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -92,6 +96,7 @@ class ShellSession:
         await self._stack.enter_async_context(double)
         self.transcript = Transcript(double, user_id=USER_ID, write=self._write)
         self._stack.callback(double.on_event(self.transcript.handle))
+        self._stack.callback(double.on_event(self._form_opened))
         settings = BotSettings.load(
             {
                 "slack_bot_token": BOT_TOKEN,
@@ -161,6 +166,13 @@ class ShellSession:
     async def run_line(self, line: str, *, wait: bool) -> bool:
         """Handle one typed line; False when the user asked to leave."""
         text = line.strip()
+        if self._form is not None and not text.startswith(("/", "#")):
+            await self._form.answer(line)
+            if not self._form.asking:
+                self._form = None
+            if wait and self.runtime is not None:
+                await self._commands_done()
+            return True
         if not text or text.startswith("#"):
             return True
         if text in ("exit", "quit"):
@@ -234,6 +246,23 @@ class ShellSession:
         self._write(f"(you clicked “{button.label}”)")
         transcript.new_action()
         await self._dispatch(body, signed_headers(self._secret, body), ack_visible=False)
+
+    def _form_opened(self, event: object) -> None:
+        if isinstance(event, ViewOpened) and event.user == USER_ID and event.view.get(
+            "callback_id"
+        ) == CREATE_FORM:
+            self._form = FormFill(event.view, write=self._write, submit=self._submit_form)
+
+    async def _submit_form(
+        self, view: dict[str, Any], values: dict[str, Any]
+    ) -> tuple[int, bytes]:
+        assert self.runtime is not None
+        body = view_submission_body(
+            user_id=USER_ID, user_name=self.args.user, team_id=TEAM_ID, view=view, values=values
+        )
+        headers = signed_headers(self._secret, body)
+        status, _headers, raw = await self.runtime.dispatch(body, headers)
+        return status, raw
 
     async def open_home(self) -> None:
         self._parts()[1].new_action()

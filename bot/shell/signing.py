@@ -212,3 +212,46 @@ def app_home_opened_event(user_id: str, *, tab: str = "home") -> dict[str, Any]:
         "tab": tab,
         "event_ts": f"{time.time():.6f}",
     }
+
+
+def view_submission_body(
+    *,
+    user_id: str,
+    user_name: str,
+    team_id: str,
+    view: Mapping[str, Any],
+    values: Mapping[str, str | list[str]],
+) -> bytes:
+    """The ``payload=<json>`` body of a submitted modal, as Slack sends it
+    (https://docs.slack.dev/reference/interaction-payloads/view-interactions-payload): the
+    opened ``view`` with ``state.values[block_id][action_id]`` filled from ``values`` (text for
+    a text input, the chosen option values for checkboxes)."""
+    state: dict[str, dict[str, Any]] = {}
+    for block in view.get("blocks", []):
+        element = block.get("element") or {}
+        block_id, action_id = block.get("block_id"), element.get("action_id")
+        if block.get("type") != "input" or not block_id or not action_id:
+            continue
+        given = values.get(block_id)
+        if element.get("type") == "checkboxes":
+            chosen = given if isinstance(given, list) else [
+                o["value"] for o in element.get("initial_options", [])
+            ]
+            options = [o for o in element.get("options", []) if o["value"] in chosen]
+            state[block_id] = {action_id: {"type": "checkboxes", "selected_options": options}}
+        else:
+            text = given if isinstance(given, str) and given else None
+            state[block_id] = {action_id: {"type": element.get("type"), "value": text}}
+    payload: dict[str, Any] = {
+        "type": "view_submission",
+        "team": {"id": team_id, "domain": TEAM_DOMAIN},
+        "user": {"id": user_id, "username": user_name, "name": user_name, "team_id": team_id},
+        "api_app_id": API_APP_ID,
+        "token": VERIFICATION_TOKEN,
+        "trigger_id": new_trigger_id(),
+        "view": {**view, "state": {"values": state}},
+        "response_urls": [],
+        "is_enterprise_install": False,
+        "enterprise": None,
+    }
+    return urlencode([("payload", json.dumps(payload, separators=(",", ":")))]).encode()

@@ -150,6 +150,8 @@ class Transcript:
         elif isinstance(event, ViewPublished) and event.user == self._user:
             self._home(event.view)
         elif isinstance(event, ViewOpened) and event.user == self._user:
+            if any(b.get("type") == "input" for b in event.view.get("blocks", [])):
+                return  # a form: the session asks its fields one by one (shell/forms.py)
             title = (event.view.get("title") or {}).get("text", "")
             self._write(f"(a dialog opened: {title})")
 

@@ -122,6 +122,17 @@ class SlackClient:
             self.double.deliver_ack(channel=channel, user=user, payload=answer.body)
         return answer
 
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, Any], *, user: str = "U0001"
+    ) -> Answer:
+        """Fill ``values`` (block id -> text, or chosen checkbox values) into the open modal
+        ``view`` and press its submit button."""
+        body = signing.view_submission_body(
+            user_id=user, user_name=self.double.user(user).name, team_id=self.double.team_id,
+            view=view, values=values,
+        )  # fmt: skip
+        return await self.post(body)
+
     async def click(
         self, message: Message, action_id: str, *, user: str = "U0001",
         is_ephemeral: bool = False,

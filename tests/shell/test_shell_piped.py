@@ -124,3 +124,16 @@ def test_given_kubeconfig_is_used_instead_of_the_embedded_sandbox(
     assert "#ml-team · krayne\n    ▌ Ray cluster outside" in result.stdout
     assert "@bob your cluster `outside` is ready" in result.stdout
     assert sandbox.store.get("rayclusters", "default", "outside") is not None
+
+
+def test_the_create_form_is_asked_field_by_field_and_errors_are_asked_again() -> None:
+    answers = ["Bad_Name", "1", "", "", "", "", "", "2h", "notebook", "formy"]
+    result = run_shell("/krayne create\n" + "\n".join(answers) + "\n")
+    out = result.stdout
+    assert result.returncode == 0, result.stderr
+    assert "Cluster name (e.g. my-cluster):" in out
+    assert "✗ name: name 'Bad_Name' is not valid" in out
+    assert out.count("Cluster name (e.g. my-cluster):") == 2  # only the bad field again
+    assert "(form submitted)" in out
+    assert "▌ Ray cluster formy" in out
+    assert "🎉 @alice your cluster `formy` is ready." in out

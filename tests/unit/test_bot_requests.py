@@ -130,3 +130,21 @@ def test_readiness_counts_only_missing_or_failing_answers_as_unreachable(
     error: KrayneError, down: bool
 ) -> None:
     assert unreachable(error) is down
+
+
+@pytest.mark.parametrize(
+    ("problem", "field"),
+    [
+        ("worker group 'worker': gpu_type 'A B' is not valid", "gpu_type"),
+        ("worker group 'worker': gpus must be a whole number between 0 and 128", "gpus"),
+        ("worker group 'worker': replicas must be a whole number between 0 and 1000", "workers"),
+        ("worker group 'worker': cpus 'abc' is not a valid Kubernetes quantity", "cpus"),
+        ("image 'bad image' is not valid", "image"),
+        ("something nobody foresaw", "name"),  # always shown somewhere
+    ],
+)
+def test_each_config_problem_lands_on_the_form_field_it_is_about(problem: str, field: str) -> None:
+    from bot.create_form import field_errors
+    from core.errors import ConfigValidationError
+
+    assert field_errors(ConfigValidationError([problem])) == {field: problem}

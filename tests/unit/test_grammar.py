@@ -13,6 +13,7 @@ from bot.grammar import (
     HELP_TEXT,
     USAGE,
     CreateCommand,
+    CreateFormCommand,
     CreateOptions,
     DeleteCommand,
     DescribeCommand,
@@ -181,7 +182,7 @@ ONE_LINE: list[tuple[str, str]] = [
     ("create demo --cpus lots", "cpus 'lots' is not a valid Kubernetes quantity"),
     ("create demo --memory 4Zi", "memory '4Zi' is not a valid Kubernetes quantity"),
     ("create demo --min-workers 3 --workers 1", "min_replicas (3) is more than replicas (1)"),
-    ("create", "`/krayne create` needs a cluster name, e.g. `/krayne create my-cluster"),
+    ("create -n ml", "`/krayne create` needs a cluster name, e.g. `/krayne create my-cluster"),
     ("create demo --gpu 1", "has no option `--gpu`: did you mean `--gpus`?"),
     ("create demo --turbo", "has no option `--turbo`: see `/krayne help create`"),
     ("creat demo", "Unknown command `creat`. Did you mean `create`?"),
@@ -325,3 +326,7 @@ def test_hygiene_commands_name_one_cluster(text: str, expected: object) -> None:
 def test_create_takes_a_ttl_as_people_write_durations() -> None:
     cmd = parse_command("create demo --ttl 1h30m")
     assert isinstance(cmd, CreateCommand) and cmd.options.ttl == "1h30m"
+
+
+def test_create_alone_opens_the_form() -> None:
+    assert parse_command("create") == CreateFormCommand()
