@@ -41,7 +41,15 @@ from core.errors import (
 from core.kube import KubeClient
 from core.objects import RayClusterView
 from core.policy import OPEN, Policy
-from core.state import SCALING, ClusterState, Notified, creation_annotations, state_patch
+from core.state import (
+    NOTIFIED,
+    SCALING,
+    ClusterState,
+    Notified,
+    creation_annotations,
+    decode_notified,
+    state_patch,
+)
 from core.status import Phase
 from core.ttl import format_duration, parse_duration
 from manifests.raycluster import auth_secret_name, build_raycluster
@@ -321,7 +329,8 @@ class Commands:
             if self._remember and summary.status.phase is Phase.READY:
                 # Asked for by a person, so the thread follows it to "ready again" (what the
                 # Ray autoscaler does on its own to a ready cluster stays off the thread).
-                self._remember(ns, name, Notified(phase=SCALING, reason="", was_ready=True))
+                marker = Notified(phase=SCALING, reason="", was_ready=True, seq=_told(summary))
+                self._remember(ns, name, marker)
             what = msg.scale_outcome(result)
             self._thread_note(result.summary, msg.scaled_by(who, what))
         await self.gate.audit("scale", inv, name, ns, "ok", raw)
@@ -352,7 +361,8 @@ class Commands:
             await self.gate.audit("delete", inv, name, namespace, refused, raw)
             await respond(text=refused.text, replace_original=True)
             return
-        record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}")
+        record = Notified(phase=Phase.DELETING.value, reason=f"deleted by {inv.user}",
+                          seq=_told(summary))  # fmt: skip
         who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
         async with self._hold(namespace, name):  # "deleted by" before the card says gone
             if self._remember:
@@ -451,6 +461,12 @@ class Commands:
 
 def _joined(*parts: str) -> str:
     return "\n".join(part for part in parts if part)
+
+
+def _told(summary: ClusterSummary) -> int:
+    """How many replies the cluster's thread has had (kept across a command's own record)."""
+    record = decode_notified(summary.annotations.get(NOTIFIED))
+    return record.get("seq", 0) if record else 0
 
 
 def error_text(err: BaseException, *, usage_of: str | None) -> str:

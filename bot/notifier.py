@@ -19,6 +19,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from bot import blocks
@@ -88,7 +89,8 @@ def decide(previous: Notified | None, change: Change) -> Decision:
     if change.deleted:
         # "deleting" was said while the pods shut down; their being gone is the news now.
         said = previous is not None and previous.get("phase") == GONE
-        return Decision(reply=not said, record=Notified(phase=GONE, reason=""))
+        gone = Notified(phase=GONE, reason="", seq=(previous or {}).get("seq", 0) + 1)
+        return Decision(reply=not said, record=gone)
     status = change.status
     record = Notified(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
     if previous is not None and previous.get("phase") == record["phase"]:
@@ -103,10 +105,22 @@ def decide(previous: Notified | None, change: Change) -> Decision:
         return Decision(reply=False, record=previous)
     if status.phase is Phase.READY or (previous is not None and previous.get("was_ready")):
         record["was_ready"] = True
+    record["seq"] = (previous or {}).get("seq", 0) + 1
     return Decision(reply=True, record=record)
 
 
 LogReader = Callable[[str, str, str], Awaitable[str | None]]
+
+#: Message metadata on every thread reply (https://docs.slack.dev/messaging/message-metadata):
+#: which cluster (uid) and which transition it tells, so the thread can be read back.
+REPLY_EVENT = "krayne_transition"
+
+
+def reply_metadata(change: Change, record: Notified) -> dict[str, Any]:
+    uid = str(((change.raycluster or {}).get("metadata") or {}).get("uid") or "")
+    return {"event_type": REPLY_EVENT,
+            "event_payload": {"uid": uid, "phase": record.get("phase", ""),
+                              "seq": record.get("seq", 0)}}  # fmt: skip
 
 
 def crash_target(pods: list[dict[str, Any]], pod_name: str | None) -> tuple[str, str] | None:
@@ -163,6 +177,7 @@ class ClusterSource(Protocol):
 
     def subscribe(self, *, replay: bool = False) -> Any: ...
     def pods_of(self, namespace: str, name: str) -> list[dict[str, Any]]: ...
+    def get(self, namespace: str, name: str) -> Any: ...
 
 
 class Notifier:
@@ -178,9 +193,17 @@ class Notifier:
         metrics: Metrics | None = None,
         on_phase: Callable[[str | None], None] | None = None,
         user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
+        read_thread: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None,
+        orphan_after: timedelta = timedelta(seconds=10),
     ) -> None:
         """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes);
-        ``user_names`` names owners and deleters without pinging them."""
+        ``user_names`` names owners and deleters without pinging them; ``read_thread(channel,
+        ts)`` reads a thread back (with message metadata) so a reply is never posted twice."""
+        self._read_thread = read_thread
+        self._orphan_after = orphan_after
+        self._adopted: set[Key] = set()
+        self._rechecking: set[Key] = set()
+        self._tg: asyncio.TaskGroup | None = None
         self._watcher = watcher
         self._client = client
         self._outbox = outbox
@@ -200,6 +223,7 @@ class Notifier:
     async def run(self) -> None:
         """Until cancelled: feed every change to its cluster's worker."""
         async with self._watcher.subscribe(replay=True) as changes, asyncio.TaskGroup() as tg:
+            self._tg = tg
             async for change in changes:
                 self._enqueue(change, tg)
 
@@ -275,10 +299,41 @@ class Notifier:
         self._phase_seen(key, change, state.owner)
         if change.deleted:
             self._objects.pop(key, None)
-        if obj is None or not channel or not thread_ts:
-            return  # created outside Slack, or its card is not posted yet
+        if obj is None or not channel:
+            return  # created outside Slack
+        if not thread_ts:
+            if change.deleted or not self._orphaned(key, obj, change):
+                return  # its card is being posted by the command that created it
+            thread_ts = await self._adopt(channel, obj, change)
+            if not thread_ts:
+                return
+        resumed = key not in self._records  # first look since this bot started
         previous = self._records.get(key) or state.notified
         decision = decide(previous, change)
+        view = card_view(obj, change.status, gone=change.deleted)
+        names = await self._names(view)
+        if decision.reply and not (
+            resumed and await self._said(channel, thread_ts, change, decision.record)
+        ):
+            tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
+            again = bool(previous and previous.get("was_ready"))
+            text, reply = reply_for(
+                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held, names=names
+            )
+            delivered = self._outbox.submit(
+                channel,
+                "chat.postMessage",
+                {"channel": channel, "thread_ts": thread_ts, "text": text, "blocks": reply,
+                 "metadata": reply_metadata(change, decision.record)},
+            )  # fmt: skip
+            if self._metrics:
+                self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
+            # Delivery first, then bookkeeping: the transition counts as told only once Slack
+            # has the reply, so a bot that dies meanwhile tells it after its restart.
+            try:
+                await delivered
+            except Exception as err:  # refused for good: recorded anyway, or it loops
+                log.warning("notifier: reply for %s/%s lost: %s", *key, err)
         if change.deleted:
             self._records.pop(key, None)
         else:
@@ -288,22 +343,66 @@ class Notifier:
                         change.name, change.namespace, state_patch(notified=decision.record)
                     )
             self._records[key] = decision.record
-        view = card_view(obj, change.status, gone=change.deleted)
-        names = await self._names(view)
-        if decision.reply:
-            tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
-            again = bool(previous and previous.get("was_ready"))
-            text, reply = reply_for(
-                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held, names=names
-            )
-            self._outbox.submit(
-                channel,
-                "chat.postMessage",
-                {"channel": channel, "thread_ts": thread_ts, "text": text, "blocks": reply},
-            )
-            if self._metrics:
-                self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
         self.update_card(channel, thread_ts, view, key=key, names=names)
+
+    def _orphaned(self, key: Key, obj: dict[str, Any], change: Change) -> bool:
+        """Created from Slack, yet ``orphan_after`` later still without a thread: the bot that
+        created it died between the create and recording the card (a live one links it in
+        seconds). Adopted once; a younger one is looked at again when it is old enough."""
+        created = RayClusterView.parse(obj).created_at
+        if key in self._adopted or created is None:
+            return False
+        left = (created + self._orphan_after - datetime.now(UTC)).total_seconds()
+        if left > 0:
+            if key not in self._rechecking and self._tg is not None:
+                self._rechecking.add(key)
+                self._tg.create_task(self._recheck(key, change, left), name=f"orphan:{key[1]}")
+            return False
+        self._adopted.add(key)
+        return True
+
+    async def _recheck(self, key: Key, change: Change, after: float) -> None:
+        await asyncio.sleep(after)
+        self._rechecking.discard(key)
+        latest = self._watcher.get(*key) or change  # the cluster as it is now, not as it was
+        if self._tg is not None and key in self._objects and not latest.deleted:
+            self._enqueue(latest, self._tg)
+
+    async def _adopt(self, channel: str, obj: dict[str, Any], change: Change) -> str | None:
+        """Post the card a crashed bot never posted and record it as the thread."""
+        view = card_view(obj, change.status)
+        names = await self._names(view)
+        args = {"channel": channel, "text": blocks.card_text(view, names),
+                "blocks": blocks.card(view, names)}  # fmt: skip
+        try:
+            result = await self._outbox.submit(channel, "chat.postMessage", args)
+        except Exception as err:
+            log.warning("notifier: card of %s/%s not posted: %s", change.namespace,
+                        change.name, err)  # fmt: skip
+            return None
+        thread_ts = str(result["ts"])
+        await self._annotate(change.name, change.namespace, state_patch(thread_ts=thread_ts))
+        log.info("notifier: posted the missing card of %s/%s", change.namespace, change.name)
+        return thread_ts
+
+    async def _said(
+        self, channel: str, thread_ts: str, change: Change, record: Notified
+    ) -> bool:
+        """After a restart: is this transition's reply already in the thread (posted before a
+        crash, its record never written)? Read back by its metadata; unknown means no."""
+        if self._read_thread is None:
+            return False
+        try:
+            messages = await self._read_thread(channel, thread_ts)
+        except Exception as err:
+            log.info("notifier: thread %s not read back (%s); posting", thread_ts, err)
+            return False
+        wanted = reply_metadata(change, record)["event_payload"]
+        return any(
+            (m.get("metadata") or {}).get("event_type") == REPLY_EVENT
+            and (m.get("metadata") or {}).get("event_payload") == wanted
+            for m in messages
+        )
 
     async def _names(self, view: CardView) -> dict[str, str]:
         users = sorted({u for u in (view.owner, view.deleted_by) if u})

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -158,6 +158,8 @@ class BotRuntime:
         notifier = self.notifier = Notifier(
             watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
             metrics=self.metrics, on_phase=home.changed, user_names=names,
+            read_thread=self._read_thread,
+            orphan_after=timedelta(seconds=self.settings.card_grace_seconds),
         )  # fmt: skip
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
@@ -206,6 +208,15 @@ class BotRuntime:
                 task.cancel()
             await self._drain()
             outbox.cancel()
+
+    async def _read_thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
+        """A thread with its messages' metadata (conversations.replies needs
+        ``include_all_metadata``: https://docs.slack.dev/reference/methods/conversations.replies)."""
+        client = self.web
+        result = await client.conversations_replies(
+            channel=channel, ts=ts, include_all_metadata=True, limit=200
+        )
+        return list(result.get("messages") or [])
 
     def _bound(self, port: int) -> None:
         self.http_port = port

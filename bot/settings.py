@@ -160,6 +160,13 @@ class BotSettings(BaseSettings):
         "`key[=value]:Effect`, comma-separated: AKS's documented GPU pools use "
         "`sku=gpu:NoSchedule`.",
     )
+    card_grace_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("card_grace_seconds", "KRAYNE_CARD_GRACE_SECONDS"),
+        description="A cluster created from Slack still without its card this long after its "
+        "creation was left by a bot that died mid-create: the running bot posts its card.",
+    )
     node_grace_seconds: float = Field(
         default=600.0,
         gt=0,

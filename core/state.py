@@ -65,6 +65,7 @@ class Notified(TypedDict, total=False):
     phase: str
     reason: str
     was_ready: bool
+    seq: int  # how many replies the thread has been told (tells two "ready"s apart)
 
 
 def encode_notified(record: Notified) -> str:
@@ -88,6 +89,9 @@ def decode_notified(raw: str | None) -> Notified | None:
     record = Notified(phase=value["phase"], reason=str(value.get("reason", "")))
     if value.get("was_ready") is True:
         record["was_ready"] = True
+    seq = value.get("seq")
+    if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0:
+        record["seq"] = seq
     return record
 
 

@@ -21,6 +21,12 @@ class InjectedFailures:
 
     def __init__(self) -> None:
         self._queues: dict[str, list[_Failure]] = {}
+        self._every: tuple[int, int, _Failure] | None = None  # (n, calls so far, failure)
+
+    def every(self, n: int, error: str, *, status: int, retry_after: int) -> None:
+        """Answer every ``n``-th Web API call (of any method) with ``error``: Slack's 429s
+        arrive this way under load (https://docs.slack.dev/apis/web-api/rate-limits)."""
+        self._every = (n, 0, _Failure(error, status, retry_after, 0)) if n > 0 else None
 
     def add(self, method: str, error: str, *, status: int, retry_after: int, times: int) -> None:
         self._queues.setdefault(method, []).append(_Failure(error, status, retry_after, times))
@@ -28,6 +34,16 @@ class InjectedFailures:
     def take(self, method: str) -> SlackError | None:
         """The error to answer this call of ``method`` with, if one is queued."""
         queue = self._queues.get(method)
+        if not queue and self._every is not None and method != "response_url":
+            n, calls, periodic = self._every
+            self._every = (n, calls + 1, periodic)
+            if (calls + 1) % n:
+                return None
+            return SlackError(
+                periodic.error,
+                status=periodic.status,
+                retry_after=periodic.retry_after if periodic.status == 429 else None,
+            )
         if not queue:
             return None
         failure = queue[0]

@@ -90,7 +90,13 @@ def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
     root = parent.thread_ts or parent.ts
     store = ws.messages[channel.id]
     thread = [m for m in store.values() if m.ts == root or (m.is_reply and m.thread_ts == root)]
-    return {"messages": [m.to_api(ws.team_id) for m in thread], "has_more": False}
+    messages = [m.to_api(ws.team_id) for m in thread]
+    # Metadata comes back only when asked for with include_all_metadata:
+    # https://docs.slack.dev/reference/methods/conversations.replies
+    if str(args.get("include_all_metadata", "")).lower() not in ("true", "1"):
+        for message in messages:
+            message.pop("metadata", None)
+    return {"messages": messages, "has_more": False}
 
 
 def conversations_history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:

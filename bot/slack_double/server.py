@@ -149,6 +149,13 @@ class SlackDouble:
         with self._lock:
             self._failures.add(method, error, status=status, retry_after=retry_after, times=times)
 
+    def fail_every(self, n: int, error: str = "ratelimited", *, retry_after: int = 1) -> None:
+        """Answer every ``n``-th Web API call with ``error`` (``ratelimited``: HTTP 429 with
+        ``Retry-After``); ``n = 0`` stops it."""
+        status = 429 if error == "ratelimited" else 200
+        with self._lock:
+            self._failures.every(n, error, status=status, retry_after=retry_after)
+
     # --- HTTP -------------------------------------------------------------------------------
 
     async def _handle_api(self, request: web.Request) -> web.Response:

@@ -217,7 +217,7 @@ def test_transport_failures_are_unavailable() -> None:
 # other HTTP APIs (Slack's Web API answers mapped to the outbox's signals; the shell's own
 # requests to the bot). The fakes have their own errors.
 _MAPPING_MODULES = {"core/kube_errors.py", "core/kube_asyncio.py"}
-_OTHER_HTTP = {"bot/app.py", "bot/shell/session.py"}
+_OTHER_HTTP = {"bot/app.py", "bot/shell/session.py", "bot/shell/forms.py"}  # Slack HTTP answers
 _OUT_OF_SCOPE = ("core/sandbox/", "bot/slack_double/")
 
 

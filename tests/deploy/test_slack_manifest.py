@@ -56,6 +56,7 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views.open": None,
     "views.update": None,
     "auth.test": None,
+    "conversations.replies": "channels:history",
 }
 # The Slack double and its bookkeeping implement the API; they are not the bot calling it.
 DOUBLE_MODULES = re.compile(r"^slack_")

@@ -107,6 +107,14 @@ class RunningBot:
         assert self.runtime.watcher is not None
         await self.runtime.watcher.wait_synced(30)
 
+    async def crash(self) -> None:
+        """Die as under SIGKILL: no drain, queued Slack messages lost with the process."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+
     async def stop(self) -> None:
         if self._task is None:
             return

@@ -71,7 +71,7 @@ async def test_krayne_alone_or_help_shows_help_with_examples(slack: SlackClient,
         ("create demo --cpus lots", "cpus"),
         ("create demo --memory 4Zi", "memory"),
         ("create demo --min-workers 3 --workers 1", "min"),
-        ("create", "name"),
+        ("create -n ml", "name"),  # `create` alone opens the form
         ("scale demo", "workers"),
         ("frobnicate", "frobnicate"),
     ],

@@ -1,0 +1,78 @@
+"""No lost or doubled message through crashes and Slack's 429s, end to end.
+
+A crash is the bot's task cancelled with no drain (its queued Slack messages die with it, as
+under SIGKILL); the Slack double answers every 4th Web API call with 429 + Retry-After.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bot.slack_double.server import SlackDouble
+from core.config import build_config
+from core.sandbox.runner import ThreadedSandbox
+from core.state import SLACK_CHANNEL
+from manifests.raycluster import build_raycluster
+from tests.scenarios.conftest import RunningBot
+from tests.scenarios.harness import (
+    CHANNEL,
+    WAIT,
+    SlackClient,
+    all_text,
+    rayclusters,
+    wait_card,
+    wait_reply,
+)
+
+NAMES = ("k1", "k2", "k3")
+
+
+@pytest.fixture
+def bot_extra() -> dict[str, object]:
+    # A live command links its card within a second here, even behind 429s; past this grace a
+    # threadless cluster is taken for the leftover of a bot that died mid-create.
+    return {"card_grace_seconds": 3.0}
+
+
+async def test_a_bot_killed_mid_provisioning_under_429s_tells_every_thread_ready_once(
+    bot: RunningBot, slack: SlackClient, double: SlackDouble
+) -> None:
+    double.fail_every(4)
+    for name in NAMES:
+        await slack.slash(f"create {name}")
+    cards = [await wait_card(double, name) for name in NAMES]
+    await double.wait_for(lambda: any(double.thread(CHANNEL, c.ts) for c in cards), WAIT)
+    await bot.crash()
+    await bot.start()
+    slack.url = f"{bot.url}/slack/events"
+    for card in cards:
+        await wait_reply(double, card, "is ready")
+    assert bot.runtime.notifier is not None
+    await bot.runtime.notifier.wait_idle()
+    await bot.runtime.outbox.drain(10)
+    for card in cards:
+        said = [all_text(r) for r in double.thread(CHANNEL, card.ts)]
+        assert sum("is ready" in s for s in said) == 1, said
+        assert len(said) == len(set(said)), said  # no reply twice
+
+
+async def test_a_crash_between_create_and_the_thread_link_gets_its_card_at_restart(
+    bot: RunningBot, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    await bot.stop()
+    # What a bot that died right after creating leaves behind: a RayCluster from Slack
+    # (its channel recorded) without the thread of a card that was never posted.
+    body = build_raycluster(
+        build_config({"name": "orphan", "namespace": namespace}), owner="U0001",
+        annotations={SLACK_CHANNEL: CHANNEL},
+    )  # fmt: skip
+    await asyncio.to_thread(sandbox.store.create, "rayclusters", body)
+    await bot.start()
+    card = await wait_card(double, "orphan")
+    await wait_reply(double, card, "is ready")
+    [rc] = [c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "orphan"]
+    assert rc["metadata"]["annotations"]["krayne.io/slack-thread-ts"] == card.ts
+    cards = [m for m in double.messages(CHANNEL) if m.text.startswith("Ray cluster orphan:")]
+    assert len(cards) == 1
