@@ -176,9 +176,10 @@ class Commands:
             await respond(text=text, response_type="ephemeral")
             return
         try:
-            await api.annotate_cluster(
-                name, namespace, state_patch(thread_ts=thread_ts), client=self.kube
-            )
+            await api.link_thread(
+                name, namespace, channel=inv.channel, thread_ts=thread_ts, owner=inv.user,
+                client=self.kube,
+            )  # fmt: skip
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
             text = _joined(msg.thread_not_linked(name, redact(err.message)), token)

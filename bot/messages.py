@@ -467,3 +467,7 @@ def clip_line(text: str) -> str:
 
 def form_created(name: str) -> str:
     return f":hourglass_flowing_sand: Creating `{name}` from the form…"
+
+
+def deleted_while_away(name: str) -> str:
+    return f":wastebasket: `{name}` was deleted while krayne was not running; its pods are gone."

@@ -16,7 +16,7 @@ import contextlib
 import json
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +27,7 @@ from bot import messages as msg
 from bot.facts import CardView, card_view
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from core import api, thread_index
 from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
 from core.objects import PodView, RayClusterView
@@ -178,6 +179,8 @@ class ClusterSource(Protocol):
     def subscribe(self, *, replay: bool = False) -> Any: ...
     def pods_of(self, namespace: str, name: str) -> list[dict[str, Any]]: ...
     def get(self, namespace: str, name: str) -> Any: ...
+    def snapshot(self) -> list[Any]: ...
+    async def wait_synced(self, timeout: float | None) -> bool: ...  # noqa: ASYNC109
 
 
 class Notifier:
@@ -195,12 +198,14 @@ class Notifier:
         user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
         read_thread: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None,
         orphan_after: timedelta = timedelta(seconds=10),
+        index_namespaces: Sequence[str] = (),
     ) -> None:
         """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes);
         ``user_names`` names owners and deleters without pinging them; ``read_thread(channel,
         ts)`` reads a thread back (with message metadata) so a reply is never posted twice."""
         self._read_thread = read_thread
         self._orphan_after = orphan_after
+        self._index_namespaces = list(index_namespaces)
         self._adopted: set[Key] = set()
         self._rechecking: set[Key] = set()
         self._tg: asyncio.TaskGroup | None = None
@@ -224,6 +229,8 @@ class Notifier:
         """Until cancelled: feed every change to its cluster's worker."""
         async with self._watcher.subscribe(replay=True) as changes, asyncio.TaskGroup() as tg:
             self._tg = tg
+            if self._index_namespaces:
+                tg.create_task(self._tell_gone_while_away(), name="notifier:gone-while-away")
             async for change in changes:
                 self._enqueue(change, tg)
 
@@ -336,6 +343,10 @@ class Notifier:
                 log.warning("notifier: reply for %s/%s lost: %s", *key, err)
         if change.deleted:
             self._records.pop(key, None)
+            uid = RayClusterView.parse(obj).uid
+            if uid:
+                with contextlib.suppress(KrayneError):  # a stale entry is told at next start
+                    await thread_index.forget(self._client, change.namespace, uid)
         else:
             if decision.record != previous:
                 with contextlib.suppress(ClusterNotFoundError):  # gone, its pods still going
@@ -344,6 +355,44 @@ class Notifier:
                     )
             self._records[key] = decision.record
         self.update_card(channel, thread_ts, view, key=key, names=names)
+
+    async def _tell_gone_while_away(self) -> None:
+        """At start: every indexed thread whose cluster no longer exists (deleted while no bot
+        was running) is told so, and its card loses its buttons."""
+        await self._watcher.wait_synced(None)
+        live = {c.uid for c in self._watcher.snapshot() if not c.deleted}
+        for namespace in self._index_namespaces:
+            try:
+                gone = [e for e in await thread_index.entries(self._client, namespace)
+                        if e.uid not in live]  # fmt: skip
+            except KrayneError as err:
+                log.warning("thread index of %s unreadable: %s", namespace, err.message)
+                continue
+            for entry in gone:
+                await self._tell_gone(entry)
+
+    async def _tell_gone(self, entry: thread_index.ThreadEntry) -> None:
+        view = CardView(
+            entry.name, entry.namespace, entry.owner, ClusterStatus(Phase.DELETING, ""),
+            None, 0, 0, 0, gone=True,
+        )  # fmt: skip
+        names = await self._names(view)
+        text = msg.deleted_while_away(entry.name)
+        delivered = self._outbox.submit(
+            entry.channel, "chat.postMessage",
+            {"channel": entry.channel, "thread_ts": entry.thread_ts, "text": text,
+             "blocks": blocks.thread_reply(text)},
+        )  # fmt: skip
+        self.update_card(entry.channel, entry.thread_ts, view,
+                         key=(entry.namespace, entry.name), names=names)  # fmt: skip
+        try:
+            await delivered
+        except Exception as err:
+            log.warning("notifier: 'deleted' for %s/%s not told: %s", entry.namespace,
+                        entry.name, err)  # fmt: skip
+            return
+        with contextlib.suppress(KrayneError):
+            await thread_index.forget(self._client, entry.namespace, entry.uid)
 
     def _orphaned(self, key: Key, obj: dict[str, Any], change: Change) -> bool:
         """Created from Slack, yet ``orphan_after`` later still without a thread: the bot that
@@ -381,7 +430,10 @@ class Notifier:
                         change.name, err)  # fmt: skip
             return None
         thread_ts = str(result["ts"])
-        await self._annotate(change.name, change.namespace, state_patch(thread_ts=thread_ts))
+        await api.link_thread(
+            change.name, change.namespace, channel=channel, thread_ts=thread_ts,
+            owner=ClusterState.read(obj).owner, client=self._client,
+        )  # fmt: skip
         log.info("notifier: posted the missing card of %s/%s", change.namespace, change.name)
         return thread_ts
 

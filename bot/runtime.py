@@ -160,6 +160,7 @@ class BotRuntime:
             metrics=self.metrics, on_phase=home.changed, user_names=names,
             read_thread=self._read_thread,
             orphan_after=timedelta(seconds=self.settings.card_grace_seconds),
+            index_namespaces=self._watch_namespaces or [],
         )  # fmt: skip
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,

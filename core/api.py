@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from core import thread_index
 from core.cluster_info import (
     ClusterDetails,
     ClusterSummary,
@@ -49,6 +50,7 @@ from core.scaling import (
     pick_group,
     plan_scale,
 )
+from core.state import state_patch
 from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
@@ -280,12 +282,32 @@ async def delete_cluster(name: str, namespace: str, *, client: KubeClient) -> No
 
 async def annotate_cluster(
     name: str, namespace: str, annotations: dict[str, str | None], *, client: KubeClient
-) -> None:
-    """Merge-patch annotations (None removes a key): how the bot records Slack thread state."""
+) -> Obj | None:
+    """Merge-patch annotations (None removes a key): how the bot records Slack thread state.
+    Returns the RayCluster as patched."""
     if not annotations:
-        return
+        return None
     patch = {"metadata": {"annotations": dict(annotations)}}
-    await client.patch_raycluster(name, namespace, patch, patch_type="merge")
+    return await client.patch_raycluster(name, namespace, patch, patch_type="merge")
+
+
+async def link_thread(
+    name: str, namespace: str, *, channel: str, thread_ts: str, owner: str | None,
+    client: KubeClient,
+) -> None:  # fmt: skip
+    """Record a cluster's Slack thread on it and in the namespace's thread index (which
+    outlives the cluster, ``core.thread_index``)."""
+    patched = await annotate_cluster(
+        name, namespace, state_patch(thread_ts=thread_ts), client=client
+    )
+    uid = str(((patched or {}).get("metadata") or {}).get("uid") or "")
+    if not uid:
+        return
+    entry = thread_index.ThreadEntry(uid, namespace, name, channel, thread_ts, owner)
+    try:
+        await thread_index.remember(client, entry)
+    except KrayneError as err:  # the thread works; only a delete while the bot is away is missed
+        log.warning("thread index: %s/%s not recorded: %s", namespace, name, err.message)
 
 
 async def set_suspended(

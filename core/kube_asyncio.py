@@ -241,6 +241,34 @@ class KubernetesAsyncioClient:
             _content_type=PATCH_CONTENT_TYPES["merge"],
         )
 
+    async def get_configmap(self, name: str, namespace: str) -> Obj:
+        return await self._json(
+            self._core.read_namespaced_config_map,
+            Target("configmap", namespace, name),
+            name,
+            namespace,
+        )
+
+    async def create_configmap(self, body: Obj) -> Obj:
+        meta = body.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "default")
+        return await self._json(
+            self._core.create_namespaced_config_map,
+            Target("configmap", namespace, meta.get("name")),
+            namespace,
+            body,
+        )
+
+    async def patch_configmap(self, name: str, namespace: str, patch: Obj) -> Obj:
+        return await self._json(
+            self._core.patch_namespaced_config_map,
+            Target("configmap", namespace, name),
+            name,
+            namespace,
+            patch,
+            _content_type=PATCH_CONTENT_TYPES["merge"],
+        )
+
     async def delete_secret(self, name: str, namespace: str) -> None:
         """Delete a Secret (cleanup of a services Secret whose RayCluster was refused)."""
         await self._json(

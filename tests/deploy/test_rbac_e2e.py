@@ -30,7 +30,7 @@ from kubernetes_asyncio.client import (
 from kubernetes_asyncio.client.exceptions import ApiException
 from kubernetes_asyncio.config import load_kube_config
 
-from core import api
+from core import api, thread_index
 from core.audit import AuditRecord, audit
 from core.config import ClusterConfig, build_config
 from core.errors import ClusterAlreadyExistsError, ClusterNotFoundError, PermissionDeniedError
@@ -195,7 +195,18 @@ NEEDS = [
          _create(WITH_NOTEBOOK), logged=True, raises=None),
     Need("secrets", "delete", "removing the token Secret of a refused create", "cluster",
          _create(WITH_NOTEBOOK), logged=True, raises=ClusterAlreadyExistsError),
+    Need("configmaps", "create", "the thread index, on first use", "cluster",
+         lambda env: _link(env), logged=True, raises=None),
+    Need("configmaps", "patch", "recording a thread in the index", "cluster",
+         lambda env: _link(env), logged=True, raises=None),
+    Need("configmaps", "get", "reading the thread index at start", "nothing",
+         lambda env: thread_index.entries(env.client, env.namespace)),
 ]
+
+
+async def _link(env: Deployed) -> None:
+    await api.link_thread(NAME, env.namespace, channel="C1", thread_ts="1.2", owner="U1",
+                          client=env.client)  # fmt: skip
 
 
 def _granted() -> set[tuple[str, str]]:
@@ -254,6 +265,9 @@ CLIENT_METHODS: dict[str, set[tuple[str, str]]] = {
     "patch_secret": {("secrets", "patch")},
     "delete_secret": {("secrets", "delete")},
     "create_event": {("events", "create")},
+    "get_configmap": {("configmaps", "get")},
+    "create_configmap": {("configmaps", "create")},
+    "patch_configmap": {("configmaps", "patch")},
     "watch": {(kind, "watch") for kind in get_args(WatchKind)},
 }
 

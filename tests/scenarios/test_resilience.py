@@ -14,13 +14,16 @@ from bot.slack_double.server import SlackDouble
 from core.config import build_config
 from core.sandbox.runner import ThreadedSandbox
 from core.state import SLACK_CHANNEL
+from core.thread_index import INDEX_NAME
 from manifests.raycluster import build_raycluster
+from tests.sandbox_fixtures import wait_for
 from tests.scenarios.conftest import RunningBot
 from tests.scenarios.harness import (
     CHANNEL,
     WAIT,
     SlackClient,
     all_text,
+    current,
     rayclusters,
     wait_card,
     wait_reply,
@@ -76,3 +79,29 @@ async def test_a_crash_between_create_and_the_thread_link_gets_its_card_at_resta
     assert rc["metadata"]["annotations"]["krayne.io/slack-thread-ts"] == card.ts
     cards = [m for m in double.messages(CHANNEL) if m.text.startswith("Ray cluster orphan:")]
     assert len(cards) == 1
+
+
+async def test_a_cluster_deleted_while_the_bot_is_down_is_told_and_its_card_disarmed(
+    bot: RunningBot, slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox,
+    namespace: str,
+) -> None:  # fmt: skip
+    await slack.slash("create ghost")
+    card = await wait_card(double, "ghost")
+    await wait_reply(double, card, "is ready")
+    def indexed() -> int:
+        items, _rv = sandbox.store.list("configmaps", namespace)
+        return sum(len(c.get("data") or {}) for c in items if c["metadata"]["name"] == INDEX_NAME)
+
+    # the thread is indexed apart from the cluster (right after the card is linked)
+    await asyncio.to_thread(wait_for, indexed, timeout=WAIT, what="the thread in the index")
+    await bot.stop()
+    await asyncio.to_thread(sandbox.store.delete, "rayclusters", namespace, "ghost")
+    await bot.start()
+    reply = await wait_reply(double, card, "was deleted while krayne was not running")
+    assert "ghost" in all_text(reply)
+    await double.wait_for(
+        lambda: all(b["type"] != "actions" for b in current(double, card).blocks) or None, WAIT
+    )
+    await asyncio.to_thread(
+        wait_for, lambda: indexed() == 0, timeout=WAIT, what="the told entry gone from the index"
+    )
