@@ -1,5 +1,6 @@
-"""The running bot: one TaskGroup owning the Kubernetes client, the shared watch, the notifier,
-the outbox, the transports and every command's slow half.
+"""The running bot: one TaskGroup owning the Kubernetes client, the outbox, the transports,
+every command's slow half and the leadership (``bot.leadership``) under which the shared watch
+and the notifier run: every replica answers Slack, only the Lease holder watches and posts.
 
 Signals only call ``stop()``. Stopping drains: commands in flight get ``drain_timeout`` to
 finish, then the outbox sends what is queued within the same budget, then everything is
@@ -9,8 +10,10 @@ cancelled and closed. A root task that fails stops the rest (kopf's ``running.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,15 +23,18 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.app import UserNames, build_app, build_web_client, web_sender
 from bot.commands import Commands
 from bot.home import HomeTabs
+from bot.leadership import Elector, Leadership
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
+from bot.teams import TeamChanges, own_team
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
 from core import api
 from core.kube import KubeClient
 from core.policy_file import PolicyFile
+from core.state import Notified
 from core.watching import ClusterWatcher
 
 log = logging.getLogger(__name__)
@@ -79,6 +85,10 @@ class BotRuntime:
         self.app: AsyncApp | None = None
         self.readiness: Readiness | None = None
         self.home: HomeTabs | None = None
+        self.leadership: Leadership | None = None
+        self.team_id: str | None = None
+        self._team_changes: TeamChanges | None = None
+        self._annotate: Callable[[str, str, dict[str, str | None]], Awaitable[None]] | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -131,41 +141,38 @@ class BotRuntime:
     # --- internals --------------------------------------------------------------------------
 
     async def _run(self, kube: KubeClient) -> None:
-        watcher = self.watcher = ClusterWatcher(
-            kube, self._watch_namespaces, status=self.settings.status_settings()
-        )
+        self._new_term(kube)
         probed = (self._watch_namespaces or [self.settings.namespace])[0]
         readiness = self.readiness = Readiness(
-            kube, probed, synced=lambda: watcher.synced, settings=self._readiness_settings
+            kube, probed, synced=self._synced, settings=self._readiness_settings
         )
-
-        async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
-            await api.annotate_cluster(name, namespace, notes, client=kube)
 
         async def publish_home(user: str) -> None:
             view = await commands.home_view(user, now=datetime.now(UTC))
             await self.web.views_publish(user_id=user, view=view)
 
         home = self.home = HomeTabs(publish_home, debounce=self._home_debounce)
-        notifier = self.notifier = Notifier(
-            watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
-            metrics=self.metrics, on_phase=home.changed,
-        )  # fmt: skip
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
-            user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
+            user_names=UserNames(self.web), remember=self._remember, hold=self._hold,
             policy=lambda: self.policy.current,
         )  # fmt: skip
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,
             metrics=self.metrics, home=home,
         )  # fmt: skip
+        elector = kube if self.settings.leader_election and isinstance(kube, Elector) else None
+        if self.settings.leader_election and elector is None:
+            raise ValueError("leader election needs the kubernetes-asyncio client")
+        leadership = self.leadership = Leadership(
+            lambda: self._lead(kube), elector=elector, lease=self.settings.lease(),
+            timing=self.settings.lease_timing(),
+        )  # fmt: skip
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             outbox = tg.create_task(self.outbox.run(), name="outbox")
             inputs = [
-                tg.create_task(watcher.run(), name="watcher"),
-                tg.create_task(notifier.run(), name="notifier"),
+                tg.create_task(leadership.run(), name="leadership"),
                 tg.create_task(readiness.run(), name="readiness"),
                 tg.create_task(home.run(), name="app-home"),
                 tg.create_task(self.policy.run(), name="policy-file"),
@@ -186,11 +193,62 @@ class BotRuntime:
             if not self._http:
                 self.started.set()
             await self._stop.wait()
-            # Stop taking work in, let commands in flight finish, send what is queued, stop.
+            # Stop taking work in (and stop watching), let commands in flight finish, send what
+            # is queued, stop; only then hand the Lease over, so the successor starts from
+            # annotations this replica no longer changes.
             for task in inputs:
                 task.cancel()
             await self._drain()
             outbox.cancel()
+        await leadership.release()
+
+    def _new_term(self, kube: KubeClient) -> None:
+        """A fresh watcher and notifier for the next term (a cache from an earlier term would
+        be stale; the annotations say where each thread stands)."""
+        self.watcher = ClusterWatcher(
+            kube, self._watch_namespaces, status=self.settings.status_settings()
+        )
+
+        async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
+            await api.annotate_cluster(name, namespace, notes, client=kube)
+
+        self._team_changes = None
+        self.notifier = None
+        self._annotate = annotate
+
+    async def _lead(self, kube: KubeClient) -> None:
+        """One term as leader: the shared watch, the notifier (on this workspace's clusters)."""
+        watcher = self.watcher
+        assert watcher is not None
+        try:
+            if self.team_id is None:
+                self.team_id = self.settings.slack_team_id or await own_team(self.web)
+            changes = self._team_changes = TeamChanges(watcher, self.team_id)
+            home, annotate = self.home, self._annotate
+            assert annotate is not None
+            notifier = self.notifier = Notifier(
+                watcher=changes, client=kube, outbox=self.outbox, annotate=annotate,
+                metrics=self.metrics, on_phase=home.changed if home else None,
+            )  # fmt: skip
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(watcher.run(), name="watcher")
+                tg.create_task(notifier.run(), name="notifier")
+        finally:
+            self._new_term(kube)
+
+    def _synced(self) -> bool:
+        # A follower watches nothing: it is ready when the API answers (commands need no cache).
+        leading = self.leadership is not None and self.leadership.leading
+        return not leading or (self.watcher is not None and self.watcher.synced)
+
+    def _remember(self, namespace: str, name: str, record: Notified) -> None:
+        if self.notifier is not None:
+            self.notifier.remember(namespace, name, record)
+
+    def _hold(self, namespace: str, name: str) -> AbstractAsyncContextManager[None]:
+        if self.notifier is not None:
+            return self.notifier.hold(namespace, name)
+        return contextlib.nullcontext()
 
     def _bound(self, port: int) -> None:
         self.http_port = port
