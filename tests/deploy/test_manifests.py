@@ -13,9 +13,9 @@ import pytest
 from bot.serve import load_settings
 from tests.deploy.deployfiles import (
     COMPONENTS,
-    OPTIONAL_COMPONENTS,
     DEPLOY,
     KUBERNETES_VERSION,
+    OPTIONAL_COMPONENTS,
     VARIANTS,
     load_documents,
     render,
