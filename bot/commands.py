@@ -358,6 +358,8 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     usage = USAGE.get(usage_of) if usage_of else None
     if isinstance(err, KubeConnectionError | ClusterTimeoutError):
         usage = None
+    if isinstance(err, KubeConnectionError):
+        return msg.krayne_error(msg.kube_unreachable(err.message), err.hint)
     if isinstance(err, ConfigValidationError):
         problems = "\n".join(f"• {p}" for p in err.problems)
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)
