@@ -39,7 +39,7 @@ from core.errors import (
 )
 from core.kube import KubeClient
 from core.policy import OPEN, Policy
-from core.state import SCALING, Notified, creation_annotations, state_patch
+from core.state import SCALING, Notified, creation_annotations, made_by_request, state_patch
 from core.status import Phase
 from manifests.raycluster import build_raycluster
 
@@ -110,7 +110,7 @@ class Commands:
         card behind; the notifier waits for the thread annotation before it says anything.
         """
         name, namespace = config.name, config.namespace
-        notes = creation_annotations(channel=inv.channel, team=inv.team)
+        notes = creation_annotations(channel=inv.channel, team=inv.team, request=inv.request)
         refusal = await self.gate.refuse_create(config, inv)
         if refusal is not None:
             self.gate.audit_now("create", inv, name, namespace, refusal)
@@ -125,6 +125,9 @@ class Commands:
                 **self.settings.manifest_options(),
             )
         except ClusterAlreadyExistsError:
+            if made_by_request(await self.kube.get_raycluster(name, namespace), inv.request):
+                log.info("create %s/%s: a retry of the request that made it", namespace, name)
+                return  # Slack's retry, reaching this replica: the first one posts the card
             self.gate.audit_now("create", inv, name, namespace, "failed:AlreadyExists")
             existing = await api.get_cluster(name, namespace, client=self.kube)
             text = (

@@ -111,6 +111,7 @@ async def on_command(
         channel=command.get("channel_id", ""),
         team=command.get("team_id"),
         command=f"{command.get('command') or '/krayne'} {command.get('text') or ''}".strip(),
+        request=command.get("trigger_id"),
     )
     commands, metrics = deps.commands, deps.metrics
     try:

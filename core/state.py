@@ -39,6 +39,10 @@ SLACK_CHANNEL = "krayne.io/slack-channel"
 SLACK_THREAD_TS = "krayne.io/slack-thread-ts"
 NOTIFIED = "krayne.io/notified"
 DELETED_BY = "krayne.io/deleted-by"
+#: The Slack request (its trigger_id) that created the cluster. Slack re-sends a request whose
+#: ack it missed, possibly to another replica: a create that finds its cluster made by the same
+#: request is that retry, done already (the dedupe lives in Kubernetes, shared by replicas).
+SLACK_REQUEST = "krayne.io/slack-request"
 """Who deleted the cluster from Slack, so the card can say so once the object is gone."""
 
 _REASON_MAX = 200
@@ -133,12 +137,22 @@ class ClusterState:
         )
 
 
-def creation_annotations(*, channel: str, team: str | None) -> dict[str, str]:
+def creation_annotations(
+    *, channel: str, team: str | None, request: str | None = None
+) -> dict[str, str]:
     """The annotations a cluster created from Slack starts with (the thread comes later)."""
     notes = {SLACK_CHANNEL: channel}
     if team:
         notes[SLACK_TEAM] = team
+    if request:
+        notes[SLACK_REQUEST] = request
     return notes
+
+
+def made_by_request(raycluster: dict[str, Any], request: str | None) -> bool:
+    """Whether ``raycluster`` was created by the Slack request ``request`` (a retry's twin)."""
+    recorded = RayClusterView.parse(raycluster).annotations.get(SLACK_REQUEST)
+    return bool(request) and recorded == request
 
 
 class _Unset:

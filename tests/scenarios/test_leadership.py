@@ -26,7 +26,7 @@ from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from core.state import SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS
 from manifests.raycluster import build_raycluster
 from tests.scenarios.conftest import RunningBot, bot_settings
-from tests.scenarios.harness import CHANNEL, SlackClient, all_text, wait_created
+from tests.scenarios.harness import CHANNEL, SlackClient, all_text, rayclusters, wait_created
 
 LEASE = {"lease_duration": 2, "renew_deadline": 1.5, "retry_period": 1.0}
 SLOW = 1.0
@@ -113,6 +113,29 @@ async def test_one_replica_leads_and_a_follower_answers_commands(
     await settled(leader)
     assert len(ready_replies(double, card.ts, "answered")) == 1
     assert follower.runtime.notifier is None  # the follower never watched nor posted
+
+
+async def test_a_retried_create_landing_on_the_other_replica_creates_and_posts_once(
+    replicas: tuple[Replica, Replica], double: SlackDouble, sandbox: ThreadedSandbox,
+    namespace: str,
+) -> None:
+    """Slack re-sends a request whose ack it missed, maybe to another pod: the RayCluster
+    records the request (``krayne.io/slack-request``), so the twin sees it done already."""
+    first, second = replicas
+    async with aiohttp.ClientSession() as session:
+        to_first = SlackClient(double, f"{first.url}/slack/events", session)
+        to_second = SlackClient(double, f"{second.url}/slack/events", session)
+        body = to_first.command_body("create retried")
+        assert (await to_first.post(body)).status == 200
+        assert (await to_second.post(body, retry=1)).status == 200
+        card = await wait_created(double, "retried")
+        await double.wait_for(lambda: ready_replies(double, card.ts, "retried"), timeout=30)
+        await settled(first)
+        for replica in (first, second):
+            await replica.runtime.outbox.drain(10)
+    assert [m.ts for m in double.messages(CHANNEL) if "retried" in m.text] == [card.ts]
+    assert [c["metadata"]["name"] for c in await rayclusters(sandbox, namespace)] == ["retried"]
+    assert double.ephemerals("U0001") == [], "no 'already exists' for one's own retry"
 
 
 async def test_the_leader_killed_while_clusters_provision_hands_over_with_nothing_lost_or_doubled(
