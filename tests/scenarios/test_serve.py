@@ -183,3 +183,14 @@ def test_json_logs_are_one_object_per_line_with_the_exception_inside() -> None:
     entry = json.loads(line)
     assert entry["message"] == "failed here" and entry["level"] == "ERROR"
     assert "ValueError: boom" in entry["exc"] and "\n" not in line
+
+
+def test_lease_timings_the_election_would_refuse_stop_the_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubernetes-asyncio needs lease duration > renew deadline > 1.2 × retry period: said at
+    start, not discovered when the first election begins."""
+    monkeypatch.setenv("KRAYNE_LEASE_DURATION", "10")
+    monkeypatch.setenv("KRAYNE_RENEW_DEADLINE", "10")
+    assert run_serve([]) == 2
+    assert "lease_duration > renew_deadline" in capsys.readouterr().err
