@@ -70,13 +70,14 @@ class Readiness:
 
     def problem(self) -> str | None:
         """None when ready; otherwise the reason, for the body of a 503."""
-        if not self._synced():
-            return "Kubernetes watches are not synced yet"
+        # The API being down is the cause; watches failing with it are the consequence.
         if self._failure is not None:
             return f"Kubernetes API unreachable: {self._failure}"
         silent = self._clock() - self._last_ok
         if silent > self.settings.stale_after:
             return f"Kubernetes API has not answered for {silent:.0f} s"
+        if not self._synced():
+            return "Kubernetes watches are not synced yet"
         return None
 
     async def run(self) -> None:
