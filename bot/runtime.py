@@ -25,7 +25,7 @@ from bot.commands import Commands
 from bot.home import HomeTabs
 from bot.leadership import Elector, Leadership
 from bot.metrics import Metrics
-from bot.notifier import Notifier
+from bot.notifier import Change, Notifier
 from bot.outbox import Outbox, OutboxSettings
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
@@ -34,10 +34,32 @@ from bot.transport import dispatch_http, http_application, serve_http, serve_soc
 from core import api
 from core.kube import KubeClient
 from core.policy_file import PolicyFile
-from core.state import Notified
+from core.state import ClusterState, Notified
+from core.status import Phase
 from core.watching import ClusterWatcher
 
 log = logging.getLogger(__name__)
+
+
+class ReplicaNotifier(Notifier):
+    """The notifier of a bot with several replicas. A delete pressed on another replica said
+    "@user is deleting" in the thread and wrote that record on the RayCluster (with
+    ``krayne.io/deleted-by``), but this notifier's record in memory predates it: adopted when
+    the cluster's own deletion is handled (in its turn, as ``remember`` does for a command run
+    here), so the deletion is not announced a second time."""
+
+    async def handle(self, change: Change) -> None:
+        state = ClusterState.read(change.raycluster)
+        notified = state.notified
+        if (
+            not change.deleted
+            and change.status.phase is Phase.DELETING
+            and state.deleted_by
+            and notified is not None
+            and notified.get("phase") == Phase.DELETING.value
+        ):
+            self.remember(change.namespace, change.name, notified)
+        await super().handle(change)
 
 
 class BotRuntime:
@@ -80,7 +102,7 @@ class BotRuntime:
         self._work: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
         self.watcher: ClusterWatcher | None = None
-        self.notifier: Notifier | None = None
+        self.notifier: ReplicaNotifier | None = None
         self.commands: Commands | None = None
         self.app: AsyncApp | None = None
         self.readiness: Readiness | None = None
@@ -226,7 +248,7 @@ class BotRuntime:
             changes = self._team_changes = TeamChanges(watcher, self.team_id)
             home, annotate = self.home, self._annotate
             assert annotate is not None
-            notifier = self.notifier = Notifier(
+            notifier = self.notifier = ReplicaNotifier(
                 watcher=changes, client=kube, outbox=self.outbox, annotate=annotate,
                 metrics=self.metrics, on_phase=home.changed if home else None,
             )  # fmt: skip

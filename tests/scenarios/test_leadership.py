@@ -26,7 +26,15 @@ from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from core.state import SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS
 from manifests.raycluster import build_raycluster
 from tests.scenarios.conftest import RunningBot, bot_settings
-from tests.scenarios.harness import CHANNEL, SlackClient, all_text, rayclusters, wait_created
+from tests.scenarios.harness import (
+    CHANNEL,
+    SlackClient,
+    all_text,
+    current,
+    rayclusters,
+    wait_created,
+    wait_reply,
+)
 
 LEASE = {"lease_duration": 2, "renew_deadline": 1.5, "retry_period": 1.0}
 SLOW = 1.0
@@ -136,6 +144,33 @@ async def test_a_retried_create_landing_on_the_other_replica_creates_and_posts_o
     assert [m.ts for m in double.messages(CHANNEL) if "retried" in m.text] == [card.ts]
     assert [c["metadata"]["name"] for c in await rayclusters(sandbox, namespace)] == ["retried"]
     assert double.ephemerals("U0001") == [], "no 'already exists' for one's own retry"
+
+
+async def test_a_delete_pressed_on_the_follower_is_announced_once(
+    replicas: tuple[Replica, Replica], double: SlackDouble
+) -> None:
+    """The follower says "@alice is deleting" itself; the leader, which watches, must not add
+    its own "is being deleted" reply, and ends the thread with one "Deleted by"."""
+    leader, follower = replicas
+    async with aiohttp.ClientSession() as session:
+        slack = SlackClient(double, f"{follower.url}/slack/events", session)
+        await slack.slash("create doomed")
+        card = await wait_created(double, "doomed")
+        await double.wait_for(lambda: ready_replies(double, card.ts, "doomed"), timeout=30)
+        await settled(leader)
+        await slack.click(current(double, card), "krayne_delete")
+        confirm = await double.wait_for(
+            lambda: [e for e in double.ephemerals("U0001") if "Delete cluster `doomed`" in e.text],
+            timeout=30,
+        )
+        await slack.click(confirm[-1], "krayne_delete_confirm", is_ephemeral=True)  # type: ignore[arg-type]
+        await wait_reply(double, card, "Deleted by <@U0001>")
+    await settled(leader)
+    await follower.runtime.outbox.drain(10)
+    replies = [m.text for m in double.thread(CHANNEL, card.ts)]
+    assert len([r for r in replies if "deleting" in r or "deleted" in r.lower()]) == 2, replies
+    assert sum("is deleting the cluster" in r for r in replies) == 1, replies
+    assert sum("Deleted by" in r for r in replies) == 1, replies
 
 
 async def test_the_leader_killed_while_clusters_provision_hands_over_with_nothing_lost_or_doubled(
