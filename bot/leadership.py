@@ -72,8 +72,9 @@ class Leadership:
     def leading(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    async def wait_leading(self) -> None:
-        while not self.leading:
+    async def wait_leading(self, leading: bool = True) -> None:
+        """Until this replica leads (or, ``leading=False``, no longer does)."""
+        while self.leading is not leading:
             self._changed.clear()
             await self._changed.wait()
 

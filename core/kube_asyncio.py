@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
@@ -350,7 +351,9 @@ class KubernetesAsyncioClient:
         deadline, retry period) in seconds."""
         duration, deadline, retry = timing
         lock = _DeadlineLeaseLock(lease, identity, self._api, timeout=retry)
-        config = ElectionConfig(lock, duration, deadline, retry, on_started, on_stopped)
+        # The Lease records whole seconds (the library would choke on "2.0"): never less.
+        whole = math.ceil(duration)
+        config = ElectionConfig(lock, whole, deadline, retry, on_started, on_stopped)
         await LeaderElection(config).run()
 
     async def release_lease(self, lease: tuple[str, str], identity: str) -> None:
