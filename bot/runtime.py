@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from collections.abc import Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
 from typing import Any
@@ -109,8 +109,6 @@ class BotRuntime:
         self.home: HomeTabs | None = None
         self.leadership: Leadership | None = None
         self.team_id: str | None = None
-        self._team_changes: TeamChanges | None = None
-        self._annotate: Callable[[str, str, dict[str, str | None]], Awaitable[None]] | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -225,18 +223,13 @@ class BotRuntime:
         await leadership.release()
 
     def _new_term(self, kube: KubeClient) -> None:
-        """A fresh watcher and notifier for the next term (a cache from an earlier term would
-        be stale; the annotations say where each thread stands)."""
+        """A fresh watcher for the next term, and no notifier until it starts: a cache or a
+        record in memory from an earlier term would be stale (the annotations on the
+        RayClusters say where each thread stands)."""
         self.watcher = ClusterWatcher(
             kube, self._watch_namespaces, status=self.settings.status_settings()
         )
-
-        async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
-            await api.annotate_cluster(name, namespace, notes, client=kube)
-
-        self._team_changes = None
         self.notifier = None
-        self._annotate = annotate
 
     async def _lead(self, kube: KubeClient) -> None:
         """One term as leader: the shared watch, the notifier (on this workspace's clusters)."""
@@ -245,9 +238,12 @@ class BotRuntime:
         try:
             if self.team_id is None:
                 self.team_id = self.settings.slack_team_id or await own_team(self.web)
-            changes = self._team_changes = TeamChanges(watcher, self.team_id)
-            home, annotate = self.home, self._annotate
-            assert annotate is not None
+            changes = TeamChanges(watcher, self.team_id)
+            home = self.home
+
+            async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
+                await api.annotate_cluster(name, namespace, notes, client=kube)
+
             notifier = self.notifier = ReplicaNotifier(
                 watcher=changes, client=kube, outbox=self.outbox, annotate=annotate,
                 metrics=self.metrics, on_phase=home.changed if home else None,
