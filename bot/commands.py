@@ -48,6 +48,7 @@ from core.state import (
     Notified,
     creation_annotations,
     decode_notified,
+    made_by_request,
     state_patch,
 )
 from core.status import Phase
@@ -133,7 +134,9 @@ class Commands:
             await respond(text=msg.ttl_refused(str(err)), response_type="ephemeral")
             return
         expires = datetime.now(UTC) + lifetime if lifetime is not None else None
-        notes = creation_annotations(channel=inv.channel, team=inv.team, expires=expires)
+        notes = creation_annotations(
+            channel=inv.channel, team=inv.team, expires=expires, request=inv.request
+        )
         refusal = await self.gate.refuse_create(config, inv)
         if refusal is not None:
             self.gate.audit_now("create", inv, name, namespace, refusal)
@@ -148,6 +151,9 @@ class Commands:
                 **self.settings.manifest_options(),
             )
         except ClusterAlreadyExistsError:
+            if made_by_request(await self.kube.get_raycluster(name, namespace), inv.request):
+                log.info("create %s/%s: a retry of the request that made it", namespace, name)
+                return  # Slack's retry, reaching this replica: the first one posts the card
             self.gate.audit_now("create", inv, name, namespace, "failed:AlreadyExists")
             existing = await api.get_cluster(name, namespace, client=self.kube)
             text = (
@@ -478,6 +484,9 @@ def error_text(err: BaseException, *, usage_of: str | None) -> str:
     usage = USAGE.get(usage_of) if usage_of else None
     if isinstance(err, KubeConnectionError | ClusterTimeoutError):
         usage = None
+    if isinstance(err, KubeConnectionError):  # redacted: the API server's address stays in logs
+        hint = blocks.escape(redact(err.hint)) if err.hint else None
+        return msg.krayne_error(msg.kube_unreachable(blocks.escape(redact(err.message))), hint)
     if isinstance(err, ConfigValidationError):
         problems = "\n".join(f"• {blocks.escape(p)}" for p in err.problems)  # quote input
         return msg.krayne_error("The cluster settings are not valid:\n" + problems, err.hint, usage)

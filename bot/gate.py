@@ -38,6 +38,7 @@ class Invocation:
     channel: str
     team: str | None
     command: str = ""  # what was typed (`/krayne create demo`) or clicked (`button delete`)
+    request: str | None = None  # Slack's trigger_id: the same on its retries of this request
 
 
 class Gate:

@@ -119,6 +119,7 @@ async def on_command(
         channel=command.get("channel_id", ""),
         team=command.get("team_id"),
         command=f"{command.get('command') or '/krayne'} {command.get('text') or ''}".strip(),
+        request=command.get("trigger_id"),
     )
     respond = ReliableRespond(
         respond, client, channel=inv.channel, user=inv.user, metrics=deps.metrics

@@ -95,6 +95,11 @@ def usage_error(message: str, usage: str | None) -> str:
     return text
 
 
+def kube_unreachable(detail: str) -> str:
+    """A command that found the Kubernetes API down or failing (no answer, 5xx, 401)."""
+    return f"Kubernetes is not reachable right now; try again in a minute. ({detail})"
+
+
 def krayne_error(message: str, hint: str | None, usage: str | None = None) -> str:
     text = f":warning: {message}"
     if hint:

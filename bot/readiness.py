@@ -46,7 +46,7 @@ def unreachable(err: KrayneError) -> bool:
 
 class Readiness:
     """Probes the API server in ``run()``; ``problem()`` says why the bot is not ready, if it is
-    not. Until the first probe, the watches' first list stands for the API's health."""
+    not: never before the API server has answered one probe."""
 
     def __init__(
         self,
@@ -66,17 +66,21 @@ class Readiness:
         self._sleep = sleep
         self._last_ok = clock()
         self._failure: str | None = None
+        self._answered = False
         self.probes = 0
 
     def problem(self) -> str | None:
         """None when ready; otherwise the reason, for the body of a 503."""
-        if not self._synced():
-            return "Kubernetes watches are not synced yet"
+        # The API being down is the cause; watches failing with it are the consequence.
         if self._failure is not None:
             return f"Kubernetes API unreachable: {self._failure}"
+        if not self._answered:  # a follower has no watch whose first list would stand for it
+            return "Kubernetes API has not answered yet"
         silent = self._clock() - self._last_ok
         if silent > self.settings.stale_after:
             return f"Kubernetes API has not answered for {silent:.0f} s"
+        if not self._synced():
+            return "Kubernetes watches are not synced yet"
         return None
 
     async def run(self) -> None:
@@ -105,6 +109,7 @@ class Readiness:
         if self._failure is not None:
             log.info("Kubernetes API reachable again")
         self._failure = None
+        self._answered = True
         self._last_ok = self._clock()
 
     def _failed(self, why: str) -> None:

@@ -1,5 +1,6 @@
-"""The running bot: one TaskGroup owning the Kubernetes client, the shared watch, the notifier,
-the outbox, the transports and every command's slow half.
+"""The running bot: one TaskGroup owning the Kubernetes client, the outbox, the transports,
+every command's slow half and the leadership (``bot.leadership``) under which the shared watch
+and the notifier run: every replica answers Slack, only the Lease holder watches and posts.
 
 Signals only call ``stop()``. Stopping drains: commands in flight get ``drain_timeout`` to
 finish, then the outbox sends what is queued within the same budget, then everything is
@@ -9,8 +10,10 @@ cancelled and closed. A root task that fails stops the rest (kopf's ``running.py
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Coroutine, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,19 +24,44 @@ from bot.app import UserNames, build_app, build_web_client, web_sender
 from bot.commands import Commands
 from bot.home import HomeTabs
 from bot.hygiene import Hygiene
+from bot.leadership import Elector, Leadership
 from bot.metrics import Metrics
-from bot.notifier import Notifier
+from bot.notifier import Change, Notifier
 from bot.outbox import Outbox, OutboxSettings
 from bot.pacing import Pacer
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
+from bot.teams import TeamChanges, own_team
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
 from core import api
 from core.kube import KubeClient
 from core.policy_file import PolicyFile
+from core.state import ClusterState, Notified
+from core.status import Phase
 from core.watching import ClusterWatcher
 
 log = logging.getLogger(__name__)
+
+
+class ReplicaNotifier(Notifier):
+    """The notifier of a bot with several replicas. A delete pressed on another replica said
+    "@user is deleting" in the thread and wrote that record on the RayCluster (with
+    ``krayne.io/deleted-by``), but this notifier's record in memory predates it: adopted when
+    the cluster's own deletion is handled (in its turn, as ``remember`` does for a command run
+    here), so the deletion is not announced a second time."""
+
+    async def handle(self, change: Change) -> None:
+        state = ClusterState.read(change.raycluster)
+        notified = state.notified
+        if (
+            not change.deleted
+            and change.status.phase is Phase.DELETING
+            and state.deleted_by
+            and notified is not None
+            and notified.get("phase") == Phase.DELETING.value
+        ):
+            self.remember(change.namespace, change.name, notified)
+        await super().handle(change)
 
 
 class BotRuntime:
@@ -78,11 +106,13 @@ class BotRuntime:
         self._work: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
         self.watcher: ClusterWatcher | None = None
-        self.notifier: Notifier | None = None
+        self.notifier: ReplicaNotifier | None = None
         self.commands: Commands | None = None
         self.app: AsyncApp | None = None
         self.readiness: Readiness | None = None
         self.home: HomeTabs | None = None
+        self.leadership: Leadership | None = None
+        self.team_id: str | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -135,16 +165,11 @@ class BotRuntime:
     # --- internals --------------------------------------------------------------------------
 
     async def _run(self, kube: KubeClient) -> None:
-        watcher = self.watcher = ClusterWatcher(
-            kube, self._watch_namespaces, status=self.settings.status_settings()
-        )
+        self._new_term(kube)
         probed = (self._watch_namespaces or [self.settings.namespace])[0]
         readiness = self.readiness = Readiness(
-            kube, probed, synced=lambda: watcher.synced, settings=self._readiness_settings
+            kube, probed, synced=self._synced, settings=self._readiness_settings
         )
-
-        async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
-            await api.annotate_cluster(name, namespace, notes, client=kube)
 
         pacer = Pacer(scale=self.settings.slack_rate_scale)  # users.info, views.publish
 
@@ -154,36 +179,31 @@ class BotRuntime:
             await self.web.views_publish(user_id=user, view=view)
 
         home = self.home = HomeTabs(publish_home, debounce=self._home_debounce)
-        names = UserNames(self.web, pacer=pacer)
-        notifier = self.notifier = Notifier(
-            watcher=watcher, client=kube, outbox=self.outbox, annotate=annotate,
-            metrics=self.metrics, on_phase=home.changed, user_names=names,
-            read_thread=self._read_thread,
-            orphan_after=timedelta(seconds=self.settings.card_grace_seconds),
-            index_namespaces=self._watch_namespaces or [],
-        )  # fmt: skip
+        names = self._user_names = UserNames(self.web, pacer=pacer)
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
-            user_names=names, remember=notifier.remember, hold=notifier.hold,
+            user_names=names, remember=self._remember, hold=self._hold,
             policy=lambda: self.policy.current,
         )  # fmt: skip
-        hygiene = Hygiene(
-            watcher=watcher, client=kube, outbox=self.outbox, policy=lambda: self.policy.current
-        )
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,
             metrics=self.metrics, home=home,
+        )  # fmt: skip
+        elector = kube if self.settings.leader_election and isinstance(kube, Elector) else None
+        if self.settings.leader_election and elector is None:
+            raise ValueError("leader election needs the kubernetes-asyncio client")
+        leadership = self.leadership = Leadership(
+            lambda: self._lead(kube), elector=elector, lease=self.settings.lease(),
+            timing=self.settings.lease_timing(),
         )  # fmt: skip
         async with asyncio.TaskGroup() as tg:
             self._tg = tg
             outbox = tg.create_task(self.outbox.run(), name="outbox")
             inputs = [
-                tg.create_task(watcher.run(), name="watcher"),
-                tg.create_task(notifier.run(), name="notifier"),
+                tg.create_task(leadership.run(), name="leadership"),
                 tg.create_task(readiness.run(), name="readiness"),
                 tg.create_task(home.run(), name="app-home"),
                 tg.create_task(self.policy.run(), name="policy-file"),
-                tg.create_task(hygiene.run(), name="hygiene"),
             ]
             if self._http:
                 web_app = http_application(
@@ -204,11 +224,68 @@ class BotRuntime:
             if not self._http:
                 self.started.set()
             await self._stop.wait()
-            # Stop taking work in, let commands in flight finish, send what is queued, stop.
+            # Stop taking work in (and stop watching), let commands in flight finish, send what
+            # is queued, stop; only then hand the Lease over, so the successor starts from
+            # annotations this replica no longer changes.
             for task in inputs:
                 task.cancel()
             await self._drain()
             outbox.cancel()
+        await leadership.release()
+
+    def _new_term(self, kube: KubeClient) -> None:
+        """A fresh watcher for the next term, and no notifier until it starts: a cache or a
+        record in memory from an earlier term would be stale (the annotations on the
+        RayClusters say where each thread stands)."""
+        self.watcher = ClusterWatcher(
+            kube, self._watch_namespaces, status=self.settings.status_settings()
+        )
+        self.notifier = None
+
+    async def _lead(self, kube: KubeClient) -> None:
+        """One term as leader: the shared watch, the notifier (on this workspace's clusters)."""
+        watcher = self.watcher
+        assert watcher is not None
+        try:
+            if self.team_id is None:
+                self.team_id = self.settings.slack_team_id or await own_team(self.web)
+            changes = TeamChanges(watcher, self.team_id)
+            home = self.home
+
+            async def annotate(name: str, namespace: str, notes: dict[str, str | None]) -> None:
+                await api.annotate_cluster(name, namespace, notes, client=kube)
+
+            notifier = self.notifier = ReplicaNotifier(
+                watcher=changes, client=kube, outbox=self.outbox, annotate=annotate,
+                metrics=self.metrics, on_phase=home.changed if home else None,
+                user_names=self._user_names, read_thread=self._read_thread,
+                orphan_after=timedelta(seconds=self.settings.card_grace_seconds),
+                index_namespaces=self._watch_namespaces or [],
+            )  # fmt: skip
+            hygiene = Hygiene(  # reminders, suspensions and deletions: the leader's alone
+                watcher=changes, client=kube, outbox=self.outbox,
+                policy=lambda: self.policy.current,
+            )  # fmt: skip
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(watcher.run(), name="watcher")
+                tg.create_task(notifier.run(), name="notifier")
+                tg.create_task(hygiene.run(), name="hygiene")
+        finally:
+            self._new_term(kube)
+
+    def _synced(self) -> bool:
+        # A follower watches nothing: it is ready when the API answers (commands need no cache).
+        leading = self.leadership is not None and self.leadership.leading
+        return not leading or (self.watcher is not None and self.watcher.synced)
+
+    def _remember(self, namespace: str, name: str, record: Notified) -> None:
+        if self.notifier is not None:
+            self.notifier.remember(namespace, name, record)
+
+    def _hold(self, namespace: str, name: str) -> AbstractAsyncContextManager[None]:
+        if self.notifier is not None:
+            return self.notifier.hold(namespace, name)
+        return contextlib.nullcontext()
 
     async def _read_thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """A thread with its messages' metadata (conversations.replies needs

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.status import StatusSettings
@@ -143,6 +143,54 @@ class BotSettings(BaseSettings):
         ge=0,
         description="Seconds the outbox may spend sending what is queued when the bot stops.",
     )
+    slack_team_id: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("slack_team_id", "KRAYNE_SLACK_TEAM_ID"),
+        description="The workspace this bot serves (T...). Clusters whose krayne.io/slack-team "
+        "names another workspace (a staging bot on the same namespace) get no thread replies "
+        "from it. Unset: asked of Slack (auth.test) when the bot starts leading.",
+    )
+    leader_election: bool = Field(
+        default=True,
+        validation_alias=AliasChoices("leader_election", "KRAYNE_LEADER_ELECTION"),
+        description="Elect one replica over a coordination.k8s.io Lease to watch clusters and "
+        "post their threads; every replica answers commands. Off: this process always posts "
+        "(one replica only; the shell turns it off).",
+    )
+    lease_name: str = Field(
+        default="krayne-bot",
+        min_length=1,
+        validation_alias=AliasChoices("lease_name", "KRAYNE_LEASE_NAME"),
+        description="The Lease the replicas compete for; bots that must not post together "
+        "(two deployments for one workspace) share it.",
+    )
+    lease_namespace: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("lease_namespace", "KRAYNE_LEASE_NAMESPACE"),
+        description="Where the Lease lives: the bot's own namespace (deploy/ sets it from the "
+        "pod's). Unset: KRAYNE_NAMESPACE.",
+    )
+    lease_duration: int = Field(
+        default=15,
+        ge=2,
+        validation_alias=AliasChoices("lease_duration", "KRAYNE_LEASE_DURATION"),
+        description="Seconds a Lease not renewed stays its holder's: a killed leader is "
+        "succeeded within about this long (client-go's default).",
+    )
+    renew_deadline: float = Field(
+        default=10.0,
+        ge=1,
+        validation_alias=AliasChoices("renew_deadline", "KRAYNE_RENEW_DEADLINE"),
+        description="Seconds a leader keeps failing to renew before it stops posting; shorter "
+        "than the lease duration, so it stops before anyone else may start.",
+    )
+    retry_period: float = Field(
+        default=2.0,
+        ge=1,
+        validation_alias=AliasChoices("retry_period", "KRAYNE_RETRY_PERIOD"),
+        description="Seconds between two tries to take or renew the Lease (each try is bounded "
+        "by it too).",
+    )
 
     gpu_type_label: str = Field(
         default=GPU_TYPE_LABEL,
@@ -198,6 +246,24 @@ class BotSettings(BaseSettings):
         "reported as stalled.",
     )
 
+    @model_validator(mode="after")
+    def _lease_timing(self) -> BotSettings:
+        # kubernetes-asyncio's ElectionConfig refuses anything else (with the jitter factor 1.2).
+        if not self.lease_duration > self.renew_deadline > 1.2 * self.retry_period:
+            raise ValueError(
+                "leader election needs lease_duration > renew_deadline > 1.2 × retry_period "
+                f"(got {self.lease_duration:g}, {self.renew_deadline:g}, {self.retry_period:g})"
+            )
+        return self
+
+    def lease(self) -> tuple[str, str]:
+        """(namespace, name) of the leader-election Lease."""
+        return (self.lease_namespace or self.namespace, self.lease_name)
+
+    def lease_timing(self) -> tuple[float, float, float]:
+        """(lease duration, renew deadline, retry period): the Lease records whole seconds."""
+        return (self.lease_duration, self.renew_deadline, self.retry_period)
+
     @field_validator("gpu_tolerations")
     @classmethod
     def _tolerations_parse(cls, value: str) -> str:
@@ -211,7 +277,7 @@ class BotSettings(BaseSettings):
         return value if value.endswith("/") else value + "/"
 
     @field_validator("kubeconfig", "kube_context", "watch_namespaces", "policy_file",
-                     mode="before")  # fmt: skip
+                     "slack_team_id", "lease_namespace", mode="before")  # fmt: skip
     @classmethod
     def _empty_is_none(cls, value: Any) -> Any:
         return None if value == "" else value

@@ -15,19 +15,30 @@ Why it looks the way it does:
   ``timeout_seconds`` is given. Reconnecting and re-listing belong to ``core.watching``.
 - A generated ``patch_*_custom_object`` sends ``application/json`` for a dict body (the API server
   answers 415), so the patch Content-Type is always forced.
+- Leader election is kubernetes-asyncio's own (``LeaderElection`` over its ``LeaseLock``), with
+  two fixes: every lock call has a deadline (a hung renewal must not outlive the lease), and a
+  connection failure is a refused try instead of an exception that ends the election.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
+import math
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration, CoreV1Api, CustomObjectsApi
+from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.leaderelection.electionconfig import Config as ElectionConfig
+from kubernetes_asyncio.leaderelection.leaderelection import LeaderElection
+from kubernetes_asyncio.leaderelection.leaderelectionrecord import LeaderElectionRecord
+from kubernetes_asyncio.leaderelection.resourcelock.leaselock import LeaseLock
 
 from core.errors import KubeApiError, KubeConnectionError
 from core.kube import Obj, ObjectList, PatchType, WatchEvent, WatchKind
@@ -40,6 +51,7 @@ PATCH_CONTENT_TYPES: dict[PatchType, str] = {
     "json": "application/json-patch+json",
 }
 _WATCH_READ_MARGIN = 30.0  # seconds of silence tolerated beyond the server-side watch timeout
+log = logging.getLogger(__name__)
 
 
 class KubernetesAsyncioClient:
@@ -353,6 +365,77 @@ class KubernetesAsyncioClient:
 
     async def close(self) -> None:
         await self._api.close()
+
+    # -- leader election --------------------------------------------------------------------
+
+    async def elect(
+        self, lease: tuple[str, str], identity: str, timing: tuple[float, float, float],
+        on_started: Callable[[], Coroutine[Any, Any, None]],
+        on_stopped: Callable[[], Coroutine[Any, Any, None]],
+    ) -> None:  # fmt: skip
+        """One election over the Lease ``(namespace, name)``: campaigns until it leads, runs
+        ``on_started`` as a task while it renews, and returns once a renewal failed for longer
+        than the renew deadline (after ``on_stopped``). ``timing`` is (lease duration, renew
+        deadline, retry period) in seconds."""
+        duration, deadline, retry = timing
+        lock = _DeadlineLeaseLock(lease, identity, self._api, timeout=retry)
+        # The Lease records whole seconds (the library would choke on "2.0"): never less.
+        whole = math.ceil(duration)
+        config = ElectionConfig(lock, whole, deadline, retry, on_started, on_stopped)
+        await LeaderElection(config).run()
+
+    async def release_lease(self, lease: tuple[str, str], identity: str) -> None:
+        """Give the Lease up if ``identity`` holds it (clean shutdown), so the next candidate
+        takes over at its next try rather than after the lease duration."""
+        namespace, name = lease
+        lock = _DeadlineLeaseLock(lease, identity, self._api, timeout=self._timeout)
+        found, record = await lock.get(name, namespace)
+        held = lock.lease_reference
+        if not found or held is None or held.spec is None:
+            return
+        if not isinstance(record, LeaderElectionRecord) or record.holder_identity != identity:
+            return
+        held.spec.holder_identity = None  # type: ignore[assignment]  # the API allows it
+        held.spec.lease_duration_seconds = 1
+        try:
+            async with asyncio.timeout(self._timeout):
+                await lock.api_instance.replace_namespaced_lease(name, namespace, held)
+        except (ApiException, aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("could not release the lease %s/%s: %s", namespace, name, exc)
+
+
+class _DeadlineLeaseLock(LeaseLock):
+    """kubernetes-asyncio's ``LeaseLock``, each call bounded by ``timeout`` and a lost
+    connection answered as a failed try (the library only expects ``ApiException``)."""
+
+    def __init__(
+        self, lease: tuple[str, str], identity: str, api: ApiClient, *, timeout: float
+    ) -> None:
+        super().__init__(lease[1], lease[0], identity, api)
+        self._deadline = timeout
+
+    async def get(self, name: str, namespace: str) -> tuple[bool, Any]:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await super().get(name, namespace)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            failure = ApiException(status=503, reason=f"{type(exc).__name__}: {exc}")
+            failure.body = json.dumps({"code": 503, "message": str(exc)}).encode()
+            return False, failure
+
+    async def create(self, name: str, namespace: str, election_record: Any) -> bool:
+        return await self._bounded(super().create(name, namespace, election_record))
+
+    async def update(self, name: str, namespace: str, updated_record: Any) -> bool:
+        return await self._bounded(super().update(name, namespace, updated_record))
+
+    async def _bounded(self, call: Awaitable[bool]) -> bool:
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await call
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("lease %s/%s: %s", self.namespace, self.name, exc)
+            return False
 
 
 def _parse_event(line: bytes, *, server: str) -> Any:

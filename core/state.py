@@ -43,6 +43,10 @@ SLACK_CHANNEL = "krayne.io/slack-channel"
 SLACK_THREAD_TS = "krayne.io/slack-thread-ts"
 NOTIFIED = "krayne.io/notified"
 DELETED_BY = "krayne.io/deleted-by"
+#: The Slack request (its trigger_id) that created the cluster. Slack re-sends a request whose
+#: ack it missed, possibly to another replica: a create that finds its cluster made by the same
+#: request is that retry, done already (the dedupe lives in Kubernetes, shared by replicas).
+SLACK_REQUEST = "krayne.io/slack-request"
 """Who deleted the cluster from Slack, so the card can say so once the object is gone."""
 EXPIRES_AT = "krayne.io/expires-at"
 """When the cluster's TTL runs out (RFC 3339, UTC); absent: it never expires."""
@@ -154,7 +158,8 @@ class ClusterState:
 
 
 def creation_annotations(
-    *, channel: str, team: str | None, expires: datetime | None = None
+    *, channel: str, team: str | None, expires: datetime | None = None,
+    request: str | None = None,
 ) -> dict[str, str]:
     """The annotations a cluster created from Slack starts with (the thread comes later)."""
     notes = {SLACK_CHANNEL: channel}
@@ -162,12 +167,20 @@ def creation_annotations(
         notes[SLACK_TEAM] = team
     if expires is not None:
         notes[EXPIRES_AT] = rfc3339(expires)
+    if request:
+        notes[SLACK_REQUEST] = request
     return notes
 
 
 def rfc3339(moment: datetime) -> str:
     """UTC, whole seconds, ``Z``: how Kubernetes writes times."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def made_by_request(raycluster: dict[str, Any], request: str | None) -> bool:
+    """Whether ``raycluster`` was created by the Slack request ``request`` (a retry's twin)."""
+    recorded = RayClusterView.parse(raycluster).annotations.get(SLACK_REQUEST)
+    return bool(request) and recorded == request
 
 
 class _Unset:

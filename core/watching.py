@@ -138,6 +138,7 @@ class ClusterWatcher:
         self._started = False
         self._scopes: dict[str | None, list[Informer]] = {}
         self._unsynced: set[Informer] = set()
+        self._recovering: set[Informer] = set()  # failed since their last complete list
         for scope in list(dict.fromkeys(namespaces)) if namespaces is not None else [None]:
             self._scopes[scope] = [
                 self._informer(scope, "rayclusters", self._on_cluster, label=MANAGED_BY_SELECTOR),
@@ -159,8 +160,9 @@ class ClusterWatcher:
 
     @property
     def synced(self) -> bool:
-        """True once every stream has listed at least once (for /readyz)."""
-        return self._synced.is_set()
+        """True once every stream has listed, and none has failed since its last list (for
+        /readyz: a stream backing off from API errors serves a cache that may be stale)."""
+        return self._synced.is_set() and not self._recovering
 
     async def wait_synced(self, timeout: float | None) -> bool:  # noqa: ASYNC109 - contract
         """Wait for the first full list of every stream; False if ``timeout`` passed first."""
@@ -235,9 +237,12 @@ class ClusterWatcher:
         def failed(error: KrayneError) -> None:
             # Warnings only sharpen reasons: if RBAC forbids them, publish without them rather
             # than never (the informer keeps retrying, so granting access later is picked up).
-            if optional and isinstance(error, PermissionDeniedError) and informer in self._unsynced:
-                log.error("%s: %s; cluster status will go without events", informer.name, error)
-                self._on_synced(informer)
+            if optional and isinstance(error, PermissionDeniedError):
+                if informer in self._unsynced:
+                    log.error("%s: %s; cluster status will go without events", informer.name, error)
+                    self._on_synced(informer)
+                return
+            self._recovering.add(informer)
 
         informer = Informer(
             self.client,
@@ -306,6 +311,7 @@ class ClusterWatcher:
 
     def _on_synced(self, informer: Informer) -> None:
         self._unsynced.discard(informer)
+        self._recovering.discard(informer)
         if not self._unsynced:
             self._synced.set()
         self._flush(informer.namespace)

@@ -105,6 +105,8 @@ class ShellSession:
                 "kubeconfig": kubeconfig,
                 "kube_context": context,
                 "socket_mode": False,
+                # One process talking to its own double: nobody to elect against.
+                "leader_election": False,
             }
         )
         if not self.args.kubeconfig:

@@ -19,11 +19,13 @@ DEPLOY = ROOT / "deploy"
 KUBERNETES_VERSION = "1.37.0"
 # deploy/ directories `kubectl apply -k` is pointed at, by variant name.
 VARIANTS = {"http": DEPLOY, "socket-mode": DEPLOY / "socket-mode"}
-# Optional kustomize components, enabled from an overlay.
+# Kustomize components. Leader election is on in every variant (deploy/base lists it: two
+# replicas elect the one that posts); the others are optional, enabled from an overlay.
 COMPONENTS = {
     name: DEPLOY / "components" / name
     for name in ("leader-election", "network-policy", "ray-network-policy")
 }
+OPTIONAL_COMPONENTS = {name: path for name, path in COMPONENTS.items() if name != "leader-election"}
 
 
 def kubectl() -> str:

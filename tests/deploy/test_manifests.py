@@ -15,6 +15,7 @@ from tests.deploy.deployfiles import (
     COMPONENTS,
     DEPLOY,
     KUBERNETES_VERSION,
+    OPTIONAL_COMPONENTS,
     VARIANTS,
     load_documents,
     render,
@@ -80,7 +81,7 @@ def test_every_object_file_is_rendered_by_some_variant_except_the_secret_example
     tmp_path: Path,
 ) -> None:
     renders = [render(directory) for directory in VARIANTS.values()]
-    renders.append(render_with(DEPLOY, sorted(COMPONENTS), tmp_path))
+    renders.append(render_with(DEPLOY, sorted(OPTIONAL_COMPONENTS), tmp_path))
     rendered = {
         (o["kind"], o["metadata"]["name"], o["metadata"].get("namespace"))
         for objects in renders
@@ -101,13 +102,15 @@ def test_rendered_variant_validates_strictly(variant: str) -> None:
     for obj in objects:
         _validate(obj)
     kinds = sorted(o["kind"] for o in objects)
-    expected = ["ConfigMap", "Deployment", "Namespace", "Role", "RoleBinding", "ServiceAccount"]
+    # Two Roles with their bindings: the managed namespace's, and the Lease's in the bot's own.
+    expected = ["ConfigMap", "Deployment", "Namespace", "Role", "Role", "RoleBinding",
+                "RoleBinding", "ServiceAccount"]  # fmt: skip
     if variant == "http":
         expected = sorted([*expected, "Service"])
     assert kinds == expected
 
 
-@pytest.mark.parametrize("component", sorted(COMPONENTS))
+@pytest.mark.parametrize("component", sorted(OPTIONAL_COMPONENTS))
 def test_component_renders_valid_objects_on_top_of_both_variants(
     component: str, tmp_path: Path
 ) -> None:
@@ -119,12 +122,12 @@ def test_component_renders_valid_objects_on_top_of_both_variants(
         assert len(objects) > len(plain)
 
 
-def test_leader_election_component_grants_leases_only_in_the_bots_namespace(
-    tmp_path: Path,
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_leader_election_is_on_and_grants_leases_only_in_the_bots_namespace(
+    variant: str,
 ) -> None:
-    plain = {(o["kind"], o["metadata"]["name"]) for o in render(DEPLOY)}
-    objects = render_with(DEPLOY, ["leader-election"], tmp_path)
-    added = [o for o in objects if (o["kind"], o["metadata"]["name"]) not in plain]
+    objects = render(VARIANTS[variant])
+    added = [o for o in objects if o["metadata"]["name"] == "krayne-bot-leader-election"]
     (account,) = _by_kind(objects, "ServiceAccount")
     assert sorted(o["kind"] for o in added) == ["Role", "RoleBinding"]
     for obj in added:
@@ -132,6 +135,12 @@ def test_leader_election_component_grants_leases_only_in_the_bots_namespace(
     (role,) = _by_kind(added, "Role")
     assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
                               "verbs": ["get", "create", "update"]}]
+    # The Lease lives where the Role allows it: the pod's own namespace, from the downward API.
+    (deployment,) = _by_kind(objects, "Deployment")
+    env = {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["KRAYNE_LEASE_NAMESPACE"]["valueFrom"] == {
+        "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}
+    }
 
 
 def test_network_policy_component_admits_the_bots_port_and_selects_its_pod(
@@ -152,7 +161,7 @@ def test_network_policy_component_admits_the_bots_port_and_selects_its_pod(
 
 def test_rbac_is_namespaced_and_names_every_resource_and_verb(tmp_path: Path) -> None:
     renders = [render(directory) for directory in VARIANTS.values()]
-    renders.append(render_with(DEPLOY, sorted(COMPONENTS), tmp_path))
+    renders.append(render_with(DEPLOY, sorted(OPTIONAL_COMPONENTS), tmp_path))
     for objects in renders:
         kinds = {o["kind"] for o in objects}
         assert not kinds & {"ClusterRole", "ClusterRoleBinding"}
@@ -181,13 +190,16 @@ def test_strict_validation_rejects_a_misspelled_field() -> None:
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_deployment_is_one_hardened_replica(variant: str) -> None:
+def test_deployment_is_two_hardened_replicas(variant: str) -> None:
     objects = render(VARIANTS[variant])
     (deployment,) = _by_kind(objects, "Deployment")
     (account,) = _by_kind(objects, "ServiceAccount")
     spec = deployment["spec"]
-    assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "Recreate"}, "a rolling update runs two posting bots"
+    assert spec["replicas"] == 2, "two replicas: commands answered while one restarts"
+    # Leader election lets old and new pods overlap: one posts, all answer.
+    assert spec["strategy"] == {
+        "type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}
+    }
     pod = spec["template"]["spec"]
     assert pod["serviceAccountName"] == account["metadata"]["name"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -243,7 +255,7 @@ def test_deployment_environment_and_secret_are_settings_the_bot_reads(
     (deployment,) = _by_kind(render(VARIANTS[variant]), "Deployment")
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     (secret,) = load_documents(DEPLOY / "secret.example.yaml")
-    environment = {e["name"]: e["value"] for e in container["env"]}
+    environment = {e["name"]: e["value"] for e in container["env"] if "value" in e}
     environment |= secret["stringData"] | {"SLACK_APP_TOKEN": "xapp-REPLACE-ME"}
     for name in ("KUBECONFIG", "KRAYNE_NAMESPACE", "KRAYNE_LOG_FORMAT", "KRAYNE_SOCKET_MODE"):
         monkeypatch.delenv(name, raising=False)

@@ -18,7 +18,7 @@ import pytest
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from bot.slack_double.server import SlackDouble
-from tests.deploy.rbac_env import deployed
+from tests.deploy.rbac_env import bot_account, deployed
 from tests.scenarios.harness import (
     SECRET,
     WAIT,
@@ -43,6 +43,8 @@ async def test_bot_as_its_service_account_creates_scales_and_deletes_from_slack(
             "slack_api_url": double.base_url,
             "kubeconfig": str(env.kubeconfig),
             "namespace": env.namespace,
+            # As deploy/ sets it: the Lease in the bot's own namespace, where its Role allows.
+            "lease_namespace": bot_account(env.objects)[0],
             "host": "127.0.0.1",
             "port": 0,
             "card_interval": 0.05,

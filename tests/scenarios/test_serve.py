@@ -16,7 +16,7 @@ import pytest
 from bot.serve import JsonFormatter, load_settings, run_serve
 from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
-from tests.scenarios.harness import SECRET, SlackClient, wait_created
+from tests.scenarios.harness import SECRET, SlackClient, wait_created, wait_reply
 
 LISTENING = re.compile(rb"listening on http://[0-9.]+:(\d+)/slack/events")
 
@@ -62,6 +62,72 @@ async def test_serve_runs_from_the_environment_and_stops_cleanly_on_sigterm(
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def test_sigterm_delivers_what_is_queued_then_hands_the_lease_over_and_exits(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+) -> None:
+    """A thread note is stuck behind Slack's 429 when SIGTERM arrives: the process stops taking
+    requests, sends the note once Slack allows, releases the Lease, and exits 0 within its
+    drain bound."""
+    drain = 5.0
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": double.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "KRAYNE_SLACK_API_URL": double.base_url,
+        "KUBECONFIG": str(sandbox.kubeconfig_path),
+        "KRAYNE_NAMESPACE": namespace,
+        "KRAYNE_CARD_INTERVAL": "0.05",
+        "KRAYNE_DRAIN_TIMEOUT": str(drain),
+        "KRAYNE_LEASE_DURATION": "2",
+        "KRAYNE_RENEW_DEADLINE": "1.5",
+        "KRAYNE_RETRY_PERIOD": "1",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", "--port", "0", "--host", "127.0.0.1",
+        env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        port = None
+        async with asyncio.timeout(30):
+            while port is None:
+                line = await process.stderr.readline()
+                assert line, "krayne-bot serve exited before listening"
+                if found := LISTENING.search(line):
+                    port = int(found.group(1))
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            async with asyncio.timeout(30):
+                while True:
+                    async with session.get(f"{url}/readyz") as response:
+                        if response.status == 200:
+                            break
+                    await asyncio.sleep(0.05)  # polling a separate process's endpoint
+            slack = SlackClient(double, f"{url}/slack/events", session)
+            assert (await slack.slash("create drained")).status == 200
+            card = await wait_created(double, "drained")
+            await wait_reply(double, card, "is ready")
+            double.fail_next("chat.postMessage", "ratelimited", retry_after=2)
+            assert (await slack.slash("scale drained --workers 1")).status == 200
+            await double.wait_for(
+                lambda: [c for c in double.calls_to("chat.postMessage") if c.status == 429],
+                timeout=30,
+            )
+        loop = asyncio.get_running_loop()
+        signalled = loop.time()
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(drain + 10):
+            assert await process.wait() == 0
+        assert loop.time() - signalled < drain + 5
+        await wait_reply(double, card, "scaled")  # delivered before the exit, not lost
+        lease = await asyncio.to_thread(sandbox.store.get, "leases", namespace, "krayne-bot")
+        assert not lease["spec"].get("holderIdentity"), "the Lease was handed over"
     finally:
         if process.returncode is None:
             process.kill()
@@ -117,3 +183,14 @@ def test_json_logs_are_one_object_per_line_with_the_exception_inside() -> None:
     entry = json.loads(line)
     assert entry["message"] == "failed here" and entry["level"] == "ERROR"
     assert "ValueError: boom" in entry["exc"] and "\n" not in line
+
+
+def test_lease_timings_the_election_would_refuse_stop_the_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kubernetes-asyncio needs lease duration > renew deadline > 1.2 × retry period: said at
+    start, not discovered when the first election begins."""
+    monkeypatch.setenv("KRAYNE_LEASE_DURATION", "10")
+    monkeypatch.setenv("KRAYNE_RENEW_DEADLINE", "10")
+    assert run_serve([]) == 2
+    assert "lease_duration > renew_deadline" in capsys.readouterr().err

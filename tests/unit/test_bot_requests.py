@@ -76,7 +76,8 @@ def test_a_failing_kubernetes_api_is_told_with_reason_and_hint_but_no_usage() ->
                               hint="Check that the Kubernetes API server is up.")  # fmt: skip
     text = error_text(err, usage_of="list")
     assert text == (  # the API server's address stays in the logs (issue 12, hole 7)
-        ":warning: The Kubernetes API failed (500): etcd down\n"
+        ":warning: Kubernetes is not reachable right now; try again in a minute. "
+        "(The Kubernetes API failed (500): etcd down)\n"
         "_Check that the Kubernetes API server is up._"
     )
 

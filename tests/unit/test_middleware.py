@@ -147,7 +147,10 @@ async def test_a_failing_slow_half_is_told_privately_with_reason_and_counted(
 
     answers = Answers()
     await middleware.guarded(unreachable(), what="list", respond=answers, metrics=metrics)
-    assert answers.texts == [":warning: Cannot reach the Kubernetes API\n_Is it up?_"]
+    assert answers.texts == [
+        ":warning: Kubernetes is not reachable right now; try again in a minute. "
+        "(Cannot reach the Kubernetes API)\n_Is it up?_"
+    ]
     outcome = {"command": "list", "outcome": "error"}
     assert metrics.registry.get_sample_value("krayne_commands_total", outcome) == 1.0
 

@@ -164,3 +164,31 @@ async def test_a_429_on_list_is_retried_only_after_its_retry_after(
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert loop.time() - started >= 1.0
+
+
+async def test_a_failing_api_unsyncs_the_watcher_which_relists_and_misses_no_transition(
+    bare: Any, kube: KubernetesAsyncioClient, watcher: ClusterWatcher, name: str
+) -> None:
+    """Every pods request answers 500 (then 429 with Retry-After, then a 410 on resume): the
+    watcher says it is not synced (``/readyz``) until it has listed again, backs off meanwhile,
+    and the transitions made during the outage arrive once it is back."""
+    async with watcher.subscribe() as sub:
+        await create(kube, name)
+        await next_for(sub, name, phase(Phase.CREATING))
+        streams = len(watcher.informers)
+        await until_open_watches(bare, streams)
+        (pods,) = [i for i in watcher.informers if i.kind == "pods"]
+        lists = pods.lists
+        bare.faults.fail_next(1_000_000, 500, path_contains="/pods")
+        bare.faults.drop_watches()
+        await asyncio.to_thread(wait_for, lambda: not watcher.synced, what="unsynced")
+        # Meanwhile the kubelet moves on: the head gets scheduled and ready, and so does a worker.
+        put_pod(bare, name, f"{name}-head-a", "head", ready=True)
+        put_pod(bare, name, f"{name}-worker-worker-b", "worker", ready=True)
+        bare.faults.expire_resource_versions()
+        bare.faults.clear()
+        bare.faults.fail_next(1, 429, retry_after=1, path_contains="/pods")
+        ready = await next_for(sub, name, phase(Phase.READY))
+        assert (ready.status.ready_workers, ready.status.head_ready) == (1, True)
+        assert watcher.synced
+        assert pods.lists > lists  # listed afresh, not resumed from a stale resourceVersion
