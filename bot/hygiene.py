@@ -9,6 +9,7 @@ until the next step is due, or until the watcher reports a change (a new expiry,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -57,16 +58,23 @@ class Hygiene:
         self._taken: dict[tuple[str, str, str], Due] = {}
 
     async def run(self) -> None:
-        async with self._watcher.subscribe() as changes:
-            while True:
-                wait = await self.tick()
-                try:
-                    async with asyncio.timeout(wait.total_seconds()):
-                        await anext(changes)
-                except TimeoutError:
-                    pass
-                except StopAsyncIteration:
-                    return
+        wake = asyncio.Event()
+
+        async def feed(changes: Any) -> None:  # a timeout must never cancel the feed itself
+            async for _change in changes:
+                wake.set()
+
+        async with self._watcher.subscribe() as changes, asyncio.TaskGroup() as tg:
+            feeder = tg.create_task(feed(changes), name="hygiene:changes")
+            try:
+                while not feeder.done():
+                    wake.clear()
+                    wait = await self.tick()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(wait.total_seconds()):
+                            await wake.wait()
+            finally:
+                feeder.cancel()
 
     async def tick(self) -> timedelta:
         """Take every step that is due; how long until the next one (at most IDLE_RECHECK)."""
