@@ -331,7 +331,7 @@ class Commands:
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
             result = await api.scale_group(
                 name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
-                client=self.kube,
+                client=self.kube, by=inv.user,
             )  # fmt: skip
             if self._remember and summary.status.phase is Phase.READY:
                 # Asked for by a person, so the thread follows it to "ready again" (what the

@@ -476,3 +476,15 @@ def form_created(name: str) -> str:
 
 def deleted_while_away(name: str) -> str:
     return f":wastebasket: `{name}` was deleted while krayne was not running; its pods are gone."
+
+
+def replicas_change(group: str, was: int, now: int) -> str:
+    return f"group `{group}` {was} → {now} worker(s)"
+
+
+def bounds_change(group: str, was: tuple[int, int], now: tuple[int, int]) -> str:
+    return f"group `{group}` min/max {was[0]}/{was[1]} → {now[0]}/{now[1]}"
+
+
+def scaled_outside(changes: list[str]) -> str:
+    return ":straight_ruler: Scaled outside Slack: " + "; ".join(changes) + "."

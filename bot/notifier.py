@@ -31,7 +31,7 @@ from core import api, thread_index
 from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
 from core.objects import PodView, RayClusterView
-from core.state import GONE, ClusterState, Notified, state_patch
+from core.state import GONE, SCALED_BY, ClusterState, Notified, state_patch
 from core.status import ClusterStatus, Phase
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,34 @@ QUIET_AFTER_READY = frozenset(
         Phase.RETRYING,
     }
 )
+
+
+def scaled_outside(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:
+    """Pure: the thread's note for a scale made outside Slack (kubectl, GitOps), or None.
+
+    What counts is what a person sets: ``replicas`` of a cluster without autoscaling, the
+    min/max bounds of one with it. Ray's autoscaler rewrites ``replicas`` within those bounds
+    on its own (ray autoscaler/_private/kuberay/node_provider.py) and stays quiet; a scale from
+    Slack rewrites ``krayne.io/scaled-by`` in the same write and has its own note."""
+    if before is None or after is None:
+        return None
+    old, new = RayClusterView.parse(before), RayClusterView.parse(after)
+    if old.uid != new.uid or old.annotations.get(SCALED_BY) != new.annotations.get(SCALED_BY):
+        return None
+    was = {g.name: g for g in old.groups}
+    changes = []
+    for group in new.groups:
+        prior = was.get(group.name)
+        if prior is None:
+            continue
+        if new.autoscaling and (prior.min_replicas, prior.max_replicas) != (
+            group.min_replicas, group.max_replicas
+        ):
+            changes.append(msg.bounds_change(group.name, (prior.min_replicas, prior.max_replicas),
+                                             (group.min_replicas, group.max_replicas)))  # fmt: skip
+        elif not new.autoscaling and prior.replicas != group.replicas:
+            changes.append(msg.replicas_change(group.name, prior.replicas, group.replicas))
+    return msg.scaled_outside(changes) if changes else None
 
 
 def decide(previous: Notified | None, change: Change) -> Decision:
@@ -298,7 +326,8 @@ class Notifier:
     async def handle(self, change: Change) -> None:
         """Announce one change: write the record, post the reply, update the card."""
         key = (change.namespace, change.name)
-        obj = change.raycluster or self._objects.get(key)
+        before = self._objects.get(key)
+        obj = change.raycluster or before
         if change.raycluster is not None:
             self._objects[key] = change.raycluster
         state = ClusterState.read(obj)
@@ -314,6 +343,13 @@ class Notifier:
             thread_ts = await self._adopt(channel, obj, change)
             if not thread_ts:
                 return
+        outside = scaled_outside(before, change.raycluster) if not change.deleted else None
+        if outside is not None:
+            self._outbox.submit(
+                channel, "chat.postMessage",
+                {"channel": channel, "thread_ts": thread_ts, "text": outside,
+                 "blocks": blocks.thread_reply(outside)},
+            )  # fmt: skip
         resumed = key not in self._records  # first look since this bot started
         previous = self._records.get(key) or state.notified
         decision = decide(previous, change)

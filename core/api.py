@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,7 +51,7 @@ from core.scaling import (
     pick_group,
     plan_scale,
 )
-from core.state import state_patch
+from core.state import SCALED_BY, state_patch
 from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
@@ -243,9 +244,12 @@ async def scale_group(
     min_replicas: int | None = None,
     max_replicas: int | None = None,
     client: KubeClient,
+    by: str | None = None,
 ) -> ScaleResult:
     """Read, change one group, write back with the read's resourceVersion; on 409 read again
-    and re-apply, so a concurrent change to anything else is kept (rules: ``core.scaling``)."""
+    and re-apply, so a concurrent change to anything else is kept (rules: ``core.scaling``).
+    ``by`` (a Slack user) is recorded in the same write, so the thread can tell a scale from
+    Slack from one made with kubectl."""
     for _attempt in range(SCALE_ATTEMPTS):
         raycluster = await client.get_raycluster(name, namespace)
         index = pick_group(raycluster, group)
@@ -259,7 +263,9 @@ async def scale_group(
         if after == before and all(k in spec for k in ("replicas", "minReplicas", "maxReplicas")):
             break
         try:
-            await client.replace_raycluster(apply_scale(raycluster, index, after))
+            notes = {SCALED_BY: f"{by}:{secrets.token_hex(4)}"} if by else None
+            updated = apply_scale(raycluster, index, after, annotations=notes)
+            await client.replace_raycluster(updated)
         except Conflict:
             log.info("scale %s/%s: conflict, re-reading (attempt %d)", namespace, name,
                      _attempt + 1)  # fmt: skip

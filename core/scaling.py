@@ -121,9 +121,19 @@ def plan_scale(
     return GroupScale(replicas, low, high)
 
 
-def apply_scale(raycluster: dict[str, Any], index: int, scale: GroupScale) -> dict[str, Any]:
-    """A copy of ``raycluster`` with group ``index`` set to ``scale`` (everything else kept)."""
+def apply_scale(
+    raycluster: dict[str, Any],
+    index: int,
+    scale: GroupScale,
+    *,
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A copy of ``raycluster`` with group ``index`` set to ``scale`` (everything else kept),
+    and ``annotations`` added in the same write."""
     updated = copy.deepcopy(raycluster)
+    if annotations:
+        meta = updated.setdefault("metadata", {})
+        meta["annotations"] = {**(meta.get("annotations") or {}), **annotations}
     spec = updated["spec"]["workerGroupSpecs"][index]
     spec["replicas"] = scale.replicas
     spec["minReplicas"] = scale.min_replicas

@@ -21,6 +21,7 @@ __all__ = [
     "DELETED_BY",
     "EXPIRES_AT",
     "REMINDED_FOR",
+    "SCALED_BY",
     "TTL_SUSPENDED_AT",
     "GONE",
     "SCALING",
@@ -48,6 +49,9 @@ DELETED_BY = "krayne.io/deleted-by"
 #: request is that retry, done already (the dedupe lives in Kubernetes, shared by replicas).
 SLACK_REQUEST = "krayne.io/slack-request"
 """Who deleted the cluster from Slack, so the card can say so once the object is gone."""
+SCALED_BY = "krayne.io/scaled-by"
+"""Set in the very write of a scale from Slack (``user:nonce``): a spec change that does not
+change it came from elsewhere (kubectl, a GitOps tool) and is told in the thread."""
 EXPIRES_AT = "krayne.io/expires-at"
 """When the cluster's TTL runs out (RFC 3339, UTC); absent: it never expires."""
 REMINDED_FOR = "krayne.io/reminded-for"

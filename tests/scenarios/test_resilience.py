@@ -105,3 +105,24 @@ async def test_a_cluster_deleted_while_the_bot_is_down_is_told_and_its_card_disa
     await asyncio.to_thread(
         wait_for, lambda: indexed() == 0, timeout=WAIT, what="the told entry gone from the index"
     )
+
+
+async def test_a_scale_made_with_kubectl_shows_in_the_thread_a_scale_from_slack_only_once(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    await slack.slash("create fixed --workers 1 --no-autoscaling")
+    card = await wait_card(double, "fixed")
+    await wait_reply(double, card, "is ready")
+    def kubectl_scale() -> None:  # what `kubectl edit` or a GitOps tool writes
+        rc = sandbox.store.get("rayclusters", namespace, "fixed")
+        group = rc["spec"]["workerGroupSpecs"][0]
+        group["replicas"] = group["minReplicas"] = group["maxReplicas"] = 2
+        sandbox.store.replace("rayclusters", rc)
+
+    await asyncio.to_thread(kubectl_scale)
+    await wait_reply(double, card, "Scaled outside Slack: group `worker` 1 → 2 worker(s)")
+    await slack.slash("scale fixed --workers 3")
+    await wait_reply(double, card, "scaled group `worker` to 3")
+    await wait_reply(double, card, "is ready again")
+    said = [all_text(r) for r in double.thread(CHANNEL, card.ts)]
+    assert sum("outside Slack" in s for s in said) == 1, said

@@ -11,7 +11,7 @@ import pytest
 
 from bot.facts import CardView
 from bot.home import HomeTabs
-from bot.notifier import crash_target, decide, reply_for
+from bot.notifier import crash_target, decide, reply_for, scaled_outside
 from bot.slack_double.limits import validate_blocks
 from core.state import Notified, decode_notified, encode_notified
 from core.status import ClusterStatus, Phase
@@ -174,3 +174,39 @@ async def test_a_burst_of_phase_changes_republishes_an_opened_home_once() -> Non
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+def _rc(*, replicas: int = 1, low: int = 0, high: int = 4, autoscaling: bool = False,
+        scaled_by: str | None = None) -> dict[str, Any]:  # fmt: skip
+    notes = {"krayne.io/scaled-by": scaled_by} if scaled_by else {}
+    return {
+        "metadata": {"name": "demo", "uid": "u1", "annotations": notes},
+        "spec": {
+            "enableInTreeAutoscaling": autoscaling,
+            "workerGroupSpecs": [
+                {"groupName": "worker", "replicas": replicas, "minReplicas": low,
+                 "maxReplicas": high}
+            ],
+        },
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "said"),
+    [
+        (_rc(replicas=1), _rc(replicas=3), "group `worker` 1 → 3 worker(s)"),
+        # Ray's autoscaler rewrites replicas within min..max: quiet
+        (_rc(replicas=1, autoscaling=True), _rc(replicas=3, autoscaling=True), None),
+        (_rc(autoscaling=True), _rc(high=8, autoscaling=True), "min/max 0/4 → 0/8"),
+        # a scale from Slack changes krayne.io/scaled-by in the same write: its own note
+        (_rc(replicas=1), _rc(replicas=3, scaled_by="U1:ab12"), None),
+        (None, _rc(replicas=3), None),
+    ],
+)
+def test_a_scale_made_outside_slack_is_told_but_the_ray_autoscaler_stays_quiet(
+    before: dict[str, Any] | None, after: dict[str, Any], said: str | None
+) -> None:
+    note = scaled_outside(before, after)
+    assert (note is None) == (said is None), note
+    if said is not None:
+        assert note is not None and said in note and "outside Slack" in note
