@@ -105,22 +105,44 @@ def web_sender(client: AsyncWebClient) -> Sender:
 
 
 class UserNames:
-    """Slack user id → display name, cached for the life of the bot (for list tables)."""
+    """Slack user id → display name for list tables, cached for ``ttl`` seconds.
 
-    def __init__(self, client: AsyncWebClient) -> None:
+    A burst of `/krayne list` used to send one ``users.info`` per list for a name not cached
+    yet (and again for every list after a failure): one lookup per user is in flight at a time
+    and every caller shares it; a failure is remembered for ``retry_after`` seconds."""
+
+    def __init__(
+        self, client: AsyncWebClient, *, ttl: float = 3600.0, retry_after: float = 60.0
+    ) -> None:
         self._client = client
-        self._names: dict[str, str] = {}
+        self.ttl, self.retry_after = ttl, retry_after
+        self._names: dict[str, tuple[float, str | None]] = {}  # user -> (expires, name)
+        self._pending: dict[str, asyncio.Future[str | None]] = {}
 
     async def __call__(self, users: list[str]) -> dict[str, str]:
-        missing = [u for u in users if u not in self._names]
-        results = await asyncio.gather(
-            *(self._client.users_info(user=u) for u in missing), return_exceptions=True
-        )
-        for user, result in zip(missing, results, strict=True):
-            if isinstance(result, BaseException):
-                continue
-            profile = (result.get("user") or {}).get("profile") or {}
-            name = profile.get("display_name") or (result.get("user") or {}).get("name")
-            if name:
-                self._names[user] = str(name)
-        return {u: self._names[u] for u in users if u in self._names}
+        now = asyncio.get_running_loop().time()
+        fresh = {u for u in users if u in self._names and self._names[u][0] > now}
+        lookups = [self._lookup(u) for u in dict.fromkeys(users) if u not in fresh]
+        await asyncio.gather(*lookups)
+        found = {u: self._names[u][1] for u in users if u in self._names}
+        return {u: name for u, name in found.items() if name}
+
+    async def _lookup(self, user: str) -> None:
+        pending = self._pending.get(user)
+        if pending is None:
+            pending = self._pending[user] = asyncio.ensure_future(self._fetch(user))
+            pending.add_done_callback(lambda _: self._pending.pop(user, None))
+        await asyncio.shield(pending)
+
+    async def _fetch(self, user: str) -> str | None:
+        loop = asyncio.get_running_loop()
+        try:
+            result = await self._client.users_info(user=user)
+        except Exception:  # names are a nicety: the last one known (or the id) until the retry
+            known = self._names.get(user, (0.0, None))[1]
+            self._names[user] = (loop.time() + self.retry_after, known)
+            return known
+        profile = (result.get("user") or {}).get("profile") or {}
+        name = profile.get("display_name") or (result.get("user") or {}).get("name")
+        self._names[user] = (loop.time() + self.ttl, str(name) if name else None)
+        return str(name) if name else None

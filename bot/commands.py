@@ -27,7 +27,8 @@ from bot.grammar import USAGE, Command, CreateCommand, ManifestCommand, config_f
 from bot.outbox import Outbox
 from bot.settings import BotSettings
 from core import api, policy_rules
-from core.api import ClusterSummary
+from core.api import ClusterDetails, ClusterSummary
+from core.cluster_cache import cached_details, cached_summaries
 from core.config import ClusterConfig
 from core.errors import (
     ClusterAlreadyExistsError,
@@ -41,6 +42,7 @@ from core.kube import KubeClient
 from core.policy import OPEN, Policy
 from core.state import SCALING, Notified, creation_annotations, state_patch
 from core.status import Phase
+from core.watching import ClusterWatcher
 from manifests.raycluster import build_raycluster
 
 log = logging.getLogger(__name__)
@@ -76,8 +78,10 @@ class Commands:
         hold: Callable[[str, str], AbstractAsyncContextManager[None]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: Callable[[], Policy] = lambda: OPEN,
+        cache: ClusterWatcher | None = None,
     ) -> None:
         self.kube = kube
+        self.cache = cache  # list, describe and App Home read it; the API where it cannot answer
         self.policy = policy
         self.gate = Gate(kube=kube, settings=settings, policy=policy)
         self.settings = settings
@@ -189,7 +193,7 @@ class Commands:
             scope = msg.list_scope(None, mine, among=self.settings.watched())
         else:
             scope_ns = self.namespace(namespace, inv)
-            clusters = await api.list_clusters(scope_ns, client=self.kube, owner=owner)
+            clusters = await self._list(scope_ns, owner)
             scope = msg.list_scope(scope_ns, mine)
         names = await self._names([c.owner for c in clusters if c.owner])
         await respond(
@@ -197,6 +201,19 @@ class Commands:
             blocks=blocks.cluster_table(clusters, scope=scope, now=self._now(), user_names=names),
             response_type="ephemeral",
         )
+
+    async def _list(self, namespace: str, owner: str | None = None) -> list[ClusterSummary]:
+        """From the watcher's cache when it holds the namespace (no request), else two LISTs."""
+        rows = cached_summaries(self.cache, namespace, owner=owner, now=self._now())
+        if rows is not None:
+            return rows
+        return await api.list_clusters(namespace, client=self.kube, owner=owner)
+
+    async def _details(self, name: str, namespace: str) -> ClusterDetails:
+        details = cached_details(self.cache, name, namespace, now=self._now())
+        if details is not None:
+            return details
+        return await api.describe_cluster(name, namespace, client=self.kube)
 
     async def _list_everywhere(
         self, owner: str | None, *, managed_only: bool = True
@@ -236,7 +253,7 @@ class Commands:
         self, name: str, namespace: str | None, respond: Respond, *, inv: Invocation | None = None,
         include_unmanaged: bool = False,
     ) -> None:  # fmt: skip
-        details = await api.describe_cluster(name, self.namespace(namespace, inv), client=self.kube)
+        details = await self._details(name, self.namespace(namespace, inv))
         if not details.summary.managed and not include_unmanaged:
             await respond(text=msg.not_managed(name, details.summary.namespace),
                           response_type="ephemeral")  # fmt: skip
@@ -250,9 +267,7 @@ class Commands:
     async def home_view(self, user: str, *, now: datetime) -> dict[str, Any]:
         """The App Home tab: the user's clusters and the team's (one list, two requests)."""
         try:
-            clusters: list[ClusterSummary] | None = await api.list_clusters(
-                self.settings.namespace, client=self.kube
-            )
+            clusters: list[ClusterSummary] | None = await self._list(self.settings.namespace)
         except KrayneError as err:
             log.warning("App Home without clusters: %s", err.message)
             clusters = None

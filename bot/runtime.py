@@ -23,6 +23,7 @@ from bot.home import HomeTabs
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
+from bot.priority import AckFirst
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
@@ -63,6 +64,7 @@ class BotRuntime:
             metrics=self.metrics,
         )
         self.started = asyncio.Event()
+        self.acks = AckFirst()  # slow halves wait for the acks in flight (bot/priority.py)
         self.http_port: int | None = None
         self._http = http
         self._readiness_settings = readiness
@@ -110,7 +112,7 @@ class BotRuntime:
             work.close()
             log.warning("not running %s: the bot is stopping", name)
             return
-        task = self._tg.create_task(work, name=name)
+        task = self._tg.create_task(self.acks.after_acks(work), name=name)
         self._work.add(task)
         task.add_done_callback(self._work.discard)
 
@@ -154,7 +156,7 @@ class BotRuntime:
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
             user_names=UserNames(self.web), remember=notifier.remember, hold=notifier.hold,
-            policy=lambda: self.policy.current,
+            policy=lambda: self.policy.current, cache=watcher,
         )  # fmt: skip
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,
@@ -171,7 +173,9 @@ class BotRuntime:
                 tg.create_task(self.policy.run(), name="policy-file"),
             ]
             if self._http:
-                web_app = http_application(self.app, not_ready=self.not_ready, metrics=self.metrics)
+                web_app = http_application(
+                    self.app, not_ready=self.not_ready, metrics=self.metrics, acks=self.acks
+                )
                 serving = serve_http(
                     web_app, host=self.settings.host, port=self.settings.port,
                     on_started=self._bound,

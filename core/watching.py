@@ -201,6 +201,11 @@ class ClusterWatcher:
         finally:
             self._subscribers.discard(subscription)
 
+    def holds(self, namespace: str) -> bool:
+        """The cache answers for ``namespace``: it is watched and every stream has listed."""
+        scope = self._scope_of(namespace)
+        return scope in self._scopes and not self._closed and self._settled(scope)
+
     def snapshot(self) -> list[ClusterChange]:
         return [self._current[key] for key in sorted(self._current)]
 
