@@ -213,6 +213,10 @@ class Commands:
         details = cached_details(self.cache, name, namespace, now=self._now())
         if details is not None:
             return details
+        if self.cache is not None and self.cache.holds(namespace):
+            # Not in the cache: missing (one GET raises ClusterNotFoundError), not krayne's,
+            # or created a moment ago; only the last two are worth describe's three requests.
+            await self.kube.get_raycluster(name, namespace)
         return await api.describe_cluster(name, namespace, client=self.kube)
 
     async def _list_everywhere(
