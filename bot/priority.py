@@ -46,23 +46,31 @@ class AckFirst:
             if not self._acking:
                 self._idle.set()
 
-    async def turn(self) -> None:
-        """Return when no request is being acknowledged, or after ``max_wait`` seconds."""
-        if self._acking:
+    async def turn(self, deadline: float | None = None) -> None:
+        """Return when no request is being acknowledged, or at ``deadline`` (loop time;
+        default ``max_wait`` from now)."""
+        if not self._acking:
+            return
+        loop = asyncio.get_running_loop()
+        wait = (loop.time() + self.max_wait if deadline is None else deadline) - loop.time()
+        if wait > 0:
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.max_wait):
+                async with asyncio.timeout(wait):
                     await self._idle.wait()
 
     async def after_acks(self, work: Coroutine[Any, Any, T]) -> T:
         """Run ``work`` once the acks in flight are answered (see the module docstring).
 
         Slow halves pass one at a time, each a loop turn after the previous one started, so a
-        request that arrives after a burst is read before the next slow half begins."""
+        request that arrives after a burst is read before the next slow half begins. Each has
+        its own deadline, ``max_wait`` after it was handed in: under a steady stream they
+        queue, but none waits longer than that for the ones before it."""
+        deadline = asyncio.get_running_loop().time() + self.max_wait
         try:
             async with self._gate:
-                await self.turn()
+                await self.turn(deadline)
                 await asyncio.sleep(0)
-                await self.turn()
+                await self.turn(deadline)
         except BaseException:
             work.close()
             raise

@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python -m tests.benchmarks.bench_ack_latency [--quick] [--profile COMMAND]
 
-A sandbox (its own thread) holds a namespace with a few clusters; the bot serves HTTP on the
-main loop; the Slack double runs on a thread of its own; the load generator is a child process.
+A sandbox (its own process, like a real API server) holds a namespace with ten clusters; the bot
+serves HTTP on the main loop, beside the bare Bolt app; the Slack double runs on a thread of its
+own; the load generator is a child process. Kubernetes requests are counted by the bot's client.
 For each command, N signed `/krayne` requests go out 50 at a time, and the same number goes to a
 slack-bolt app that only acks. Between rows the bot's slow halves are left to finish, so a row
 measures its own command. ``--profile list`` prints where the main thread spent its time while
@@ -18,14 +19,25 @@ import cProfile
 import io
 import pstats
 import time
+from types import SimpleNamespace
 
+from bot.runtime import BotRuntime
+from bot.settings import BotSettings
 from bot.shell import signing
 from bot.slack_double.server import SlackDouble, running_slack_double
 from core.api import create_cluster
 from core.config import build_config
 from core.kube_asyncio import connect
-from core.sandbox.runner import running_sandbox
-from tests.benchmarks.common import BareBolt, LoadGenerator, machine, pct, signed, table
+from tests.benchmarks.common import (
+    BareBolt,
+    CountingKube,
+    LoadGenerator,
+    machine,
+    pct,
+    sandbox_process,
+    signed,
+    table,
+)
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import SECRET
 
@@ -53,6 +65,18 @@ def bodies(double: SlackDouble, texts: list[str]) -> list[tuple[bytes, dict[str,
     return out
 
 
+class CountedBot(RunningBot):
+    """The scenario tests' running bot, on a Kubernetes client that counts its requests."""
+
+    def __init__(self, settings: BotSettings, kube: CountingKube) -> None:
+        self.kube = kube
+        super().__init__(settings)
+
+    def _new_runtime(self) -> BotRuntime:
+        return BotRuntime(self.settings, kube=self.kube, readiness=self._readiness,
+                          home_debounce=self._home_debounce)  # type: ignore[arg-type]
+
+
 async def quiet(bot: RunningBot) -> None:
     """Wait until every slow half the bot started has finished (deadline 120 s)."""
     async with asyncio.timeout(120):
@@ -62,19 +86,16 @@ async def quiet(bot: RunningBot) -> None:
 
 async def measure(count: int, profile: str | None) -> list[list[object]]:
     rows: list[list[object]] = []
-    with running_sandbox(speed=40.0) as sandbox, running_slack_double() as double:
-        sandbox.store.create("namespaces", {"metadata": {"name": NAMESPACE}})
-        client = await connect(str(sandbox.kubeconfig_path))
-        try:
-            configs = [
-                build_config({"name": f"c{i}", "namespace": NAMESPACE, "services": NO_SERVICES})
-                for i in range(10)
-            ]
-            await asyncio.gather(*(create_cluster(c, client=client) for c in configs))
-        finally:
-            await client.close()
+    with sandbox_process([NAMESPACE], speed=40.0) as kubeconfig, running_slack_double() as double:
+        kube = CountingKube(await connect(kubeconfig))
+        configs = [
+            build_config({"name": f"c{i}", "namespace": NAMESPACE, "services": NO_SERVICES})
+            for i in range(10)
+        ]
+        await asyncio.gather(*(create_cluster(c, client=kube) for c in configs))  # type: ignore[arg-type]
         load = LoadGenerator()
-        bot = RunningBot(bot_settings(sandbox, double, NAMESPACE, card_interval=1.0))
+        where = SimpleNamespace(kubeconfig_path=kubeconfig)
+        bot = CountedBot(bot_settings(where, double, NAMESPACE, card_interval=1.0), kube)  # type: ignore[arg-type]
         await bot.start()
         try:
             async with BareBolt(secret=SECRET, token=double.bot_token,
@@ -88,7 +109,7 @@ async def measure(count: int, profile: str | None) -> list[list[object]]:
                 for name, text in COMMANDS.items():
                     requests = bodies(double, [text(i) for i in range(count)])
                     profiler = cProfile.Profile() if profile == name else None
-                    before = len(sandbox.requests)
+                    before = kube.requests
                     if profiler:
                         profiler.enable()
                     acks, wall = await load.run(f"{bot.url}/slack/events", requests, CONCURRENCY)
@@ -98,11 +119,12 @@ async def measure(count: int, profile: str | None) -> list[list[object]]:
                         profiler.disable()
                         _print_profile(profiler)
                     tail = time.perf_counter() - settled
-                    api = len(sandbox.requests) - before
+                    api = kube.requests - before
                     rows.append(_row(name, acks, count, floor_p99, api / count, wall, tail))
         finally:
             await bot.stop()
             load.close()
+            await kube.inner.close()
     return rows
 
 

@@ -9,12 +9,14 @@ client outside the bot sees.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import multiprocessing
 import os
 import platform
 import re
 import resource
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,56 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.shell import signing
+
+# --- the sandbox in a process of its own -------------------------------------------------
+
+
+def _sandbox_main(conn: Any, namespaces: list[str], kwargs: dict[str, Any]) -> None:
+    from core.sandbox.runner import running_sandbox
+
+    with running_sandbox(**kwargs) as sandbox:
+        for namespace in namespaces:
+            sandbox.store.create("namespaces", {"metadata": {"name": namespace}})
+        conn.send(str(sandbox.kubeconfig_path))
+        conn.recv()  # until the benchmark is done
+
+
+@contextlib.contextmanager
+def sandbox_process(namespaces: list[str], **kwargs: Any) -> Iterator[str]:
+    """A sandbox (API server + simulation) in a spawned process, like a real API server that
+    is not in the bot's process; yields its kubeconfig path."""
+    spawn = multiprocessing.get_context("spawn")
+    ours, theirs = spawn.Pipe()
+    child = spawn.Process(target=_sandbox_main, args=(theirs, namespaces, kwargs), daemon=True)
+    child.start()
+    try:
+        if not ours.poll(60):
+            raise TimeoutError("the sandbox process did not start within 60 s")
+        yield str(ours.recv())
+    finally:
+        ours.send("stop")
+        child.join(30)
+
+
+class CountingKube:
+    """A ``KubeClient`` that counts the requests it sends (watches aside) and delegates."""
+
+    VERBS = ("get_", "list_", "create_", "replace_", "patch_", "delete_", "read_")
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.inner, name)
+        if not name.startswith(self.VERBS) or not callable(attr):
+            return attr
+
+        async def counted(*args: Any, **kwargs: Any) -> Any:
+            self.requests += 1
+            return await attr(*args, **kwargs)
+
+        return counted
 
 
 def machine() -> str:

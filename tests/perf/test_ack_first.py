@@ -71,3 +71,14 @@ async def test_an_expired_user_name_is_looked_up_again() -> None:
             await names(["U0002"])
             assert await names(["U0002"]) == {"U0002": "bob"}
         assert len(double.calls_to("users.info")) == 2
+
+
+async def test_slow_halves_queued_behind_each_other_each_wait_at_most_max_wait() -> None:
+    acks = AckFirst(max_wait=0.1)
+    loop = asyncio.get_running_loop()
+    with acks.acking():  # a request that is never answered: only the deadlines let them pass
+        begun = loop.time()
+        async with asyncio.timeout(DEADLINE):
+            await asyncio.gather(*(acks.after_acks(asyncio.sleep(0)) for _ in range(20)))
+        waited = loop.time() - begun
+    assert 0.1 <= waited < 1.0  # twenty in a row would take 2 s if each waited its own 0.1 s
