@@ -269,7 +269,7 @@ class Commands:
         )
 
     async def home_view(self, user: str, *, now: datetime) -> dict[str, Any]:
-        """The App Home tab: the user's clusters and the team's (one list, two requests)."""
+        """The App Home tab: the user's clusters and the team's (from the watcher's cache)."""
         try:
             clusters: list[ClusterSummary] | None = await self._list(self.settings.namespace)
         except KrayneError as err:
