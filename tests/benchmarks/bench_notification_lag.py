@@ -24,16 +24,31 @@ import threading
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import yaml
 
 from bot.slack_double.records import Channel, PostedMessage, UpdatedMessage
 from bot.slack_double.server import DEFAULT_USERS, SlackDouble
 from core.sandbox.runner import running_sandbox
+from core.sandbox.sim.simconfig import SimConfig
 from tests.benchmarks.common import machine, pct, table
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import SlackClient, all_text
+
+DEFAULT_SIM = Path(__file__).parents[2] / "core" / "sandbox" / "data" / "sim-default.yaml"
+
+
+def roomy(cpu_nodes: int = 16) -> SimConfig:
+    """The default simulation with enough CPU nodes for every cluster of the run (the default
+    pool of three 16-CPU nodes holds about 18 of them; the rest would wait unschedulable)."""
+    data = yaml.safe_load(DEFAULT_SIM.read_text())
+    cpu = [n for n in data["nodes"] if "cpu-pool" in n["name"]]
+    others = [n for n in data["nodes"] if "cpu-pool" not in n["name"]]
+    data["nodes"] = [dict(cpu[0], name=f"bench-cpu-{i:02d}") for i in range(cpu_nodes)] + others
+    return SimConfig.from_mapping(data)
 
 
 @dataclass
@@ -57,7 +72,7 @@ async def provision(
     lock = threading.Lock()
     names = [f"lag{i:03d}" for i in range(count)]
     chans = [Channel(f"C9{i:04d}", f"bench-{i}") for i in range(channels)]
-    with running_sandbox(speed=speed) as sandbox:
+    with running_sandbox(speed=speed, config=roomy()) as sandbox:
         sandbox.store.create("namespaces", {"metadata": {"name": namespace}})
 
         def on_write(_type: str, resource: str, obj: dict[str, Any]) -> None:
