@@ -5,8 +5,8 @@ namespaces it watches, each cluster with its derived status — the same status 
 shows. Asking the API again for every `/krayne list` cost two LISTs (and ``describe`` a LIST of
 the namespace's events) that competed with the acks for the event loop. These readers answer
 from that cache; they return None where the cache cannot answer (a namespace not watched, or
-not listed yet), and the caller asks the API as before. While a watch reconnects, the cache is
-as late as the threads are: the informer resumes from its resourceVersion and catches up.
+not listed yet, or its RayCluster or pod stream failing since its last list), and the caller
+asks the API as before.
 
 What the cache does not hold: RayClusters krayne did not make (the watch selects
 ``managed-by=krayne``). ``--all`` lists them, so it asks the API; ``describe`` of a name the cache

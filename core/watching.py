@@ -203,9 +203,12 @@ class ClusterWatcher:
             self._subscribers.discard(subscription)
 
     def holds(self, namespace: str) -> bool:
-        """The cache answers for ``namespace``: it is watched and every stream has listed."""
+        """The cache answers for ``namespace``: it is watched, every stream has listed, and
+        neither the RayCluster nor the pod stream is failing (a stale cache asks the API)."""
         scope = self._scope_of(namespace)
-        return scope in self._scopes and not self._closed and self._settled(scope)
+        if scope not in self._scopes or self._closed or not self._settled(scope):
+            return False
+        return not any(i.failing for i in self._scopes[scope][:2])  # events are optional
 
     def snapshot(self) -> list[ClusterChange]:
         return [self._current[key] for key in sorted(self._current)]
