@@ -445,8 +445,20 @@ class ClusterWatcher:
 
 def _gpus_held(pods: list[Obj]) -> int:
     """GPUs asked for by the pods that have a node (they hold them until they are gone)."""
-    views = (PodView.parse(p) for p in pods)
+    views = (PodView.parse(p) for p in pods if _asks_for_gpus(p))
     return int(sum(v.requests.get(GPU_RESOURCE, 0) for v in views if v.scheduled))
+
+
+def _asks_for_gpus(pod: Obj) -> bool:
+    """Cheap pre-check: parsing every pod's quantities on each refresh cost more than deriving
+    its status, and most pods ask for no GPU."""
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        if GPU_RESOURCE in (resources.get("requests") or {}) or GPU_RESOURCE in (
+            resources.get("limits") or {}
+        ):
+            return True
+    return False
 
 
 def _ns_name(obj: Obj) -> ClusterKey:
