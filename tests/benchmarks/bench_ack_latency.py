@@ -28,6 +28,7 @@ from bot.slack_double.server import SlackDouble, running_slack_double
 from core.api import create_cluster
 from core.config import build_config
 from core.kube_asyncio import connect
+from core.status import Phase
 from tests.benchmarks.common import (
     BareBolt,
     CountingKube,
@@ -77,6 +78,17 @@ class CountedBot(RunningBot):
                           home_debounce=self._home_debounce)  # type: ignore[arg-type]
 
 
+async def provisioned(bot: RunningBot) -> None:
+    """Wait until the ten clusters are ready, so their provisioning is not in any row."""
+    watcher = bot.runtime.watcher
+    assert watcher is not None
+    async with watcher.subscribe(replay=True) as changes, asyncio.timeout(300):
+        async for _change in changes:
+            ready = [c for c in watcher.snapshot() if c.status.phase is Phase.READY]
+            if len(ready) == 10:
+                return
+
+
 async def quiet(bot: RunningBot) -> None:
     """Wait until every slow half the bot started has finished (deadline 120 s)."""
     async with asyncio.timeout(120):
@@ -97,6 +109,7 @@ async def measure(count: int, profile: str | None) -> list[list[object]]:
         where = SimpleNamespace(kubeconfig_path=kubeconfig)
         bot = CountedBot(bot_settings(where, double, NAMESPACE, card_interval=1.0), kube)  # type: ignore[arg-type]
         await bot.start()
+        await provisioned(bot)
         try:
             async with BareBolt(secret=SECRET, token=double.bot_token,
                                 api_url=double.base_url) as bare:  # fmt: skip
