@@ -119,6 +119,9 @@ async def measure(count: int, profile: str | None) -> list[list[object]]:
                     )
                 floor_p99 = pct(floor, 0.99)
                 rows.append(_row("bare Bolt (floor)", floor, count, floor_p99, 0.0))
+                # The bot gets the same warm-up as the floor: one untimed round of `help`.
+                await load.run(f"{bot.url}/slack/events", bodies(double, ["help"] * count),
+                               CONCURRENCY)  # fmt: skip
                 for name, text in COMMANDS.items():
                     requests = bodies(double, [text(i) for i in range(count)])
                     profiler = cProfile.Profile() if profile == name else None
