@@ -14,10 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Coroutine, Iterator
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+
+def freeze_startup_heap() -> None:
+    """Move what startup built (modules, Bolt, clients: it lives as long as the process) out of
+    the garbage collector's sight. With 50 requests in flight, a full collection that walked it
+    stalled every ack for 40-100 ms, ack p99 1.2-5.6 times a bare Bolt app's; with the collector
+    off the same run was at the floor. For a process that is the bot alone (``serve``)."""
+    gc.collect()
+    gc.freeze()
 
 
 class AckFirst:

@@ -21,6 +21,7 @@ import pstats
 import time
 from types import SimpleNamespace
 
+from bot.priority import freeze_startup_heap
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from bot.shell import signing
@@ -110,6 +111,7 @@ async def measure(count: int, profile: str | None) -> list[list[object]]:
         bot = CountedBot(bot_settings(where, double, NAMESPACE, card_interval=1.0), kube)  # type: ignore[arg-type]
         await bot.start()
         await provisioned(bot)
+        freeze_startup_heap()  # as `krayne-bot serve` does (the bare app profits from it too)
         try:
             async with BareBolt(secret=SECRET, token=double.bot_token,
                                 api_url=double.base_url) as bare:  # fmt: skip

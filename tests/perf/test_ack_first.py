@@ -4,11 +4,12 @@ Slack user names are looked up once per user however many lists ask at once."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import UserNames
-from bot.priority import AckFirst
+from bot.priority import AckFirst, freeze_startup_heap
 from bot.slack_double.server import SlackDouble
 
 DEADLINE = 5.0
@@ -82,3 +83,11 @@ async def test_slow_halves_queued_behind_each_other_each_wait_at_most_max_wait()
             await asyncio.gather(*(acks.after_acks(asyncio.sleep(0)) for _ in range(20)))
         waited = loop.time() - begun
     assert 0.1 <= waited < 1.0  # twenty in a row would take 2 s if each waited its own 0.1 s
+
+
+def test_the_startup_heap_is_frozen_out_of_the_collectors_sight() -> None:
+    try:
+        freeze_startup_heap()
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
