@@ -28,7 +28,8 @@ from bot.outbox import Outbox
 from bot.redact import redact
 from bot.settings import BotSettings
 from core import api, policy_rules
-from core.api import ClusterSummary
+from core.api import ClusterDetails, ClusterSummary
+from core.cluster_cache import cached_details, cached_summaries
 from core.config import ClusterConfig
 from core.errors import (
     ClusterAlreadyExistsError,
@@ -53,6 +54,7 @@ from core.state import (
 )
 from core.status import Phase
 from core.ttl import format_duration, parse_duration
+from core.watching import ClusterWatcher
 from manifests.raycluster import auth_secret_name, build_raycluster
 
 log = logging.getLogger(__name__)
@@ -90,8 +92,10 @@ class Commands:
         hold: Callable[[str, str], AbstractAsyncContextManager[None]] | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         policy: Callable[[], Policy] = lambda: OPEN,
+        cache: ClusterWatcher | None = None,
     ) -> None:
         self.kube = kube
+        self.cache = cache  # list, describe and App Home read it; the API where it cannot answer
         self.policy = policy
         self.gate = Gate(kube=kube, settings=settings, policy=policy)
         self.settings = settings
@@ -230,7 +234,7 @@ class Commands:
             scope = msg.list_scope(None, mine, among=self.settings.watched())
         else:
             scope_ns = self.namespace(namespace, inv)
-            clusters = await api.list_clusters(scope_ns, client=self.kube, owner=owner)
+            clusters = await self._list(scope_ns, owner)
             scope = msg.list_scope(scope_ns, mine)
         names = await self._names([c.owner for c in clusters if c.owner])
         await respond(
@@ -238,6 +242,23 @@ class Commands:
             blocks=blocks.cluster_table(clusters, scope=scope, now=self._now(), user_names=names),
             response_type="ephemeral",
         )
+
+    async def _list(self, namespace: str, owner: str | None = None) -> list[ClusterSummary]:
+        """From the watcher's cache when it holds the namespace (no request), else two LISTs."""
+        rows = cached_summaries(self.cache, namespace, owner=owner, now=self._now())
+        if rows is not None:
+            return rows
+        return await api.list_clusters(namespace, client=self.kube, owner=owner)
+
+    async def _details(self, name: str, namespace: str) -> ClusterDetails:
+        details = cached_details(self.cache, name, namespace, now=self._now())
+        if details is not None:
+            return details
+        if self.cache is not None and self.cache.holds(namespace):
+            # Not in the cache: missing (one GET raises ClusterNotFoundError), not krayne's,
+            # or created a moment ago; only the last two are worth describe's three requests.
+            await self.kube.get_raycluster(name, namespace)
+        return await api.describe_cluster(name, namespace, client=self.kube)
 
     async def _list_everywhere(
         self, owner: str | None, *, managed_only: bool = True
@@ -277,7 +298,7 @@ class Commands:
         self, name: str, namespace: str | None, respond: Respond, *, inv: Invocation | None = None,
         include_unmanaged: bool = False,
     ) -> None:  # fmt: skip
-        details = await api.describe_cluster(name, self.namespace(namespace, inv), client=self.kube)
+        details = await self._details(name, self.namespace(namespace, inv))
         if not details.summary.managed and not include_unmanaged:
             await respond(text=msg.not_managed(name, details.summary.namespace),
                           response_type="ephemeral")  # fmt: skip
@@ -289,11 +310,9 @@ class Commands:
         )
 
     async def home_view(self, user: str, *, now: datetime) -> dict[str, Any]:
-        """The App Home tab: the user's clusters and the team's (one list, two requests)."""
+        """The App Home tab: the user's clusters and the team's (from the watcher's cache)."""
         try:
-            clusters: list[ClusterSummary] | None = await api.list_clusters(
-                self.settings.namespace, client=self.kube
-            )
+            clusters: list[ClusterSummary] | None = await self._list(self.settings.namespace)
         except KrayneError as err:
             log.warning("App Home without clusters: %s", err.message)
             clusters = None

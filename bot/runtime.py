@@ -29,6 +29,7 @@ from bot.metrics import Metrics
 from bot.notifier import Change, Notifier
 from bot.outbox import Outbox, OutboxSettings
 from bot.pacing import Pacer
+from bot.priority import AckFirst
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
 from bot.teams import TeamChanges, own_team
@@ -95,6 +96,7 @@ class BotRuntime:
             metrics=self.metrics,
         )
         self.started = asyncio.Event()
+        self.acks = AckFirst()  # slow halves wait for the acks in flight (bot/priority.py)
         self.http_port: int | None = None
         self._http = http
         self._readiness_settings = readiness
@@ -144,7 +146,7 @@ class BotRuntime:
             work.close()
             log.warning("not running %s: the bot is stopping", name)
             return
-        task = self._tg.create_task(work, name=name)
+        task = self._tg.create_task(self.acks.after_acks(work), name=name)
         self._work.add(task)
         task.add_done_callback(self._work.discard)
 
@@ -183,7 +185,7 @@ class BotRuntime:
         commands = self.commands = Commands(
             kube=kube, settings=self.settings, outbox=self.outbox,
             user_names=names, remember=self._remember, hold=self._hold,
-            policy=lambda: self.policy.current,
+            policy=lambda: self.policy.current, cache=self.watcher,
         )  # fmt: skip
         self.app = build_app(
             self.settings, commands=commands, spawn=self.spawn, client=self.web,
@@ -208,7 +210,7 @@ class BotRuntime:
             if self._http:
                 web_app = http_application(
                     self.app, not_ready=self.not_ready, metrics=self.metrics,
-                    events=not self.settings.socket_mode,
+                    events=not self.settings.socket_mode, acks=self.acks,
                 )  # fmt: skip
                 serving = serve_http(
                     web_app, host=self.settings.host, port=self.settings.port,
@@ -241,6 +243,10 @@ class BotRuntime:
             kube, self._watch_namespaces, status=self.settings.status_settings()
         )
         self.notifier = None
+        if self.commands is not None:
+            # list/describe read this term's cache; a follower's watcher never runs, so its
+            # `holds()` is false and they ask the API (bot.commands falls back on its own).
+            self.commands.cache = self.watcher
 
     async def _lead(self, kube: KubeClient) -> None:
         """One term as leader: the shared watch, the notifier (on this workspace's clusters)."""

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from bot.priority import freeze_startup_heap
 from bot.runtime import BotRuntime
 from bot.settings import BotSettings
 from core.errors import KrayneError
@@ -83,6 +84,7 @@ def load_settings(argv: Sequence[str]) -> BotSettings:
 
 async def serve(settings: BotSettings) -> None:
     runtime = BotRuntime(settings)
+    freeze_startup_heap()  # the process is the bot's alone (see bot/priority.py)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, runtime.stop)

@@ -23,6 +23,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.metrics import Metrics
+from bot.priority import AckFirst
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +42,23 @@ async def dispatch_http(
 
 
 def http_application(
-    app: AsyncApp, *, not_ready: Callable[[], str | None], metrics: Metrics, events: bool = True
+    app: AsyncApp, *, not_ready: Callable[[], str | None], metrics: Metrics, events: bool = True,
+    acks: AckFirst | None = None,
 ) -> web.Application:
     """``not_ready()`` gives the reason the bot is not ready, or None when it is. ``events=False``
     (Socket Mode) leaves ``POST /slack/events`` out: Slack sends nothing there, and an endpoint
-    nobody needs is one more way in."""
+    nobody needs is one more way in. ``acks`` is told while a request is being acknowledged
+    (slow halves wait for it)."""
     web_app = web.Application()
+    acks = acks or AckFirst()
 
     async def events_endpoint(request: web.Request) -> web.StreamResponse:
         started = time.perf_counter()
-        bolt_request = await to_bolt_request(request)
-        bolt_response = await app.async_dispatch(bolt_request)
-        metrics.ack_seconds.observe(time.perf_counter() - started)
-        return await to_aiohttp_response(bolt_response)
+        with acks.acking():
+            bolt_request = await to_bolt_request(request)
+            bolt_response = await app.async_dispatch(bolt_request)
+            metrics.ack_seconds.observe(time.perf_counter() - started)
+            return await to_aiohttp_response(bolt_response)
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")

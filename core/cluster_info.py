@@ -120,12 +120,15 @@ def event_info(event: EventView) -> EventInfo:
 
 
 def summary_from(
-    raycluster: Obj, pods: list[Obj], events: list[Obj], now: datetime
+    raycluster: Obj, pods: list[Obj], events: list[Obj], now: datetime,
+    *, status: ClusterStatus | None = None,
 ) -> ClusterSummary:
-    """One cluster's summary; ``pods``/``events`` must be its own (see ``pods_by_cluster``)."""
+    """One cluster's summary; ``pods``/``events`` must be its own (see ``pods_by_cluster``).
+    ``status``: one already derived (the watcher's), instead of deriving it again."""
     view = RayClusterView.parse(raycluster)
     state = ClusterState.read(view)
-    status = derive_status(raycluster, pods, events, now)
+    if status is None:
+        status = derive_status(raycluster, pods, events, now)
     return ClusterSummary(
         name=view.name,
         namespace=view.namespace,
@@ -143,12 +146,13 @@ def summary_from(
 
 
 def details_from(
-    raycluster: Obj, pods: list[Obj], events: list[Obj], now: datetime
+    raycluster: Obj, pods: list[Obj], events: list[Obj], now: datetime,
+    *, status: ClusterStatus | None = None,
 ) -> ClusterDetails:
     """Everything describe shows; ``events`` may hold the whole namespace's, they are filtered."""
     view = RayClusterView.parse(raycluster)
     mine = warning_events(view.name, pods, events)
-    summary = summary_from(raycluster, pods, mine, now)
+    summary = summary_from(raycluster, pods, mine, now, status=status)
     pod_views = [PodView.parse(p) for p in pods]
     head_pods = [p for p in pod_views if p.is_head]
     head_pod = next((p for p in head_pods if p.ready), head_pods[0] if head_pods else None)

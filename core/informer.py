@@ -99,6 +99,11 @@ class Informer:
         self._expired = 0  # 410s in a row with no event in between
 
     @property
+    def failing(self) -> bool:
+        """The last list or watch failed and it has not listed since: its cache may be stale."""
+        return self._failures > 0
+
+    @property
     def name(self) -> str:
         where = f"{self.kind}@{self.namespace or '*'}"
         return f"{where}[{self.field_selector}]" if self.field_selector else where

@@ -52,6 +52,7 @@ AUTOSCALER_EVENT_SELECTORS = tuple(
     f"reason={reason}" for reason in sorted(SCALE_UP_ACTING | SCALE_UP_REFUSED)
 )
 ClusterKey = tuple[str, str]  # (namespace, name)
+REFRESH_BATCH = 50  # clusters re-derived between two yields of the periodic refresh
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -202,6 +203,14 @@ class ClusterWatcher:
             yield subscription
         finally:
             self._subscribers.discard(subscription)
+
+    def holds(self, namespace: str) -> bool:
+        """The cache answers for ``namespace``: it is watched, every stream has listed, and
+        neither the RayCluster nor the pod stream is failing (a stale cache asks the API)."""
+        scope = self._scope_of(namespace)
+        if scope not in self._scopes or self._closed or not self._settled(scope):
+            return False
+        return not any(i.failing for i in self._scopes[scope][:2])  # events are optional
 
     def snapshot(self) -> list[ClusterChange]:
         return [self._current[key] for key in sorted(self._current)]
@@ -427,9 +436,13 @@ class ClusterWatcher:
                     self._events[about] = fresh
                 else:
                     del self._events[about]
-            for key in list(self._current):
-                if self._settled(self._scope_of(key[0])):
+            for done, key in enumerate(list(self._current), start=1):
+                if key in self._current and self._settled(self._scope_of(key[0])):
                     self._recompute(key)
+                if done % REFRESH_BATCH == 0:
+                    # 1000 clusters take ~0.5 s to derive: in batches, Slack's acks and the
+                    # watch streams get the loop in between instead of waiting for all of it.
+                    await asyncio.sleep(0)
 
     def _too_old(self, event: Obj) -> bool:
         age = self._clock() - _seen(event)
@@ -438,8 +451,20 @@ class ClusterWatcher:
 
 def _gpus_held(pods: list[Obj]) -> int:
     """GPUs asked for by the pods that have a node (they hold them until they are gone)."""
-    views = (PodView.parse(p) for p in pods)
+    views = (PodView.parse(p) for p in pods if _asks_for_gpus(p))
     return int(sum(v.requests.get(GPU_RESOURCE, 0) for v in views if v.scheduled))
+
+
+def _asks_for_gpus(pod: Obj) -> bool:
+    """Cheap pre-check: parsing every pod's quantities on each refresh cost more than deriving
+    its status, and most pods ask for no GPU."""
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        if GPU_RESOURCE in (resources.get("requests") or {}) or GPU_RESOURCE in (
+            resources.get("limits") or {}
+        ):
+            return True
+    return False
 
 
 def _ns_name(obj: Obj) -> ClusterKey:

@@ -207,7 +207,7 @@ async def test_a_cluster_in_an_unwatched_namespace_is_created_with_a_warning(
     assert any(c["metadata"]["name"] == "far" for c in await rayclusters(sandbox, "elsewhere"))
 
 
-async def test_list_costs_two_kubernetes_requests_whatever_the_number_of_clusters(
+async def test_list_and_describe_of_a_watched_namespace_cost_no_kubernetes_request(
     slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox
 ) -> None:
     for i in range(4):
@@ -217,6 +217,30 @@ async def test_list_costs_two_kubernetes_requests_whatever_the_number_of_cluster
     await asyncio.to_thread(sandbox.reset_requests)
     await slack.slash("list")
     await double.wait_for(ephemeral_with(double, ALICE, "4 cluster(s)"), WAIT)
+    await slack.slash("describe many2")
+    details = await double.wait_for(ephemeral_with(double, ALICE, "Group `worker`"), WAIT)
+    assert "many2-head-svc" in all_text(details)
+    requests = await asyncio.to_thread(lambda: sandbox.requests)
+    assert [(m, p) for m, p, q in requests if "watch=" not in q] == []
+
+    await slack.slash("describe nope")  # not in the cache: one GET tells missing from not ours
+    await double.wait_for(ephemeral_with(double, ALICE, "was not found"), WAIT)
+    requests = await asyncio.to_thread(lambda: sandbox.requests)
+    asked = [(m, p.rsplit("/", 1)[-1]) for m, p, q in requests if "watch=" not in q]
+    assert asked == [("GET", "nope")]
+
+
+async def test_list_of_a_namespace_not_watched_costs_two_kubernetes_requests(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox
+) -> None:
+    await asyncio.to_thread(sandbox.store.create, "namespaces", {"metadata": {"name": "afar"}})
+    for i in range(3):
+        await slack.slash(f"create far{i} -n afar")
+    for i in range(3):
+        await double.wait_for(ephemeral_with(double, ALICE, f"`far{i}` was created"), WAIT)
+    await asyncio.to_thread(sandbox.reset_requests)
+    await slack.slash("list -n afar")
+    await double.wait_for(ephemeral_with(double, ALICE, "3 cluster(s)"), WAIT)
     requests = await asyncio.to_thread(lambda: sandbox.requests)
     lists = [(m, p) for m, p, q in requests if m == "GET" and "watch=" not in q]
     assert len(lists) == 2, lists

@@ -74,7 +74,10 @@ async def _answer_to(slack: SlackClient, double: SlackDouble, text: str) -> Ephe
     return await double.wait_for(told, timeout=WAIT)
 
 
-COMMANDS = ["list", "describe steady", "scale steady --workers 2", "delete steady"]
+# `list` and `describe` of the watched namespace read the watcher's cache (the test below);
+# these ask the API: `--all` lists clusters krayne did not make; a name not in the cache is
+# looked up.
+COMMANDS = ["list --all", "describe gone", "scale steady --workers 2", "delete steady"]
 
 
 async def test_kubernetes_errors_are_told_with_a_reason_and_change_nothing(
@@ -91,6 +94,21 @@ async def test_kubernetes_errors_are_told_with_a_reason_and_change_nothing(
     (steady,) = await rayclusters(sandbox, namespace)
     assert steady["metadata"]["name"] == "steady"
     assert steady["spec"]["workerGroupSpecs"][0]["replicas"] == 1  # the failed scale did nothing
+
+
+async def test_list_and_describe_of_a_watched_namespace_answer_while_the_api_fails(
+    slack: SlackClient, double: SlackDouble, sandbox: ThreadedSandbox
+) -> None:
+    await slack.slash("create cached --workers 1")
+    await wait_created(double, "cached")
+    await asyncio.to_thread(sandbox.faults.fail_next, 10**6, 500, path_contains="/rayclusters")
+    try:
+        listed = await _answer_to(slack, double, "list")
+        described = await _answer_to(slack, double, "describe cached")
+    finally:
+        await asyncio.to_thread(sandbox.faults.clear)
+    assert "1 cluster(s)" in listed.text and "cached" in listed.text
+    assert described.text.startswith("Ray cluster cached:"), described.text
 
 
 @pytest.mark.parametrize("resource", ["secrets", "rayclusters"])

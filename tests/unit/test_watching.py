@@ -419,3 +419,19 @@ async def test_time_alone_ends_a_stale_crash_loop_and_ages_out_events() -> None:
         now[0] = NOW + timedelta(minutes=30)
         await until(sub, phase_is(Phase.READY))  # the crash is old: no longer a loop
         assert watcher.events_of("default", "demo") == []
+
+
+async def test_the_cache_answers_only_for_watched_namespaces_whose_streams_are_healthy() -> None:
+    kube = FakeKube()
+    kube.apply("rayclusters", raycluster())
+    async with running(make(kube)) as watcher:
+        assert watcher.holds("default") and not watcher.holds("elsewhere")
+        kube.fail("watch:pods", connection_refused(), times=10**6)
+        kube.drop_watches()
+        async with asyncio.timeout(5):
+            while watcher.holds("default"):
+                await kube.wait_calls("watch:pods", kube.calls["watch:pods"] + 1)
+        kube.failures.clear()
+        async with asyncio.timeout(5):
+            while not watcher.holds("default"):  # a watch follows a successful list
+                await kube.wait_calls("watch:pods", kube.calls["watch:pods"] + 1)

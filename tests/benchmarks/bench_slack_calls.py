@@ -1,0 +1,63 @@
+"""Slack calls per create → ready, and the peak call rate per channel with many clusters
+provisioning in one channel (issue 15, #6).
+
+Run: .venv/bin/python -m tests.benchmarks.bench_slack_calls [--quick]
+
+Reuses the crowded run of ``bench_notification_lag``: 20 clusters (8 with --quick) created at
+once in one channel, the double pacing posts like Slack (1 per second per channel, bursts of 3).
+Per cluster: its card post, its thread replies (one per transition told) and its card updates.
+Targets: calls ≤ transitions + 1 per cluster; the peak rate in any 1-second window never above
+Slack's limit (no call answered 429).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+from collections import Counter
+
+from tests.benchmarks.bench_notification_lag import Run, provision
+from tests.benchmarks.common import machine, table
+
+
+def peak(times: list[float], window: float = 1.0) -> int:
+    times = sorted(times)
+    best, start = 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] > window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+def per_cluster(run: Run) -> list[tuple[str, int, int, int]]:
+    replies = Counter(run.cards.get(thread or "") for _, _, thread, _ in run.posts if thread)
+    updates = Counter(run.cards.get(ts) for _, _, ts in run.updates)
+    return [(name, replies[name], updates[name], 1 + replies[name] + updates[name])
+            for name in sorted(run.cards.values())]  # fmt: skip
+
+
+async def main(quick: bool) -> None:
+    run = await provision(8 if quick else 20, channels=1, paced=True)
+    clusters = per_cluster(run)
+    posts = [at for at, *_ in run.posts]
+    updates = [at for at, *_ in run.updates]
+    rows = [[name, transitions, ups, calls, f"{calls / (transitions + 1):.1f}"]
+            for name, transitions, ups, calls in clusters]  # fmt: skip
+    print(f"machine: {machine()}; {len(clusters)} clusters created at once in one channel")
+    print(table(["cluster", "transitions told", "card updates", "Slack calls",
+                 "calls/(transitions+1)"], rows))  # fmt: skip
+    ratio = statistics.mean(c / (t + 1) for _, t, _, c in clusters)
+    print(f"peak per channel in any 1 s: {peak(posts)} chat.postMessage, {peak(updates)} "
+          f"chat.update, {peak(posts + updates)} chat.* in all")
+    ok = ratio <= 1.0 and peak(posts) <= 3
+    print(f"SUMMARY {ratio:.2f} x (transitions + 1) Slack calls per create→ready; peak "
+          f"{peak(posts)} posts/s per channel against Slack's 1/s with bursts of 3 "
+          f"({'meets' if ok else 'misses'} ≤ transitions + 1, never above the limit)")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="8 clusters, not 20")
+    asyncio.run(main(parser.parse_args().quick))
