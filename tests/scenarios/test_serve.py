@@ -21,6 +21,36 @@ from tests.scenarios.harness import SECRET, SlackClient, wait_created, wait_repl
 LISTENING = re.compile(rb"listening on http://[0-9.]+:(\d+)/slack/events")
 
 
+
+async def spawn_serve(env: dict[str, str]) -> asyncio.subprocess.Process:
+    """`krayne-bot serve` as its own process, its log on a pipe."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "serve", "--port", "0", "--host", "127.0.0.1",
+        env=env, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stderr is not None
+    return process
+
+
+async def listening_url(process: asyncio.subprocess.Process) -> str:
+    """The URL the process says it listens on (port 0: the kernel chose)."""
+    assert process.stderr is not None
+    async with asyncio.timeout(30):
+        while True:
+            line = await process.stderr.readline()
+            assert line, "krayne-bot serve exited before listening"
+            if found := LISTENING.search(line):
+                return f"http://127.0.0.1:{int(found.group(1))}"
+
+
+async def until_ready(session: aiohttp.ClientSession, url: str) -> None:
+    async with asyncio.timeout(30):
+        while True:
+            async with session.get(f"{url}/readyz") as response:
+                if response.status == 200:
+                    return
+            await asyncio.sleep(0.05)  # polling a separate process's endpoint
+
 async def test_serve_runs_from_the_environment_and_stops_cleanly_on_sigterm(
     sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
 ) -> None:
@@ -34,27 +64,11 @@ async def test_serve_runs_from_the_environment_and_stops_cleanly_on_sigterm(
         "KRAYNE_LOG_FORMAT": "text",
         "KRAYNE_CARD_INTERVAL": "0.05",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "serve", "--port", "0", "--host", "127.0.0.1",
-        env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stderr is not None
+    process = await spawn_serve(env)
     try:
-        port = None
-        async with asyncio.timeout(30):
-            while port is None:
-                line = await process.stderr.readline()
-                assert line, "krayne-bot serve exited before listening"
-                if found := LISTENING.search(line):
-                    port = int(found.group(1))
-        url = f"http://127.0.0.1:{port}"
+        url = await listening_url(process)
         async with aiohttp.ClientSession() as session:
-            async with asyncio.timeout(30):
-                while True:
-                    async with session.get(f"{url}/readyz") as response:
-                        if response.status == 200:
-                            break
-                    await asyncio.sleep(0.05)  # polling a separate process's endpoint
+            await until_ready(session, url)
             slack = SlackClient(double, f"{url}/slack/events", session)
             answer = await slack.slash("create served")
             assert answer.status == 200
@@ -88,27 +102,11 @@ async def test_sigterm_delivers_what_is_queued_then_hands_the_lease_over_and_exi
         "KRAYNE_RENEW_DEADLINE": "1.5",
         "KRAYNE_RETRY_PERIOD": "1",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "serve", "--port", "0", "--host", "127.0.0.1",
-        env=env, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    assert process.stderr is not None
+    process = await spawn_serve(env)
     try:
-        port = None
-        async with asyncio.timeout(30):
-            while port is None:
-                line = await process.stderr.readline()
-                assert line, "krayne-bot serve exited before listening"
-                if found := LISTENING.search(line):
-                    port = int(found.group(1))
-        url = f"http://127.0.0.1:{port}"
+        url = await listening_url(process)
         async with aiohttp.ClientSession() as session:
-            async with asyncio.timeout(30):
-                while True:
-                    async with session.get(f"{url}/readyz") as response:
-                        if response.status == 200:
-                            break
-                    await asyncio.sleep(0.05)  # polling a separate process's endpoint
+            await until_ready(session, url)
             slack = SlackClient(double, f"{url}/slack/events", session)
             assert (await slack.slash("create drained")).status == 200
             card = await wait_created(double, "drained")
