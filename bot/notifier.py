@@ -31,7 +31,7 @@ from core import api, thread_index
 from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
 from core.objects import PodView, RayClusterView
-from core.state import GONE, SCALED_BY, ClusterState, Notified, state_patch
+from core.state import GONE, SCALED_BY, SCALING, ClusterState, Notified, state_patch
 from core.status import ClusterStatus, Phase
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,16 @@ QUIET_AFTER_READY = frozenset(
         Phase.RETRYING,
     }
 )
+
+
+def scaled_from_slack(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:
+    """Pure: ``after`` is the write of a scale from Slack (its ``krayne.io/scaled-by`` moved)."""
+    if before is None or after is None:
+        return False
+    old, new = RayClusterView.parse(before), RayClusterView.parse(after)
+    return old.uid == new.uid and old.annotations.get(SCALED_BY) != new.annotations.get(
+        SCALED_BY
+    ) and new.annotations.get(SCALED_BY) is not None
 
 
 def scaled_outside(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:
@@ -352,6 +362,13 @@ class Notifier:
             )  # fmt: skip
         resumed = key not in self._records  # first look since this bot started
         previous = self._records.get(key) or state.notified
+        if scaled_from_slack(before, change.raycluster) and previous is not None and (
+            previous.get("phase") == Phase.READY.value
+        ):
+            # A person scaled a ready cluster from Slack, maybe on another replica: follow it to
+            # "ready again" (what the Ray autoscaler does on its own stays off the thread).
+            previous = Notified(phase=SCALING, reason="", was_ready=True,
+                                seq=previous.get("seq", 0))  # fmt: skip
         decision = decide(previous, change)
         view = card_view(obj, change.status, gone=change.deleted)
         names = await self._names(view)

@@ -251,3 +251,21 @@ def _raycluster(name: str, namespace: str, *, team: str, channel: str, ts: str) 
                             annotations={SLACK_TEAM: team, SLACK_CHANNEL: channel,
                                          SLACK_THREAD_TS: ts})  # fmt: skip
     return body
+
+
+async def test_a_scale_pressed_on_the_follower_is_followed_to_ready_again(
+    replicas: tuple[Replica, Replica], double: SlackDouble
+) -> None:
+    """The follower's scale writes ``krayne.io/scaled-by`` with it; the leader, which alone
+    tells the thread, sees that write and follows the scale to "ready again"."""
+    leader, follower = replicas
+    async with aiohttp.ClientSession() as session:
+        slack = SlackClient(double, f"{follower.url}/slack/events", session)
+        await slack.slash("create grown --workers 1")  # autoscaling: growth is quiet by default
+        card = await wait_created(double, "grown")
+        await double.wait_for(lambda: ready_replies(double, card.ts, "grown"), timeout=30)
+        await slack.slash("scale grown --workers 2")
+        await wait_reply(double, card, "scaled group `worker` to 2")
+        await wait_reply(double, card, "is ready again")
+    replies = [m.text for m in double.thread(CHANNEL, card.ts)]
+    assert not any("outside Slack" in r for r in replies), replies
