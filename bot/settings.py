@@ -53,6 +53,16 @@ def parse_tolerations(text: str) -> tuple[dict[str, str], ...]:
     return tuple(found)
 
 
+def _seconds(default: float, name: str, why: str) -> Any:
+    """A positive number of seconds read from ``KRAYNE_<NAME>`` (or the ``name`` flag)."""
+    return Field(
+        default=default,
+        gt=0,
+        validation_alias=AliasChoices(name, f"KRAYNE_{name.upper()}"),
+        description=why,
+    )
+
+
 class BotSettings(BaseSettings):
     """Everything `krayne-bot serve` needs to know before it starts."""
 
@@ -208,42 +218,34 @@ class BotSettings(BaseSettings):
         "`key[=value]:Effect`, comma-separated: AKS's documented GPU pools use "
         "`sku=gpu:NoSchedule`.",
     )
-    card_grace_seconds: float = Field(
-        default=10.0,
-        gt=0,
-        validation_alias=AliasChoices("card_grace_seconds", "KRAYNE_CARD_GRACE_SECONDS"),
-        description="A cluster created from Slack still without its card this long after its "
+    card_grace_seconds: float = _seconds(
+        10.0,
+        "card_grace_seconds",
+        "A cluster created from Slack still without its card this long after its "
         "creation was left by a bot that died mid-create: the running bot posts its card.",
     )
-    node_grace_seconds: float = Field(
-        default=600.0,
-        gt=0,
-        validation_alias=AliasChoices("node_grace_seconds", "KRAYNE_NODE_GRACE_SECONDS"),
-        description="How long a pod may wait for a node where a node autoscaler acts before it "
+    node_grace_seconds: float = _seconds(
+        600.0,
+        "node_grace_seconds",
+        "How long a pod may wait for a node where a node autoscaler acts before it "
         "is reported unschedulable (GPU nodes take minutes to boot).",
     )
-    node_grace_without_autoscaler_seconds: float = Field(
-        default=60.0,
-        gt=0,
-        validation_alias=AliasChoices(
-            "node_grace_without_autoscaler_seconds", "KRAYNE_NODE_GRACE_WITHOUT_AUTOSCALER_SECONDS"
-        ),
-        description="The same where no node autoscaler was ever seen acting: nothing will add a "
+    node_grace_without_autoscaler_seconds: float = _seconds(
+        60.0,
+        "node_grace_without_autoscaler_seconds",
+        "The same where no node autoscaler was ever seen acting: nothing will add a "
         "node, so say so soon.",
     )
-    retry_budget_seconds: float = Field(
-        default=300.0,
-        gt=0,
-        validation_alias=AliasChoices("retry_budget_seconds", "KRAYNE_RETRY_BUDGET_SECONDS"),
-        description="How long a passing pull or create error (a registry rate limit, a timeout) "
+    retry_budget_seconds: float = _seconds(
+        300.0,
+        "retry_budget_seconds",
+        "How long a passing pull or create error (a registry rate limit, a timeout) "
         "is shown as retrying before it is reported as a failure.",
     )
-    init_stall_seconds: float = Field(
-        default=300.0,
-        gt=0,
-        validation_alias=AliasChoices("init_stall_seconds", "KRAYNE_INIT_STALL_SECONDS"),
-        description="How long a worker may wait in Init for the head's GCS before it is "
-        "reported as stalled.",
+    init_stall_seconds: float = _seconds(
+        300.0,
+        "init_stall_seconds",
+        "How long a worker may wait in Init for the head's GCS before it is reported as stalled.",
     )
 
     @model_validator(mode="after")
