@@ -116,32 +116,36 @@ class ScaleCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class DeleteCommand:
+class OneCluster:
+    """A command about one cluster, named, in a namespace (default: the channel's)."""
+
     name: str
     namespace: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteCommand(OneCluster):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class SuspendCommand(OneCluster):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ResumeCommand(OneCluster):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ExtendCommand(OneCluster):
+    pass
 
 
 @dataclass(frozen=True, slots=True)
 class CreateFormCommand:
     """`/krayne create` alone: open the create form."""
-
-
-@dataclass(frozen=True, slots=True)
-class SuspendCommand:
-    name: str
-    namespace: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ResumeCommand:
-    name: str
-    namespace: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExtendCommand:
-    name: str
-    namespace: str | None = None
 
 
 Command = (
