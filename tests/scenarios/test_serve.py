@@ -21,6 +21,24 @@ from tests.scenarios.harness import SECRET, SlackClient, wait_created, wait_repl
 LISTENING = re.compile(rb"listening on http://[0-9.]+:(\d+)/slack/events")
 
 
+def serve_env(
+    sandbox: ThreadedSandbox,
+    double: SlackDouble,
+    namespace: str,
+    extra: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The environment of a `krayne-bot serve` against the sandbox and the Slack double."""
+    return {
+        **os.environ,
+        "SLACK_BOT_TOKEN": double.bot_token,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "KRAYNE_SLACK_API_URL": double.base_url,
+        "KUBECONFIG": str(sandbox.kubeconfig_path),
+        "KRAYNE_NAMESPACE": namespace,
+        "KRAYNE_CARD_INTERVAL": "0.05",
+        **(extra or {}),
+    }
+
 
 async def spawn_serve(env: dict[str, str]) -> asyncio.subprocess.Process:
     """`krayne-bot serve` as its own process, its log on a pipe."""
@@ -51,19 +69,18 @@ async def until_ready(session: aiohttp.ClientSession, url: str) -> None:
                     return
             await asyncio.sleep(0.05)  # polling a separate process's endpoint
 
+
 async def test_serve_runs_from_the_environment_and_stops_cleanly_on_sigterm(
     sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
 ) -> None:
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": double.bot_token,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "KRAYNE_SLACK_API_URL": double.base_url,
-        "KUBECONFIG": str(sandbox.kubeconfig_path),
-        "KRAYNE_NAMESPACE": namespace,
-        "KRAYNE_LOG_FORMAT": "text",
-        "KRAYNE_CARD_INTERVAL": "0.05",
-    }
+    env = serve_env(
+        sandbox,
+        double,
+        namespace,
+        {
+            "KRAYNE_LOG_FORMAT": "text",
+        },
+    )
     process = await spawn_serve(env)
     try:
         url = await listening_url(process)
@@ -89,19 +106,17 @@ async def test_sigterm_delivers_what_is_queued_then_hands_the_lease_over_and_exi
     requests, sends the note once Slack allows, releases the Lease, and exits 0 within its
     drain bound."""
     drain = 5.0
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": double.bot_token,
-        "SLACK_SIGNING_SECRET": SECRET,
-        "KRAYNE_SLACK_API_URL": double.base_url,
-        "KUBECONFIG": str(sandbox.kubeconfig_path),
-        "KRAYNE_NAMESPACE": namespace,
-        "KRAYNE_CARD_INTERVAL": "0.05",
-        "KRAYNE_DRAIN_TIMEOUT": str(drain),
-        "KRAYNE_LEASE_DURATION": "2",
-        "KRAYNE_RENEW_DEADLINE": "1.5",
-        "KRAYNE_RETRY_PERIOD": "1",
-    }
+    env = serve_env(
+        sandbox,
+        double,
+        namespace,
+        {
+            "KRAYNE_DRAIN_TIMEOUT": str(drain),
+            "KRAYNE_LEASE_DURATION": "2",
+            "KRAYNE_RENEW_DEADLINE": "1.5",
+            "KRAYNE_RETRY_PERIOD": "1",
+        },
+    )
     process = await spawn_serve(env)
     try:
         url = await listening_url(process)
