@@ -19,7 +19,11 @@ from bot.settings import BotSettings
 from bot.slack_double.server import SlackDouble
 from core.sandbox.runner import ThreadedSandbox
 from tests.scenarios.harness import SECRET, SlackClient
-from tests.scenarios.test_socket_mode import SocketModeSlack, fake_slack  # noqa: F401
+from tests.scenarios.test_socket_mode import (  # noqa: F401
+    SocketModeSlack,
+    fake_slack,
+    socket_mode_settings,
+)
 
 
 @pytest.mark.parametrize("secret", ["", "   "], ids=["empty", "blank"])
@@ -65,19 +69,8 @@ async def test_socket_mode_serves_no_events_endpoint(
     sandbox: ThreadedSandbox,
     namespace: str,
 ) -> None:
-    settings = BotSettings.load(
-        {
-            "slack_signing_secret": SECRET,
-            "slack_bot_token": "xoxb-test",
-            "slack_app_token": "xapp-test",
-            "slack_api_url": fake_slack.root + "/api/",
-            "socket_mode": True,
-            "host": "127.0.0.1",
-            "port": 0,
-            "drain_timeout": 1.0,
-            "kubeconfig": str(sandbox.kubeconfig_path),
-            "namespace": namespace,
-        }
+    settings = socket_mode_settings(
+        fake_slack, sandbox, namespace, slack_signing_secret=SECRET
     )
     runtime = BotRuntime(settings)
     task = asyncio.create_task(runtime.run())

@@ -86,10 +86,12 @@ async def fake_slack() -> AsyncIterator[SocketModeSlack]:
     await slack.stop()
 
 
-async def test_a_slash_command_over_socket_mode_is_acknowledged_with_the_help(
-    fake_slack: SocketModeSlack, sandbox: ThreadedSandbox, namespace: str
-) -> None:
-    settings = BotSettings.load(
+
+def socket_mode_settings(
+    fake_slack: SocketModeSlack, sandbox: ThreadedSandbox, namespace: str, **extra: object
+) -> BotSettings:
+    """A Socket Mode bot talking to ``fake_slack`` and the sandbox."""
+    return BotSettings.load(
         {
             "slack_bot_token": "xoxb-test",
             "slack_app_token": "xapp-test",
@@ -100,8 +102,14 @@ async def test_a_slash_command_over_socket_mode_is_acknowledged_with_the_help(
             "drain_timeout": 1.0,
             "kubeconfig": str(sandbox.kubeconfig_path),
             "namespace": namespace,
+            **extra,
         }
     )
+
+async def test_a_slash_command_over_socket_mode_is_acknowledged_with_the_help(
+    fake_slack: SocketModeSlack, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    settings = socket_mode_settings(fake_slack, sandbox, namespace)
     runtime = BotRuntime(settings)
     task = asyncio.create_task(runtime.run())
     try:
