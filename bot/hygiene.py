@@ -23,7 +23,7 @@ from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
 from core.objects import RayClusterView
 from core.policy import Policy
-from core.state import ClusterState, state_patch
+from core.state import EXPIRES_AT, ClusterState, state_patch
 from core.ttl import Due, Step, due, format_duration
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,8 @@ class Hygiene:
         live = {(c.uid, c.namespace, c.name) for c in snapshot}
         self._taken = {k: v for k, v in self._taken.items() if k in live}
         for change in snapshot:
-            if change.deleted or change.raycluster is None:
+            # Every watched change wakes this loop: skip at once the many clusters with no TTL.
+            if change.deleted or EXPIRES_AT not in change.annotations:
                 continue
             view = RayClusterView.parse(change.raycluster)
             if view.deleting:
