@@ -6,7 +6,7 @@ traceback can leak into a message by accident.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from bot.redact import redact
 from core.api import ScaleResult
@@ -240,6 +240,14 @@ def phase_reply(name: str, phase: Phase, reason: str) -> str:
     reason = redact(reason)
     line = f"{PHASE_EMOJI[phase]} `{name}` {PHASE_HEADLINE[phase]} (`{phase.value}`)"
     return f"{line}: {reason}" if reason else line
+
+
+def passed_through(phases: Sequence[str]) -> str:
+    """The phases a reply's cluster went through since the thread's last reply: merged into
+    this one because Slack's pacing would have told them after it was already out of date."""
+    if not phases:
+        return ""
+    return "On the way: " + " → ".join(f"`{phase}`" for phase in phases)
 
 
 def ready_reply(owner: str | None, name: str) -> str:

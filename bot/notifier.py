@@ -1,12 +1,16 @@
 """Status notifications: cluster changes from the shared watch become thread replies and cards.
 
 One status card per cluster (the thread parent, ``krayne.io/slack-thread-ts``) is kept current
-with ``chat.update``; each phase change adds one thread reply. What was last announced lives on
-the RayCluster (``krayne.io/notified``, compact JSON) and is written *before* posting, so a
-restarted bot resumes every thread and never repeats a transition (at worst, a crash between
-the write and the post loses one reply — never duplicates it).
+with ``chat.update``; each phase change adds one thread reply. Delivery first, then
+bookkeeping: what was last announced is written on the RayCluster (``krayne.io/notified``,
+compact JSON) once Slack has the reply, and each reply carries message metadata, so a
+restarted bot reads the thread back and tells only what it still needs.
 
 Changes are handled in order per cluster and in parallel across clusters (kopf's queueing).
+Fresh news first: a progress reply still queued when the cluster's next phase arrives is
+withdrawn and told as part of the newer reply ("on the way: …"); ready, failures and
+deletions are urgent and overtake other threads' progress in the channel's lane; a card
+update waits ``card_hold`` seconds for a newer one unless the cluster has settled.
 """
 
 from __future__ import annotations
@@ -175,6 +179,12 @@ def crash_target(pods: list[dict[str, Any]], pod_name: str | None) -> tuple[str,
     return None
 
 
+def _urgent(change: Change) -> bool:
+    """News that settles a thread (ready, a failure, suspended, gone): never withdrawn, and
+    sent ahead of other threads' progress."""
+    return change.deleted or change.status.phase.is_settled
+
+
 def reply_for(
     view: CardView,
     obj: dict[str, Any] | None,
@@ -183,6 +193,7 @@ def reply_for(
     again: bool = False,
     freed_gpus: int = 0,
     names: Mapping[str, str] | None = None,
+    passed: Sequence[str] = (),
 ) -> tuple[str, list[dict[str, Any]]]:
     """(notification text, blocks) of the thread reply announcing ``view.status``; what
     Kubernetes said is escaped by the renderer (``blocks.status_reply``)."""
@@ -199,7 +210,7 @@ def reply_for(
         )
     return blocks.status_reply(
         view, addresses=addresses, log_tail=log_tail, again=again, freed_gpus=freed_gpus,
-        names=names or {},
+        names=names or {}, passed=passed,
     )  # fmt: skip
 
 
@@ -237,11 +248,15 @@ class Notifier:
         read_thread: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None,
         orphan_after: timedelta = timedelta(seconds=10),
         index_namespaces: Sequence[str] = (),
+        card_hold: float = 0.0,
     ) -> None:
         """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes);
         ``user_names`` names owners and deleters without pinging them; ``read_thread(channel,
         ts)`` reads a thread back (with message metadata) so a reply is never posted twice."""
         self._read_thread = read_thread
+        self._card_hold = card_hold
+        self._arrivals: dict[Key, asyncio.Event] = {}
+        self._passed: dict[Key, list[str]] = {}
         self._orphan_after = orphan_after
         self._index_namespaces = list(index_namespaces)
         self._adopted: set[Key] = set()
@@ -308,8 +323,10 @@ class Notifier:
         queue = self._queues.get(key)
         if queue is not None:
             queue.append(change)
+            self._arrivals[key].set()
             return
         self._queues[key] = deque([change])
+        self._arrivals[key] = asyncio.Event()
         self._idle.clear()
         tg.create_task(self._worker(key), name=f"notifier:{key[0]}/{key[1]}")
 
@@ -330,6 +347,7 @@ class Notifier:
                 queue.popleft()
         finally:
             del self._queues[key]
+            del self._arrivals[key]
             if not self._queues:
                 self._idle.set()
 
@@ -377,23 +395,31 @@ class Notifier:
         ):
             tail = await self._log_tail(change) if change.status.phase is Phase.CRASH_LOOP else None
             again = bool(previous and previous.get("was_ready"))
+            passed = self._passed.get(key, [])
             text, reply = reply_for(
-                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held, names=names
-            )
+                view, obj, log_tail=tail, again=again, freed_gpus=change.gpus_held, names=names,
+                passed=passed,
+            )  # fmt: skip
             delivered = self._outbox.submit(
                 channel,
                 "chat.postMessage",
                 {"channel": channel, "thread_ts": thread_ts, "text": text, "blocks": reply,
                  "metadata": reply_metadata(change, decision.record)},
+                urgent=_urgent(change),
             )  # fmt: skip
             if self._metrics:
                 self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
             # Delivery first, then bookkeeping: the transition counts as told only once Slack
             # has the reply, so a bot that dies meanwhile tells it after its restart.
-            try:
-                await delivered
-            except Exception as err:  # refused for good: recorded anyway, or it loops
-                log.warning("notifier: reply for %s/%s lost: %s", *key, err)
+            if not await self._delivered(key, change, delivered):
+                # Told by the next phase's reply ("on the way"), which is decided against it;
+                # written on the cluster only with that reply. No card for it either.
+                self._passed[key] = [*passed, decision.record["phase"]]
+                told_with_next = decision.record.copy()
+                told_with_next["seq"] = decision.record.get("seq", 1) - 1  # seq counts replies
+                self._records[key] = told_with_next
+                return
+            self._passed.pop(key, None)
         if change.deleted:
             self._records.pop(key, None)
             uid = RayClusterView.parse(obj).uid
@@ -407,7 +433,38 @@ class Notifier:
                         change.name, change.namespace, state_patch(notified=decision.record)
                     )
             self._records[key] = decision.record
-        self.update_card(channel, thread_ts, view, key=key, names=names)
+        if key in self._passed:
+            return  # a withdrawn phase is still to be told: the card waits for its reply
+        self.update_card(channel, thread_ts, view, key=key, names=names, urgent=_urgent(change))
+
+    async def _delivered(self, key: Key, change: Change, delivered: asyncio.Future[Any]) -> bool:
+        """Wait until Slack has the reply (or refused it for good: recorded anyway, or it
+        loops). False if it was withdrawn first because a newer phase of the same cluster
+        arrived while it was still queued: only progress is withdrawn, never what settles."""
+        arrivals = self._arrivals.get(key)
+        while not delivered.done():
+            if arrivals is None:
+                await asyncio.wait({delivered})
+                break
+            arrivals.clear()
+            if self._superseded(key, change) and self._outbox.withdraw(delivered):
+                return False
+            arrived = asyncio.ensure_future(arrivals.wait())
+            try:
+                await asyncio.wait({delivered, arrived}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                arrived.cancel()
+        if delivered.cancelled():
+            return True  # the outbox stopped; the restarted bot tells it
+        if (err := delivered.exception()) is not None:
+            log.warning("notifier: reply for %s/%s lost: %s", *key, err)
+        return True
+
+    def _superseded(self, key: Key, change: Change) -> bool:
+        if _urgent(change):
+            return False
+        newer = list(self._queues.get(key, ()))[1:]
+        return any(c.deleted or c.status.phase is not change.status.phase for c in newer)
 
     async def _tell_gone_while_away(self) -> None:
         """At start: every indexed thread whose cluster no longer exists (deleted while no bot
@@ -434,15 +491,19 @@ class Notifier:
         delivered = self._outbox.submit(
             entry.channel, "chat.postMessage",
             {"channel": entry.channel, "thread_ts": entry.thread_ts, "text": text,
-             "blocks": blocks.thread_reply(text)},
+             "blocks": blocks.thread_reply(text)}, urgent=True,
         )  # fmt: skip
-        self.update_card(entry.channel, entry.thread_ts, view,
-                         key=(entry.namespace, entry.name), names=names)  # fmt: skip
         try:
             await delivered
+            told = True
         except Exception as err:
             log.warning("notifier: 'deleted' for %s/%s not told: %s", entry.namespace,
                         entry.name, err)  # fmt: skip
+            told = False
+        # The card follows its thread, never the other way round.
+        self.update_card(entry.channel, entry.thread_ts, view,
+                         key=(entry.namespace, entry.name), names=names, urgent=True)  # fmt: skip
+        if not told:
             return
         with contextlib.suppress(KrayneError):
             await thread_index.forget(self._client, entry.namespace, entry.uid)
@@ -530,7 +591,7 @@ class Notifier:
 
     def update_card(
         self, channel: str, ts: str, view: CardView, *, key: Key,
-        names: Mapping[str, str] | None = None,
+        names: Mapping[str, str] | None = None, urgent: bool = False,
     ) -> None:  # fmt: skip
         rendered = blocks.card(view, names or {})
         digest = json.dumps(rendered, sort_keys=True)
@@ -549,6 +610,8 @@ class Notifier:
                 "blocks": rendered,
             },  # fmt: skip
             coalesce_key=f"card:{channel}:{ts}",
+            urgent=urgent or view.status.phase.is_settled,
+            hold=self._card_hold,
         )
 
     async def _log_tail(self, change: Change) -> str | None:

@@ -1,12 +1,23 @@
-"""Ordered, rate-limited delivery of Slack messages, paced per method as Slack's tiers say.
+"""Ordered, rate-limited delivery of Slack messages, paced per method as Slack's tiers say,
+freshest news first.
 
-Slack answers bursts with ``429 Retry-After``. The outbox keeps one FIFO per channel, sends
-chat.postMessage to a channel no faster than ``interval`` and every other method no faster than
-its tier allows workspace-wide (``bot.pacing``), waits out ``Retry-After`` and re-sends the
-same message (nothing is dropped, order is kept), and merges a card update into one still queued
-for the same message (``coalesce_key``) so a slow channel gets the latest card, not every card.
-The merged update goes where the newest one was submitted, never ahead of messages queued before
-it, so a card cannot announce what its thread has not said yet.
+Slack answers bursts with ``429 Retry-After``. The outbox keeps one lane per channel for
+chat.postMessage (about one message per second per channel) and one workspace-wide lane per
+other method, paced by its tier (``bot.pacing``), so card updates never wait behind a
+channel's posts. It waits out ``Retry-After`` and re-sends the same message (nothing is
+dropped). Within a lane:
+
+- messages of one thread go out in the order they were submitted;
+- an ``urgent`` message (a cluster ready, failed or gone) overtakes routine ones of other
+  threads (https://docs.slack.dev/apis/web-api/rate-limits: one post per second per channel, so
+  with 20 clusters provisioning the order of the queue is what users wait for);
+- a call with a ``coalesce_key`` still queued for the same key (a card's update) is replaced in
+  place by the newer one: the slow lane sends the latest card, not every card;
+- ``hold`` lets a routine call wait a few seconds for a newer one to replace it (a card passing
+  through pods-pending and containers-creating in two seconds is updated once); an urgent call
+  ends the wait;
+- ``withdraw`` takes back a call that was not sent yet (a progress reply superseded by the next
+  phase, merged into that phase's reply by the notifier).
 
 The sender is a protocol of this module, not the Slack client: it raises ``RateLimited`` or
 ``TransientSendError``; anything else is final for that message and fails its future.
@@ -23,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bot.metrics import Metrics
-from bot.pacing import Pacer
+from bot.pacing import PER_CHANNEL, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +62,12 @@ class Outgoing:
     args: dict[str, Any]
     coalesce_key: str | None = None
     futures: list[asyncio.Future[Result]] = field(default_factory=list)
+    urgent: bool = False
+    not_before: float = 0.0
+
+    @property
+    def thread(self) -> str | None:
+        return self.args.get("thread_ts")
 
 
 class Sender(Protocol):
@@ -71,7 +88,8 @@ class OutboxSettings:
 
 
 class Outbox:
-    """Per-channel queues drained by short-lived workers owned by ``run()``."""
+    """Lanes (a channel's posts, or one method's calls) drained by short-lived workers owned
+    by ``run()``."""
 
     def __init__(
         self,
@@ -88,6 +106,7 @@ class Outbox:
         self._clock = clock
         self._sleep = sleep
         self._queues: dict[str, deque[Outgoing]] = {}
+        self._nudges: dict[str, asyncio.Event] = {}
         self._active: set[str] = set()
         self._pacer = Pacer(
             channel_interval=self._settings.interval, scale=self._settings.tier_scale,
@@ -103,31 +122,41 @@ class Outbox:
         return self._pending
 
     def submit(
-        self, channel: str, method: str, args: dict[str, Any], *, coalesce_key: str | None = None
+        self,
+        channel: str,
+        method: str,
+        args: dict[str, Any],
+        *,
+        coalesce_key: str | None = None,
+        urgent: bool = False,
+        hold: float = 0.0,
     ) -> asyncio.Future[Result]:
         """Queue a call; the future resolves with Slack's answer (or its final error)."""
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        queue = self._queues.setdefault(channel, deque())
-        futures = [future]
-        if coalesce_key is not None:
-            for queued in queue:
-                if queued.coalesce_key == coalesce_key:
-                    # The newer state replaces the queued one *at the end of the queue*: it
-                    # may describe what messages queued since then announce, and must not
-                    # overtake them (a card saying "ready" above a thread still "pending").
-                    queue.remove(queued)
-                    futures = queued.futures + futures
-                    self._pending -= 1
-                    if self._metrics:
-                        self._metrics.coalesced.inc()
-                    break
-        queue.append(Outgoing(channel, method, dict(args), coalesce_key, futures))
-        self._pending += 1
-        self._idle.clear()
-        self._gauge()
-        if channel not in self._active:
-            self._active.add(channel)
-            self._wake.put_nowait(channel)
+        lane = channel if method in PER_CHANNEL else f"~{method}"
+        queue = self._queues.setdefault(lane, deque())
+        not_before = self._clock() + (0.0 if urgent else hold)
+        queued = next((q for q in queue if coalesce_key and q.coalesce_key == coalesce_key), None)
+        if queued is not None:  # the newer state takes the queued one's place
+            queued.args = dict(args)
+            queued.futures.append(future)
+            queued.urgent = queued.urgent or urgent
+            queued.not_before = min(queued.not_before, not_before)
+            if self._metrics:
+                self._metrics.coalesced.inc()
+        else:
+            queue.append(
+                Outgoing(channel, method, dict(args), coalesce_key, [future], urgent, not_before)
+            )
+            self._pending += 1
+            self._idle.clear()
+            self._gauge()
+        if lane in self._active:
+            self._nudges[lane].set()
+        else:
+            self._active.add(lane)
+            self._nudges[lane] = asyncio.Event()
+            self._wake.put_nowait(lane)
         return future
 
     async def send(
@@ -135,13 +164,30 @@ class Outbox:
     ) -> Result:
         return await self.submit(channel, method, args, coalesce_key=coalesce_key)
 
+    def withdraw(self, future: asyncio.Future[Result]) -> bool:
+        """Take back the call ``future`` waits for if it was not sent yet (True), cancelling
+        the future; False once it is in flight or done."""
+        for queue in self._queues.values():
+            for item in queue:
+                if any(f is future for f in item.futures):
+                    item.futures = [f for f in item.futures if f is not future]
+                    if not item.futures:
+                        queue.remove(item)
+                        self._pending -= 1
+                        self._gauge()
+                        if self._pending == 0:
+                            self._idle.set()
+                    future.cancel()
+                    return True
+        return False
+
     async def run(self) -> None:
-        """Start a worker for every channel that has mail, until cancelled."""
+        """Start a worker for every lane that has mail, until cancelled."""
         try:
             async with asyncio.TaskGroup() as tg:
                 while True:
-                    channel = await self._wake.get()
-                    tg.create_task(self._worker(channel), name=f"outbox:{channel}")
+                    lane = await self._wake.get()
+                    tg.create_task(self._worker(lane), name=f"outbox:{lane}")
         finally:
             self._abandon()
 
@@ -157,7 +203,13 @@ class Outbox:
         self._idle.set()
 
     async def drain(self, within: float) -> bool:
-        """Wait until everything queued was sent (or failed); False if time ran out."""
+        """Wait until everything queued was sent (or failed); False if time ran out.
+        Held calls are sent at once: the bot is stopping."""
+        for queue in self._queues.values():
+            for item in queue:
+                item.not_before = 0.0
+        for nudge in self._nudges.values():
+            nudge.set()
         try:
             async with asyncio.timeout(within):
                 await self._idle.wait()
@@ -166,15 +218,19 @@ class Outbox:
             return False
         return True
 
-    async def _worker(self, channel: str) -> None:
-        queue = self._queues[channel]
+    async def _worker(self, lane: str) -> None:
+        queue = self._queues[lane]
         try:
             while queue:
-                head = queue[0]
-                await self._pacer.wait(head.method, channel)
-                if not queue or queue[0] is not head:  # coalesced meanwhile: pace the new head
+                wait = min(item.not_before for item in queue) - self._clock()
+                if wait > 0:
+                    await self._nap(lane, wait)
                     continue
-                item = queue.popleft()  # in flight: later updates queue behind it
+                await self._pacer.wait(queue[0].method, queue[0].channel)
+                item = _pick(queue, self._clock())
+                if item is None:  # withdrawn while waiting for the slot
+                    continue
+                queue.remove(item)  # in flight: later updates queue behind it
                 try:
                     await self._deliver(item)
                 except asyncio.CancelledError:
@@ -185,11 +241,24 @@ class Outbox:
                     self._pending -= 1
                 self._gauge()
         finally:
-            self._active.discard(channel)
+            self._active.discard(lane)
+            self._nudges.pop(lane, None)
             if not queue:
-                self._queues.pop(channel, None)
+                self._queues.pop(lane, None)
             if self._pending == 0:
                 self._idle.set()
+
+    async def _nap(self, lane: str, seconds: float) -> None:
+        """Sleep until the earliest held call is due, or until a new call comes to the lane."""
+        nudge = self._nudges[lane]
+        nudge.clear()
+        napping = asyncio.ensure_future(self._sleep(seconds))
+        nudged = asyncio.ensure_future(nudge.wait())
+        try:
+            await asyncio.wait({napping, nudged}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            napping.cancel()
+            nudged.cancel()
 
     async def _deliver(self, item: Outgoing) -> None:
         """Send ``item`` until it succeeds or fails for good; resolve all its futures."""
@@ -238,3 +307,19 @@ class Outbox:
     def _gauge(self) -> None:
         if self._metrics:
             self._metrics.queued.set(self._pending)
+
+
+def _pick(queue: deque[Outgoing], now: float) -> Outgoing | None:
+    """The next call of a lane: the first urgent one whose thread has nothing queued before
+    it, else the first one due; None if nothing is due."""
+    first: Outgoing | None = None
+    threads: set[str | None] = set()
+    for item in queue:
+        free = item.not_before <= now and (item.thread is None or item.thread not in threads)
+        if free and item.urgent:
+            return item
+        if free and first is None:
+            first = item
+        if item.thread is not None:
+            threads.add(item.thread)
+    return first

@@ -267,6 +267,7 @@ class BotRuntime:
                 user_names=self._user_names, read_thread=self._read_thread,
                 orphan_after=timedelta(seconds=self.settings.card_grace_seconds),
                 index_namespaces=self._watch_namespaces or [],
+                card_hold=self.settings.card_hold_seconds,
             )  # fmt: skip
             hygiene = Hygiene(  # reminders, suspensions and deletions: the leader's alone
                 watcher=changes, client=kube, outbox=self.outbox,

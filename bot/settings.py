@@ -139,6 +139,14 @@ class BotSettings(BaseSettings):
         description="Seconds between two messages to one channel: Slack allows about one "
         "message per second per channel, and bursts beyond it are answered with 429.",
     )
+    card_hold_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        validation_alias=AliasChoices("card_hold_seconds", "KRAYNE_CARD_HOLD_SECONDS"),
+        description="How long a card's progress update may wait for a newer one to replace "
+        "it (a cluster passing two phases in a second costs one chat.update, not two); "
+        "ready, failures and deletions update the card at once.",
+    )
     slack_rate_scale: float = Field(
         default=1.0,
         validation_alias=AliasChoices("slack_rate_scale", "KRAYNE_SLACK_RATE_SCALE"),

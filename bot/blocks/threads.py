@@ -121,30 +121,34 @@ def status_reply(
     again: bool = False,
     freed_gpus: int = 0,
     names: Mapping[str, str] = EMPTY,
+    passed: Sequence[str] = (),
 ) -> tuple[str, Blocks]:
     """(top-level text, blocks) of the thread reply announcing ``view.status``.
 
     ``addresses`` is krayne's own text (the head service's addresses); the status reason and
-    hint, the pod name and the log tail come from Kubernetes and are escaped here."""
+    hint, the pod name and the log tail come from Kubernetes and are escaped here. ``passed``
+    are the phases the cluster went through since the last reply, never told on their own."""
     status = view.status
     reason = escape(redact(status.reason))
     if view.gone:
         deleter = who(view.deleted_by, names) if view.deleted_by else None
         text = msg.deleted_reply(deleter, gpus=freed_gpus)
         return text, thread_reply(text)
+    via = msg.passed_through(passed)
     if status.phase is Phase.READY and again:
         text = msg.ready_again(view.name, reason)
-        return text, thread_reply(text)
+        return text, thread_reply(text, details=[via])
     if status.phase is Phase.READY:
         text = msg.ready_reply(view.owner, view.name)  # the one ping: the owner did not act
-        return text, thread_reply(text, details=[reason, addresses or ""])
+        return text, thread_reply(text, details=[reason, addresses or "", via])
     text = msg.phase_reply(view.name, status.phase, reason)
     if status.phase.is_failure:
         pod = escape(status.pod or view.name)
-        details = [msg.log_intro(pod)] if log_tail else []
+        details = [via, msg.log_intro(pod) if log_tail else ""]
         reply = thread_reply(
             text, details=details, code=log_tail or None, hint=status.hint,
             buttons=(view.namespace, view.name),
         )  # fmt: skip
         return text, reply
-    return text, thread_reply(text, hint=status.hint if status.phase.is_settled else None)
+    hint = status.hint if status.phase.is_settled else None
+    return text, thread_reply(text, details=[via], hint=hint)

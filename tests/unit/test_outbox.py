@@ -180,20 +180,82 @@ async def test_nothing_queued_is_silently_lost_at_shutdown(clock: VirtualClock) 
     assert all(f.cancelled() for f in futures)
 
 
-async def test_a_coalesced_card_update_never_overtakes_the_replies_queued_before_it(
+async def test_card_updates_do_not_wait_behind_a_channels_posts(
     outbox: Outbox, sender: RecordingSender
 ) -> None:
-    """Reply for a phase first, then the card saying so: merging keeps the newest position."""
+    """chat.update has its own tier, not the channel's one-post-a-second lane; the notifier
+    submits a card's update only once its thread's reply was delivered."""
+    posts = [outbox.submit("C1", "chat.postMessage", {"text": f"reply {i}"}) for i in range(3)]
+    card = outbox.submit("C1", "chat.update", {"ts": "1.0", "text": "card"}, coalesce_key="c")
+    await asyncio.gather(*posts, card)
+    texts = [args["text"] for _, _, args in sender.sent]
+    assert texts.index("card") < texts.index("reply 1")
+
+
+async def test_an_urgent_reply_overtakes_other_threads_but_never_its_own(
+    outbox: Outbox, sender: RecordingSender
+) -> None:
+    def post(thread: str, text: str, *, urgent: bool = False) -> asyncio.Future[Any]:
+        return outbox.submit(
+            "C1", "chat.postMessage", {"thread_ts": thread, "text": text}, urgent=urgent
+        )
+
     sent = [
-        outbox.submit("C1", "chat.postMessage", {"text": "reply pending"}),
-        outbox.submit("C1", "chat.update", {"text": "card pending"}, coalesce_key="card"),
-        outbox.submit("C1", "chat.postMessage", {"text": "reply ready"}),
-        outbox.submit("C1", "chat.update", {"text": "card ready"}, coalesce_key="card"),
+        post("a", "a pending"),
+        post("b", "b pending"),
+        post("c", "c pending"),
+        post("c", "c ready", urgent=True),
+        post("d", "d failed", urgent=True),
     ]
     await asyncio.gather(*sent)
     texts = [args["text"] for _, _, args in sender.sent]
-    assert texts == ["reply pending", "reply ready", "card ready"]
+    assert texts == ["d failed", "a pending", "b pending", "c pending", "c ready"]
+
+
+async def test_a_withdrawn_call_is_never_sent(outbox: Outbox, sender: RecordingSender) -> None:
+    first = outbox.submit("C1", "chat.postMessage", {"text": "first"})
+    superseded = outbox.submit("C1", "chat.postMessage", {"text": "pods-pending"})
+    assert outbox.withdraw(superseded)
+    await first
+    assert superseded.cancelled()
+    assert [args["text"] for _, _, args in sender.sent] == ["first"]
     assert outbox.pending == 0
+    assert not outbox.withdraw(first)  # sent: too late to take back
+
+
+async def test_a_held_update_is_replaced_by_a_newer_one_and_sent_once(
+    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
+) -> None:
+    start = clock()
+    older = outbox.submit("C1", "chat.update", {"ts": "1", "text": "v1"}, coalesce_key="c",
+                          hold=3)  # fmt: skip
+    await asyncio.sleep(0)
+    newer = outbox.submit("C1", "chat.update", {"ts": "1", "text": "v2"}, coalesce_key="c",
+                          hold=3)  # fmt: skip
+    await asyncio.gather(older, newer)
+    assert [(at - start, args["text"]) for at, _, args in sender.sent] == [(3, "v2")]
+
+
+async def test_an_urgent_update_ends_the_hold(
+    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
+) -> None:
+    start = clock()
+    held = outbox.submit("C1", "chat.update", {"ts": "1", "text": "pending"}, coalesce_key="c",
+                         hold=30)  # fmt: skip
+    await asyncio.sleep(0)
+    ready = outbox.submit("C1", "chat.update", {"ts": "1", "text": "ready"}, coalesce_key="c",
+                          urgent=True)  # fmt: skip
+    await asyncio.gather(held, ready)
+    assert [(at - start, args["text"]) for at, _, args in sender.sent] == [(0, "ready")]
+
+
+async def test_drain_sends_held_calls_at_once(
+    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
+) -> None:
+    start = clock()
+    outbox.submit("C1", "chat.update", {"ts": "1", "text": "card"}, hold=600)
+    assert await outbox.drain(within=5)
+    assert [at - start for at, _, _ in sender.sent] == [0]
 
 
 async def test_card_updates_are_paced_per_workspace_by_chat_updates_tier() -> None:
