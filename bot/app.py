@@ -12,18 +12,20 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import aiohttp
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
 from bot import middleware
 from bot.commands import Commands
@@ -35,22 +37,25 @@ from bot.pacing import Pacer
 from bot.settings import BotSettings
 from core.errors import KrayneError
 
-WEB_TIMEOUT = 15
-"""Seconds per Web API call; chat.* answers in well under a second when Slack is healthy."""
 
-
-def build_web_client(settings: BotSettings) -> AsyncWebClient:
+def build_web_client(settings: BotSettings, *, for_outbox: bool = False) -> AsyncWebClient:
     """The Web API client: one in-client retry for 429/5xx/connection errors; the outbox does
-    the rest (it waits out Retry-After itself and never drops a message)."""
+    the rest (it waits out Retry-After itself and never drops a message). The outbox's own
+    client retries only 429s (Slack refused, nothing was done): after a 5xx or a dropped
+    connection Slack may have posted the message anyway, so the outbox looks for it first
+    (``bot.readback``) and re-sends only what Slack does not have."""
+    handlers: list[AsyncRetryHandler] = [AsyncRateLimitErrorRetryHandler(max_retry_count=1)]
+    if not for_outbox:
+        handlers = [
+            AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            *handlers,
+            AsyncServerErrorRetryHandler(max_retry_count=1),
+        ]
     return AsyncWebClient(
         token=settings.secret("bot_token"),
         base_url=settings.slack_api_url,
-        timeout=WEB_TIMEOUT,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=1),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=1),
-            AsyncServerErrorRetryHandler(max_retry_count=1),
-        ],
+        timeout=settings.slack_timeout,
+        retry_handlers=handlers,
     )
 
 
@@ -114,22 +119,28 @@ def _retry_after(err: SlackApiError) -> float:
     return 1.0
 
 
+async def web_call(method: str, call: Awaitable[AsyncSlackResponse]) -> Result:
+    """Await one Web API call, Slack's answers mapped to the outbox's signals: ``RateLimited``
+    (429), ``TransientSendError`` (5xx, timeout, connection), ``SlackApiError`` (refused)."""
+    try:
+        response = await call
+    except SlackApiError as err:
+        status = err.response.status_code
+        if status == 429:
+            raise RateLimited(_retry_after(err)) from err
+        if status >= 500:
+            raise TransientSendError(f"{method}: HTTP {status}") from err
+        raise
+    except (TimeoutError, aiohttp.ClientError) as err:
+        raise TransientSendError(f"{method}: {type(err).__name__}") from err
+    return dict(response.data) if isinstance(response.data, dict) else {}
+
+
 def web_sender(client: AsyncWebClient) -> Sender:
-    """The outbox's sender over the Web API: maps Slack's answers to the outbox's signals."""
+    """The outbox's sender over the Web API."""
 
     async def send(method: str, args: dict[str, Any]) -> Result:
-        try:
-            response = await client.api_call(method, json=args)
-        except SlackApiError as err:
-            status = err.response.status_code
-            if status == 429:
-                raise RateLimited(_retry_after(err)) from err
-            if status >= 500:
-                raise TransientSendError(f"{method}: HTTP {status}") from err
-            raise
-        except (TimeoutError, aiohttp.ClientError) as err:
-            raise TransientSendError(f"{method}: {type(err).__name__}") from err
-        return dict(response.data) if isinstance(response.data, dict) else {}
+        return await web_call(method, client.api_call(method, json=args))
 
     return send
 

@@ -50,6 +50,7 @@ from core.state import (
     creation_annotations,
     decode_notified,
     made_by_request,
+    scaled_by_request,
     state_patch,
 )
 from core.status import Phase
@@ -341,6 +342,9 @@ class Commands:
                 raise ClusterNotFoundError(name, ns)
             group, workers = target.name, max(0, target.replicas + delta)
         raw = await self.kube.get_raycluster(name, ns)
+        if scaled_by_request(raw, inv.request):  # Slack's retry, on this replica or another
+            log.info("scale %s/%s: a retry of the request that scaled it", ns, name)
+            return
         refusal = await self.gate.refuse_scale(raw, group, workers, min_workers, max_workers)
         if refusal is not None:
             await self.gate.audit("scale", inv, name, ns, refusal, raw)
@@ -350,8 +354,11 @@ class Commands:
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
             result = await api.scale_group(
                 name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
-                client=self.kube, by=inv.user,
+                client=self.kube, by=inv.user, request=inv.request,
             )  # fmt: skip
+            if result.repeated:  # the same retry, racing the first on another replica
+                log.info("scale %s/%s: a retry of the request that scaled it", ns, name)
+                return
             if self._remember and summary.status.phase is Phase.READY:
                 # Asked for by a person, so the thread follows it to "ready again" (what the
                 # Ray autoscaler does on its own to a ready cluster stays off the thread).

@@ -267,8 +267,21 @@ def _clicked(body: dict[str, Any]) -> tuple[Invocation, str, str]:
         or (body.get("container") or {}).get("channel_id", ""),
         team=(body.get("team") or {}).get("id"),
         command=f"button {action.get('action_id', '')} {namespace}/{name}",
+        request=click_request(body),
     )
     return inv, namespace, name
+
+
+def click_request(body: dict[str, Any]) -> str | None:
+    """What identifies one click across Slack's re-deliveries of it: the payload's
+    ``trigger_id``, minted per interaction, else the action's ``action_ts``
+    (https://docs.slack.dev/reference/interaction-payloads/block_actions-payload); a re-sent
+    request carries the same body."""
+    if body.get("trigger_id"):
+        return str(body["trigger_id"])
+    action = (body.get("actions") or [{}])[0]
+    user = (body.get("user") or {}).get("id", "")
+    return f"{user}:{action['action_ts']}" if action.get("action_ts") else None
 
 
 # --- App Home ------------------------------------------------------------------------------

@@ -10,12 +10,13 @@ Slack re-sends a request whose ack it did not see in time (``X-Slack-Retry-Num``
 trigger, action or event id is then acknowledged and dropped before any listener runs, so
 nothing is created or posted twice. That memory is per process; a retry that reaches another
 replica is caught by Kubernetes state instead (a create finding its RayCluster made by the same
-request, ``krayne.io/slack-request``, is a no-op; a second delete finds the cluster gone, and
-``scale --workers N`` sets an absolute count). A retried relative +1/-1 worker button landing on
-another replica is not caught. ``app_rate_limited`` (Slack dropped events for a minute) has
-no listener type and is answered here. No failure reaches Slack as a 500 or a traceback: a
-listener that fails before its ack answers the user privately with a friendly line, and the slow
-half of a command runs under :func:`guarded`, which tells the user how it ended and counts it.
+request, ``krayne.io/slack-request``, is a no-op; a second delete finds the cluster gone; a
+scale, the +1/-1 worker buttons included, finds its request among the last ones written with a
+scale, ``krayne.io/scale-requests``, and changes nothing). ``app_rate_limited`` (Slack dropped
+events for a minute) has no listener type and is answered here. No failure reaches Slack as a
+500 or a traceback: a listener that fails before its ack answers the user privately with a
+friendly line, and the slow half of a command runs under :func:`guarded`, which tells the user
+how it ended and counts it.
 
 Bolt runs global middleware one after another (not around the listener, whose ack function runs
 in a task of its own), so the guard is Bolt's error handler plus :func:`guarded`, not a wrapper.

@@ -21,6 +21,11 @@ dropped). Within a lane:
 
 The sender is a protocol of this module, not the Slack client: it raises ``RateLimited`` or
 ``TransientSendError``; anything else is final for that message and fails its future.
+
+A transient error is ambiguous: the call may have been done before its answer was lost (a
+timeout, a 5xx). With a ``Recheck`` (``bot.readback``) every message is given an identity before
+it is first sent, and after such an error the outbox looks for it before sending it again: found,
+it counts as delivered (its future gets what was found), so nothing is posted twice.
 """
 
 from __future__ import annotations
@@ -74,6 +79,17 @@ class Sender(Protocol):
     async def __call__(self, method: str, args: dict[str, Any]) -> Result: ...
 
 
+class Recheck(Protocol):
+    """Finds out whether a call whose answer was lost took effect anyway."""
+
+    def identify(self, method: str, args: dict[str, Any]) -> None:
+        """Before the first send: add to ``args`` what the call can be found by later."""
+
+    async def find(self, method: str, args: dict[str, Any]) -> Result | None:
+        """What Slack would have answered if the call took effect, None if it did not (or
+        cannot tell); raises ``RateLimited``/``TransientSendError`` as the sender does."""
+
+
 @dataclass(frozen=True, slots=True)
 class OutboxSettings:
     interval: float = 1.0
@@ -99,8 +115,10 @@ class Outbox:
         metrics: Metrics | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        recheck: Recheck | None = None,
     ) -> None:
         self._send = sender
+        self._recheck = recheck
         self._settings = settings or OutboxSettings()
         self._metrics = metrics
         self._clock = clock
@@ -264,9 +282,18 @@ class Outbox:
         """Send ``item`` until it succeeds or fails for good; resolve all its futures."""
         backoff = self._settings.backoff
         attempts = 0
+        unsure = False  # the last failure may have reached Slack: look before sending again
+        if self._recheck is not None:
+            self._recheck.identify(item.method, item.args)
         while True:
             try:
-                result = await self._send(item.method, dict(item.args))
+                found = None
+                if unsure and self._recheck is not None:
+                    found = await self._recheck.find(item.method, dict(item.args))
+                if found is not None:
+                    result = found
+                else:
+                    result = await self._send(item.method, dict(item.args))
             except RateLimited as limited:
                 self._count(item.method, "rate_limited")
                 if self._metrics:
@@ -274,6 +301,7 @@ class Outbox:
                 await self._sleep(max(limited.retry_after, self._settings.interval))
                 continue
             except TransientSendError as err:
+                unsure = True
                 attempts += 1
                 self._count(item.method, "transient_error")
                 if attempts > self._settings.transient_retries:
@@ -286,7 +314,7 @@ class Outbox:
                 self._count(item.method, "error")
                 self._fail(item, err)
                 return
-            self._count(item.method, "ok")
+            self._count(item.method, "ok" if found is None else "found")
             for future in item.futures:
                 if not future.done():
                     future.set_result(result)

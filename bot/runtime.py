@@ -30,6 +30,7 @@ from bot.notifier import Change, Notifier
 from bot.outbox import Outbox, OutboxSettings
 from bot.pacing import Pacer
 from bot.priority import AckFirst
+from bot.readback import ReadBack
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
 from bot.teams import TeamChanges, own_team
@@ -88,12 +89,14 @@ class BotRuntime:
         self.policy = PolicyFile.open(settings.policy_file, interval=settings.policy_poll_seconds)
         self.metrics = Metrics()
         self.web: AsyncWebClient = build_web_client(settings)
+        posting = build_web_client(settings, for_outbox=True)  # re-sends nothing blindly
         self.outbox = Outbox(
-            web_sender(self.web),
+            web_sender(posting),
             settings=OutboxSettings(
                 interval=settings.card_interval, tier_scale=settings.slack_rate_scale
             ),
             metrics=self.metrics,
+            recheck=ReadBack(posting),
         )
         self.started = asyncio.Event()
         self.acks = AckFirst()  # slow halves wait for the acks in flight (bot/priority.py)

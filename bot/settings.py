@@ -155,6 +155,14 @@ class BotSettings(BaseSettings):
         "minute, Tier 4: 100) the bot paces itself by. 1 against real Slack; tests set the "
         "speed of a Slack double whose limits run faster.",
     )
+    slack_timeout: int = Field(
+        default=15,
+        ge=1,
+        validation_alias=AliasChoices("slack_timeout", "KRAYNE_SLACK_TIMEOUT"),
+        description="Seconds one Web API call may take (whole seconds: slack_sdk's unit). "
+        "chat.* answers in well under a second when Slack is healthy; a message whose answer "
+        "never came may still have been posted, so it is looked for before it is sent again.",
+    )
     drain_timeout: float = Field(
         default=10.0,
         validation_alias=AliasChoices("drain_timeout", "KRAYNE_DRAIN_TIMEOUT"),

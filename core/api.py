@@ -51,7 +51,13 @@ from core.scaling import (
     pick_group,
     plan_scale,
 )
-from core.state import SCALED_BY, state_patch
+from core.state import (
+    SCALE_REQUESTS,
+    SCALED_BY,
+    scale_requests_with,
+    scaled_by_request,
+    state_patch,
+)
 from core.waiting import wait_until_ready
 from manifests import labels
 from manifests.raycluster import (
@@ -233,6 +239,8 @@ class ScaleResult:
     before: GroupScale
     after: GroupScale
     autoscaling: bool
+    repeated: bool = False
+    """The request had been applied already (Slack's retry of it): nothing was written."""
 
 
 async def scale_group(
@@ -245,17 +253,25 @@ async def scale_group(
     max_replicas: int | None = None,
     client: KubeClient,
     by: str | None = None,
+    request: str | None = None,
 ) -> ScaleResult:
     """Read, change one group, write back with the read's resourceVersion; on 409 read again
     and re-apply, so a concurrent change to anything else is kept (rules: ``core.scaling``).
     ``by`` (a Slack user) is recorded in the same write, so the thread can tell a scale from
-    Slack from one made with kubectl."""
+    Slack from one made with kubectl; so is ``request`` (the Slack request asking for it), and
+    a read that finds it recorded is a retry of a scale already written: nothing changes
+    (``repeated``). The check runs on every read, so two replicas racing with the same
+    request write once: the loser's write conflicts and its re-read finds the request."""
+    repeated = False
     for _attempt in range(SCALE_ATTEMPTS):
         raycluster = await client.get_raycluster(name, namespace)
         index = pick_group(raycluster, group)
         spec = raycluster["spec"]["workerGroupSpecs"][index]
         before = current_scale(spec)
         autoscaling = autoscaling_enabled(raycluster)
+        if scaled_by_request(raycluster, request):
+            after, repeated = before, True
+            break
         after = plan_scale(
             before, autoscaling=autoscaling, replicas=replicas,
             min_replicas=min_replicas, max_replicas=max_replicas,
@@ -263,7 +279,9 @@ async def scale_group(
         if after == before and all(k in spec for k in ("replicas", "minReplicas", "maxReplicas")):
             break
         try:
-            notes = {SCALED_BY: f"{by}:{secrets.token_hex(4)}"} if by else None
+            notes = {SCALED_BY: f"{by}:{secrets.token_hex(4)}"} if by else {}
+            if request:
+                notes[SCALE_REQUESTS] = scale_requests_with(raycluster, request)
             updated = apply_scale(raycluster, index, after, annotations=notes)
             await client.replace_raycluster(updated)
         except Conflict:
@@ -278,7 +296,7 @@ async def scale_group(
         )
     summary = await get_cluster(name, namespace, client=client)
     group_name = str(spec.get("groupName", group or ""))
-    return ScaleResult(summary, group_name, before, after, autoscaling)
+    return ScaleResult(summary, group_name, before, after, autoscaling, repeated)
 
 
 async def delete_cluster(name: str, namespace: str, *, client: KubeClient) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "EXPIRES_AT",
     "REMINDED_FOR",
     "SCALED_BY",
+    "SCALE_REQUESTS",
     "TTL_SUSPENDED_AT",
     "GONE",
     "SCALING",
@@ -52,6 +53,13 @@ SLACK_REQUEST = "krayne.io/slack-request"
 SCALED_BY = "krayne.io/scaled-by"
 """Set in the very write of a scale from Slack (``user:nonce``): a spec change that does not
 change it came from elsewhere (kubectl, a GitOps tool) and is told in the thread."""
+SCALE_REQUESTS = "krayne.io/scale-requests"
+"""The Slack requests (trigger ids) of the last few scales from Slack, oldest first, separated by
+spaces, written in the scale's own write. Slack re-sends a request whose ack it missed
+(https://docs.slack.dev/apis/events-api/#retries), maybe to another replica whose in-process
+dedupe never saw it; a relative +1/-1 button applied twice would add two workers, so a scale
+whose request is recorded here is that retry, done already."""
+_SCALE_REQUESTS_KEPT = 8
 EXPIRES_AT = "krayne.io/expires-at"
 """When the cluster's TTL runs out (RFC 3339, UTC); absent: it never expires."""
 REMINDED_FOR = "krayne.io/reminded-for"
@@ -185,6 +193,19 @@ def made_by_request(raycluster: dict[str, Any], request: str | None) -> bool:
     """Whether ``raycluster`` was created by the Slack request ``request`` (a retry's twin)."""
     recorded = RayClusterView.parse(raycluster).annotations.get(SLACK_REQUEST)
     return bool(request) and recorded == request
+
+
+def scaled_by_request(raycluster: dict[str, Any], request: str | None) -> bool:
+    """Whether the scale asked for by the Slack request ``request`` is already written."""
+    recorded = RayClusterView.parse(raycluster).annotations.get(SCALE_REQUESTS) or ""
+    return bool(request) and request in recorded.split()
+
+
+def scale_requests_with(raycluster: dict[str, Any], request: str) -> str:
+    """``krayne.io/scale-requests`` with ``request`` added (only the newest few are kept: a
+    retry comes within minutes, and the annotation must stay small)."""
+    recorded = (RayClusterView.parse(raycluster).annotations.get(SCALE_REQUESTS) or "").split()
+    return " ".join([*recorded, request][-_SCALE_REQUESTS_KEPT:])
 
 
 class _Unset:

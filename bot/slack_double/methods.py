@@ -90,12 +90,7 @@ def conversations_replies(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
     root = parent.thread_ts or parent.ts
     store = ws.messages[channel.id]
     thread = [m for m in store.values() if m.ts == root or (m.is_reply and m.thread_ts == root)]
-    messages = [m.to_api(ws.team_id) for m in thread]
-    # Metadata comes back only when asked for with include_all_metadata:
-    # https://docs.slack.dev/reference/methods/conversations.replies
-    if str(args.get("include_all_metadata", "")).lower() not in ("true", "1"):
-        for message in messages:
-            message.pop("metadata", None)
+    messages = _with_metadata_if_asked([m.to_api(ws.team_id) for m in thread], args)
     return {"messages": messages, "has_more": False}
 
 
@@ -104,7 +99,18 @@ def conversations_history(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]
     top = [m for m in ws.messages[channel.id].values() if not m.is_reply]
     limit = int(args.get("limit") or 100)
     newest_first = [m.to_api(ws.team_id) for m in reversed(top)][:limit]
-    return {"messages": newest_first, "has_more": len(top) > limit}
+    return {"messages": _with_metadata_if_asked(newest_first, args), "has_more": len(top) > limit}
+
+
+def _with_metadata_if_asked(
+    messages: list[dict[str, Any]], args: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """Metadata comes back only when asked for with include_all_metadata
+    (https://docs.slack.dev/reference/methods/conversations.replies, and .history)."""
+    if str(args.get("include_all_metadata", "")).lower() not in ("true", "1"):
+        for message in messages:
+            message.pop("metadata", None)
+    return messages
 
 
 def users_info(ws: Workspace, args: dict[str, Any]) -> dict[str, Any]:

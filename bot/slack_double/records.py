@@ -258,3 +258,4 @@ class Call(NamedTuple):
     args: dict[str, Any]
     response: dict[str, Any]
     status: int = 200
+    late: float = 0.0  # seconds the answer was held back (``SlackDouble.answer_late``)

@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from bot.slack_double.faults import InjectedFailures
+from bot.slack_double.faults import FaultInjection, InjectedFailures
 from bot.slack_double.inputs import read_args
 from bot.slack_double.methods import METHODS
 from bot.slack_double.rates import POST_MESSAGE, RateLimits, Tier, retry_after_header
@@ -45,8 +45,9 @@ DEFAULT_CHANNELS = (Channel("C0001", "general"), Channel("C0002", "random", is_m
 DEFAULT_USERS = (User("U0001", "alice", "Alice Example"), User("U0002", "bob", "Bob Example"))
 
 
-class SlackDouble:
-    """Fake Slack workspace with one bot installed, served over HTTP on 127.0.0.1:<port 0>."""
+class SlackDouble(FaultInjection):
+    """Fake Slack workspace with one bot installed, served over HTTP on 127.0.0.1:<port 0>;
+    its failures on purpose are ``FaultInjection``'s (``fail_next``, ``fail_every``, ...)."""
 
     def __init__(
         self,
@@ -129,33 +130,6 @@ class SlackDouble:
             raise RuntimeError("SlackDouble is not started")
         return f"{self._root}/api/"
 
-    # --- fault injection --------------------------------------------------------------------
-
-    def fail_next(
-        self,
-        method: str,
-        error: str = "ratelimited",
-        *,
-        status: int | None = None,
-        retry_after: int = 1,
-        times: int = 1,
-    ) -> None:
-        """Answer the next ``times`` calls of ``method`` (or ``"response_url"``) with ``error``.
-
-        ``ratelimited`` defaults to HTTP 429 with ``Retry-After``; other errors to HTTP 200
-        ``ok: false``; pass ``status=500`` (or 503) for a server error."""
-        if status is None:
-            status = 429 if error == "ratelimited" else 200
-        with self._lock:
-            self._failures.add(method, error, status=status, retry_after=retry_after, times=times)
-
-    def fail_every(self, n: int, error: str = "ratelimited", *, retry_after: int = 1) -> None:
-        """Answer every ``n``-th Web API call with ``error`` (``ratelimited``: HTTP 429 with
-        ``Retry-After``); ``n = 0`` stops it."""
-        status = 429 if error == "ratelimited" else 200
-        with self._lock:
-            self._failures.every(n, error, status=status, retry_after=retry_after)
-
     # --- HTTP -------------------------------------------------------------------------------
 
     async def _handle_api(self, request: web.Request) -> web.Response:
@@ -174,7 +148,10 @@ class SlackDouble:
                 log.exception("slack double: %s failed", method)
                 response, status = {"ok": False, "error": "internal_error"}, 500
             events = self._ws.take_events(keep=status == 200)
-        self._record(Call(method, args, response, status), events)
+            late = self._failures.delay(method) if status == 200 else 0.0
+        self._record(Call(method, args, response, status, late), events)
+        if late:  # done and recorded; only the answer is late
+            await asyncio.sleep(late)
         return web.json_response(response, status=status, headers=headers)
 
     def _call(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:

@@ -17,11 +17,12 @@ from core.api import (
     get_cluster,
     list_clusters,
     scale_cluster,
+    scale_group,
     wait_until_ready,
 )
 from core.errors import ClusterNotFoundError, KubeApiError
 from core.kube import KubeClient, Obj
-from core.state import SLACK_CHANNEL, SLACK_THREAD_TS
+from core.state import SCALE_REQUESTS, SLACK_CHANNEL, SLACK_THREAD_TS
 from core.status import Phase
 from tests.api.conftest import cluster_config
 
@@ -171,3 +172,38 @@ async def test_concurrent_scales_of_two_groups_both_take_effect(
         sandbox.faults.set_latency(0)
     a, b = (await client.get_raycluster(name, NS))["spec"]["workerGroupSpecs"]
     assert (a["replicas"], b["replicas"]) == (2, 3)
+
+
+async def test_two_scales_of_one_slack_request_racing_write_once(
+    client: KubeClient, sandbox: Any, unique_name: Callable[[str], str]
+) -> None:
+    """Two replicas handling the same click (Slack's retry) at once, each having computed +1
+    from what it read: the loser's write conflicts, its re-read finds the request written."""
+    name = unique_name("rq")
+    await create_cluster(cluster_config(name, worker_groups=[{"name": "w", "replicas": 1}]),
+                         client=client)  # fmt: skip
+    sandbox.faults.set_latency(0.05)  # both reads land before either write
+    try:
+        results = await asyncio.gather(
+            scale_group(name, NS, "w", 2, client=client, by="U1", request="trigger-1"),
+            scale_group(name, NS, "w", 3, client=client, by="U1", request="trigger-1"),
+        )
+    finally:
+        sandbox.faults.set_latency(0)
+    assert sorted(r.repeated for r in results) == [False, True]
+    written = next(r for r in results if not r.repeated)
+    [group] = (await client.get_raycluster(name, NS))["spec"]["workerGroupSpecs"]
+    assert group["replicas"] == written.after.replicas
+
+
+async def test_a_cluster_remembers_the_last_eight_scale_requests(
+    client: KubeClient, unique_name: Callable[[str], str]
+) -> None:
+    name = unique_name("rk")
+    await create_cluster(cluster_config(name), client=client)
+    for n in range(10):
+        await scale_group(name, NS, None, n % 2 + 1, client=client, request=f"t{n}")
+    notes = (await client.get_raycluster(name, NS))["metadata"]["annotations"]
+    assert notes[SCALE_REQUESTS].split() == [f"t{n}" for n in range(2, 10)]
+    again = await scale_group(name, NS, None, 5, client=client, request="t9")
+    assert again.repeated and again.after.replicas == 2

@@ -139,6 +139,14 @@ class SlackClient:
     ) -> Answer:  # fmt: skip
         """Press the button ``action_id`` on ``message`` (an in-channel or ephemeral one, at
         the top of the channel or in a thread)."""
+        body = self.click_body(message, action_id, user=user, is_ephemeral=is_ephemeral)
+        return await self.post(body)
+
+    def click_body(
+        self, message: Message, action_id: str, *, user: str = "U0001",
+        is_ephemeral: bool = False,
+    ) -> bytes:  # fmt: skip
+        """The block_actions request Slack sends for a click (its retries send it again)."""
         thread_ts = message.thread_ts if message.thread_ts != message.ts else None
         for block in message.blocks:
             for element in block.get("elements", []) if block.get("type") == "actions" else []:
@@ -163,7 +171,7 @@ class SlackClient:
                             is_ephemeral=is_ephemeral,
                         ),
                     )  # fmt: skip
-                    return await self.post(body)
+                    return body
         raise AssertionError(f"no button {action_id} on message {message.ts}")
 
     async def click_view(

@@ -19,12 +19,14 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks import SCALE_UP
 from bot.slack_double.server import SlackDouble
 from core.config import build_config
 from core.kube_asyncio import connect
 from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from core.state import SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS
 from manifests.raycluster import build_raycluster
+from tests.sandbox_fixtures import wait_for
 from tests.scenarios.conftest import RunningBot, bot_settings
 from tests.scenarios.harness import (
     CHANNEL,
@@ -146,6 +148,42 @@ async def test_a_retried_create_landing_on_the_other_replica_creates_and_posts_o
     told = [e.text for e in double.ephemerals("U0001")]
     assert not any("already" in text for text in told), "no 'already exists' for one's retry"
     assert sum("asks for a token" in text for text in told) == 1, told  # the create's own note
+
+
+def scales_handled(replica: Replica) -> float:
+    value = replica.runtime.metrics.registry.get_sample_value(
+        "krayne_commands_total", {"command": "scale", "outcome": "ok"}
+    )
+    return value or 0.0
+
+
+async def test_a_retried_worker_button_landing_on_the_other_replica_adds_one_worker(
+    replicas: tuple[Replica, Replica], double: SlackDouble, sandbox: ThreadedSandbox,
+    namespace: str,
+) -> None:
+    """A +1 click is relative: applied twice it adds two workers. Slack's retry of it (the same
+    body, ``X-Slack-Retry-Num: 1``) reaching the replica that never saw it finds the click's
+    request written with the scale (``krayne.io/scale-requests``) and changes nothing."""
+    first, second = replicas
+    async with aiohttp.ClientSession() as session:
+        to_first = SlackClient(double, f"{first.url}/slack/events", session)
+        to_second = SlackClient(double, f"{second.url}/slack/events", session)
+        await to_first.slash("create bumped --workers 1 --no-autoscaling")
+        card = await wait_created(double, "bumped")
+        body = to_first.click_body(current(double, card), SCALE_UP)
+        assert (await to_first.post(body)).status == 200
+        assert (await to_second.post(body, retry=1)).status == 200
+        await wait_reply(double, card, "scaled group `worker` to 2")
+        await asyncio.to_thread(
+            wait_for, lambda: all(scales_handled(r) == 1 for r in replicas), timeout=30,
+            what="the click and its retry handled, one on each replica",
+        )  # fmt: skip
+    for replica in replicas:
+        await replica.runtime.outbox.drain(10)
+    [cluster] = await rayclusters(sandbox, namespace)
+    assert cluster["spec"]["workerGroupSpecs"][0]["replicas"] == 2
+    replies = [m.text for m in double.thread(CHANNEL, card.ts)]
+    assert sum("scaled group" in r for r in replies) == 1, replies
 
 
 async def test_a_delete_pressed_on_the_follower_is_announced_once(

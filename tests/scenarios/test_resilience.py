@@ -1,13 +1,19 @@
 """No lost or doubled message through crashes and Slack's 429s, end to end.
 
 A crash is the bot's task cancelled with no drain (its queued Slack messages die with it, as
-under SIGKILL); the Slack double answers every 4th Web API call with 429 + Retry-After.
+under SIGKILL), or a real `krayne-bot serve` process killed with SIGKILL; the Slack double
+answers every 4th Web API call with 429 + Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
+import aiohttp
 import pytest
 
 from bot.slack_double.server import SlackDouble
@@ -17,7 +23,7 @@ from core.state import SLACK_CHANNEL
 from core.thread_index import INDEX_NAME
 from manifests.raycluster import build_raycluster
 from tests.sandbox_fixtures import wait_for
-from tests.scenarios.conftest import RunningBot
+from tests.scenarios.conftest import SPEED, RunningBot
 from tests.scenarios.harness import (
     CHANNEL,
     WAIT,
@@ -28,6 +34,7 @@ from tests.scenarios.harness import (
     wait_card,
     wait_reply,
 )
+from tests.scenarios.test_serve import listening_url, serve_env, spawn_serve
 
 NAMES = ("k1", "k2", "k3")
 
@@ -55,6 +62,85 @@ async def test_a_bot_killed_mid_provisioning_under_429s_tells_every_thread_ready
     assert bot.runtime.notifier is not None
     await bot.runtime.notifier.wait_idle()
     await bot.runtime.outbox.drain(10)
+    for card in cards:
+        said = [all_text(r) for r in double.thread(CHANNEL, card.ts)]
+        assert sum("is ready" in s for s in said) == 1, said
+        assert len(said) == len(set(said)), said  # no reply twice
+
+
+FAST_PROCESS = {
+    "KRAYNE_SLACK_RATE_SCALE": str(SPEED),  # the double's rate limits run SPEED times faster
+    "KRAYNE_CARD_GRACE_SECONDS": "3",
+    "KRAYNE_DRAIN_TIMEOUT": "5",
+    # The shortest lease kubernetes-asyncio accepts: a killed leader's Lease expires in 2 s.
+    "KRAYNE_LEASE_DURATION": "2",
+    "KRAYNE_RENEW_DEADLINE": "1.5",
+    "KRAYNE_RETRY_PERIOD": "1",
+    # The waits measured against the sandbox's simulated time, as BotSettings.faster(SPEED).
+    "KRAYNE_NODE_GRACE_SECONDS": str(600 / SPEED),
+    "KRAYNE_NODE_GRACE_WITHOUT_AUTOSCALER_SECONDS": str(60 / SPEED),
+    "KRAYNE_RETRY_BUDGET_SECONDS": str(300 / SPEED),
+    "KRAYNE_INIT_STALL_SECONDS": str(300 / SPEED),
+}
+
+
+@dataclass
+class Served:
+    """A `krayne-bot serve` process; its log is read all along (a full pipe would stall it)."""
+
+    process: asyncio.subprocess.Process
+    url: str
+    log: list[str] = field(default_factory=list)
+
+
+@contextlib.asynccontextmanager
+async def served(env: dict[str, str]) -> AsyncIterator[Served]:
+    process = await spawn_serve(env)
+    reader: asyncio.Task[None] | None = None
+    try:
+        running = Served(process, await listening_url(process))
+
+        async def read_log() -> None:
+            assert process.stderr is not None
+            while line := await process.stderr.readline():
+                running.log.append(line.decode(errors="replace"))
+
+        reader = asyncio.create_task(read_log())
+        yield running
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        if reader is not None:
+            await reader
+
+
+async def test_a_bot_process_sigkilled_mid_provisioning_under_429s_tells_every_thread_ready_once(
+    double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    """The crash above, as a pod dies: a real process, SIGKILL (nothing drained, the Lease kept
+    until it expires), then a new process that must finish every thread."""
+    env = serve_env(sandbox, double, namespace, FAST_PROCESS)
+    double.fail_every(4)
+    async with aiohttp.ClientSession() as session:
+        async with served(env) as first:
+            slack = SlackClient(double, f"{first.url}/slack/events", session)
+            for name in NAMES:
+                assert (await slack.slash(f"create {name}")).status == 200
+            cards = [await wait_card(double, name) for name in NAMES]
+            await double.wait_for(lambda: any(double.thread(CHANNEL, c.ts) for c in cards), WAIT)
+            first.process.send_signal(signal.SIGKILL)
+            assert await first.process.wait() == -signal.SIGKILL
+        told = [c for c in cards if any("is ready" in all_text(r)
+                                        for r in double.thread(CHANNEL, c.ts))]  # fmt: skip
+        assert len(told) < len(cards), "killed too late: every cluster was ready already"
+        async with served(env) as second:
+            for card in cards:
+                await wait_reply(double, card, "is ready")
+            # SIGTERM drains what is queued: once it exits, nothing more is on its way.
+            second.process.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(30):
+                assert await second.process.wait() == 0, "".join(second.log[-20:])
     for card in cards:
         said = [all_text(r) for r in double.thread(CHANNEL, card.ts)]
         assert sum("is ready" in s for s in said) == 1, said

@@ -280,3 +280,63 @@ async def test_card_updates_are_paced_per_workspace_by_chat_updates_tier() -> No
     times = sorted(t for t, _ in sent)
     assert len(times) == 3
     assert all(b - a >= 0.019 for a, b in zip(times, times[1:], strict=False)), times
+
+
+class LostAnswers(RecordingSender):
+    """Posts every message, but the answers to the texts in ``lost`` never arrive (a timeout);
+    as a ``Recheck`` it finds what was posted by the id it gave it."""
+
+    def __init__(self, clock: VirtualClock, lost: set[str]) -> None:
+        super().__init__(clock)
+        self.lost = lost
+        self.looked = 0
+
+    async def __call__(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        result = await super().__call__(method, args)
+        if args["text"] in self.lost:
+            self.lost.discard(args["text"])
+            raise TransientSendError("chat.postMessage: TimeoutError")
+        return result
+
+    def identify(self, method: str, args: dict[str, Any]) -> None:
+        args["id"] = f"id-{args['text']}"
+
+    async def find(self, method: str, args: dict[str, Any]) -> dict[str, Any] | None:
+        self.looked += 1
+        for n, (_, _, sent) in enumerate(self.sent, start=1):
+            if sent["id"] == args["id"]:
+                return {"ok": True, "ts": f"{n}.000"}
+        return None
+
+
+async def test_a_message_whose_answer_was_lost_is_looked_for_not_sent_twice(
+    clock: VirtualClock,
+) -> None:
+    sender = LostAnswers(clock, lost={"b"})
+    box = Outbox(sender, settings=OutboxSettings(interval=1.0, backoff=0.5),
+                 clock=clock, sleep=clock.sleep, recheck=sender)  # fmt: skip
+    task = asyncio.create_task(box.run())
+    try:
+        futures = [box.submit("C1", "chat.postMessage", {"text": t}) for t in "abc"]
+        results = await asyncio.gather(*futures)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [args["text"] for _, _, args in sender.sent] == ["a", "b", "c"]  # "b" once, in order
+    assert [r["ts"] for r in results] == ["1.000", "2.000", "3.000"]
+    assert sender.looked == 1
+
+
+async def test_a_message_not_found_after_a_5xx_is_sent_again(clock: VirtualClock) -> None:
+    sender = LostAnswers(clock, lost=set())
+    sender.failures = [TransientSendError("chat.postMessage: HTTP 503")]  # refused, not posted
+    box = Outbox(sender, settings=OutboxSettings(interval=1.0, backoff=0.5),
+                 clock=clock, sleep=clock.sleep, recheck=sender)  # fmt: skip
+    task = asyncio.create_task(box.run())
+    try:
+        result = await box.submit("C1", "chat.postMessage", {"text": "a"})
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert [args["text"] for _, _, args in sender.sent] == ["a"] and result["ts"] == "1.000"
+    assert sender.looked == 1 and sender.attempts == 2
