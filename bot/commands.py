@@ -24,6 +24,7 @@ from bot import messages as msg
 from bot.facts import CardView, card_view
 from bot.gate import Gate, Invocation
 from bot.grammar import USAGE, Command, CreateCommand, ManifestCommand, config_for
+from bot.notifier import card_metadata
 from bot.outbox import Outbox
 from bot.redact import redact
 from bot.settings import BotSettings
@@ -181,7 +182,9 @@ class Commands:
         if body["spec"].get("authOptions"):
             token = msg.ray_token(name, namespace, auth_secret_name(name))
         view = card_view(body, created.status)
-        thread_ts, refused = await self._post_card(inv.channel, view, await self._names([inv.user]))
+        thread_ts, refused = await self._post_card(
+            inv.channel, view, await self._names([inv.user]), uid=created.uid
+        )
         if not thread_ts:
             text = _joined(msg.cannot_post(refused, name), token)
             await respond(text=text, response_type="ephemeral")
@@ -201,15 +204,17 @@ class Commands:
             await respond(text=_joined(note, token), response_type="ephemeral")
 
     async def _post_card(
-        self, channel: str, view: CardView, names: dict[str, str]
+        self, channel: str, view: CardView, names: dict[str, str], *, uid: str
     ) -> tuple[str | None, str]:
-        """Post the status card; its ts becomes the thread. (None, Slack's error) where the
-        bot may not post."""
+        """Post the status card (its metadata names the cluster); its ts becomes the thread.
+        (None, Slack's error) where the bot may not post."""
         try:
             text, card = blocks.card_text(view, names), blocks.card(view, names)
             result = await self.outbox.send(
-                channel, "chat.postMessage", {"channel": channel, "text": text, "blocks": card}
-            )
+                channel, "chat.postMessage",
+                {"channel": channel, "text": text, "blocks": card,
+                 "metadata": card_metadata(uid)},
+            )  # fmt: skip
         except SlackApiError as err:
             error = str(err.response.get("error"))
             if error in CANNOT_POST:

@@ -159,6 +159,15 @@ LogReader = Callable[[str, str, str], Awaitable[str | None]]
 REPLY_EVENT = "krayne_transition"
 
 
+#: And on every status card: which cluster it is the card of, so a bot that died between
+#: posting a card and recording it finds the card instead of posting a second one.
+CARD_EVENT = "krayne_card"
+
+
+def card_metadata(uid: str) -> dict[str, Any]:
+    return {"event_type": CARD_EVENT, "event_payload": {"uid": uid}}
+
+
 def reply_metadata(change: Change, record: Notified) -> dict[str, Any]:
     uid = str(((change.raycluster or {}).get("metadata") or {}).get("uid") or "")
     return {"event_type": REPLY_EVENT,
@@ -246,14 +255,17 @@ class Notifier:
         on_phase: Callable[[str | None], None] | None = None,
         user_names: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None,
         read_thread: Callable[[str, str], Awaitable[list[dict[str, Any]]]] | None = None,
+        find_posted: Callable[[str, dict[str, Any]], Awaitable[str | None]] | None = None,
         orphan_after: timedelta = timedelta(seconds=10),
         index_namespaces: Sequence[str] = (),
         card_hold: float = 0.0,
     ) -> None:
         """``on_phase(owner)`` hears of every cluster's phase change (App Home refreshes);
         ``user_names`` names owners and deleters without pinging them; ``read_thread(channel,
-        ts)`` reads a thread back (with message metadata) so a reply is never posted twice."""
+        ts)`` reads a thread back (with message metadata) so a reply is never posted twice;
+        ``find_posted(channel, metadata)`` finds a card a crashed bot posted but never linked."""
         self._read_thread = read_thread
+        self._find_posted = find_posted
         self._card_hold = card_hold
         self._arrivals: dict[Key, asyncio.Event] = {}
         self._passed: dict[Key, list[str]] = {}
@@ -532,24 +544,37 @@ class Notifier:
             self._enqueue(latest, self._tg)
 
     async def _adopt(self, channel: str, obj: dict[str, Any], change: Change) -> str | None:
-        """Post the card a crashed bot never posted and record it as the thread."""
-        view = card_view(obj, change.status)
-        names = await self._names(view)
-        args = {"channel": channel, "text": blocks.card_text(view, names),
-                "blocks": blocks.card(view, names)}  # fmt: skip
-        try:
-            result = await self._outbox.submit(channel, "chat.postMessage", args)
-        except Exception as err:
-            log.warning("notifier: card of %s/%s not posted: %s", change.namespace,
-                        change.name, err)  # fmt: skip
-            return None
-        thread_ts = str(result["ts"])
+        """Record the card a crashed bot posted but never linked as the thread (found in the
+        channel by its metadata), or post the card it never posted."""
+        uid = RayClusterView.parse(obj).uid
+        thread_ts = await self._posted_card(channel, uid)
+        if thread_ts is None:
+            view = card_view(obj, change.status)
+            names = await self._names(view)
+            args = {"channel": channel, "text": blocks.card_text(view, names),
+                    "blocks": blocks.card(view, names), "metadata": card_metadata(uid)}  # fmt: skip
+            try:
+                result = await self._outbox.submit(channel, "chat.postMessage", args)
+            except Exception as err:
+                log.warning("notifier: card of %s/%s not posted: %s", change.namespace,
+                            change.name, err)  # fmt: skip
+                return None
+            thread_ts = str(result["ts"])
         await api.link_thread(
             change.name, change.namespace, channel=channel, thread_ts=thread_ts,
             owner=ClusterState.read(obj).owner, client=self._client,
         )  # fmt: skip
-        log.info("notifier: posted the missing card of %s/%s", change.namespace, change.name)
+        log.info("notifier: linked the card of %s/%s", change.namespace, change.name)
         return thread_ts
+
+    async def _posted_card(self, channel: str, uid: str) -> str | None:
+        if self._find_posted is None or not uid:
+            return None
+        try:
+            return await self._find_posted(channel, card_metadata(uid))
+        except Exception as err:  # cannot tell: post it (one card too many beats none)
+            log.info("notifier: channel %s not read back (%s)", channel, err)
+            return None
 
     async def _said(
         self, channel: str, thread_ts: str, change: Change, record: Notified

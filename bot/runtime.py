@@ -96,8 +96,9 @@ class BotRuntime:
                 interval=settings.card_interval, tier_scale=settings.slack_rate_scale
             ),
             metrics=self.metrics,
-            recheck=ReadBack(posting),
+            recheck=(readback := ReadBack(posting)),
         )
+        self._readback = readback
         self.started = asyncio.Event()
         self.acks = AckFirst()  # slow halves wait for the acks in flight (bot/priority.py)
         self.http_port: int | None = None
@@ -268,6 +269,7 @@ class BotRuntime:
                 watcher=changes, client=kube, outbox=self.outbox, annotate=annotate,
                 metrics=self.metrics, on_phase=home.changed if home else None,
                 user_names=self._user_names, read_thread=self._read_thread,
+                find_posted=self._find_posted,
                 orphan_after=timedelta(seconds=self.settings.card_grace_seconds),
                 index_namespaces=self._watch_namespaces or [],
                 card_hold=self.settings.card_hold_seconds,
@@ -305,6 +307,12 @@ class BotRuntime:
             channel=channel, ts=ts, include_all_metadata=True, limit=200
         )
         return list(result.get("messages") or [])
+
+    async def _find_posted(self, channel: str, metadata: dict[str, Any]) -> str | None:
+        """The ts of the channel's message posted with ``metadata``, if any (``bot.readback``)."""
+        found = await self._readback.find("chat.postMessage", {"channel": channel,
+                                                               "metadata": metadata})  # fmt: skip
+        return str(found["ts"]) if found else None
 
     def _bound(self, port: int) -> None:
         self.http_port = port

@@ -85,6 +85,7 @@ class ClusterSummary:
     annotations: dict[str, str] = field(default_factory=dict)
     expires: datetime | None = None  # when its TTL runs out (krayne.io/expires-at)
     managed: bool = True  # made by krayne (app.kubernetes.io/managed-by=krayne)
+    uid: str = ""  # metadata.uid: this cluster, not an earlier one of the same name
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ def summary_from(
         annotations=dict(view.annotations),
         expires=state.expires,
         managed=view.labels.get(MANAGED_BY[0]) == MANAGED_BY[1],
+        uid=view.uid,
     )
 
 

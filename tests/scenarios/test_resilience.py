@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.notifier import card_metadata
 from bot.slack_double.server import SlackDouble
 from core.config import build_config
 from core.sandbox.runner import ThreadedSandbox
@@ -43,7 +45,9 @@ NAMES = ("k1", "k2", "k3")
 def bot_extra() -> dict[str, object]:
     # A live command links its card within a second here, even behind 429s; past this grace a
     # threadless cluster is taken for the leftover of a bot that died mid-create.
-    return {"card_grace_seconds": 3.0}
+    # A crashed bot keeps its Lease until it expires: the shortest kubernetes-asyncio accepts.
+    return {"card_grace_seconds": 3.0, "lease_duration": 2, "renew_deadline": 1.5,
+            "retry_period": 1.0}  # fmt: skip
 
 
 async def test_a_bot_killed_mid_provisioning_under_429s_tells_every_thread_ready_once(
@@ -164,6 +168,33 @@ async def test_a_crash_between_create_and_the_thread_link_gets_its_card_at_resta
     [rc] = [c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "orphan"]
     assert rc["metadata"]["annotations"]["krayne.io/slack-thread-ts"] == card.ts
     cards = [m for m in double.messages(CHANNEL) if m.text.startswith("Ray cluster orphan:")]
+    assert len(cards) == 1
+
+
+async def test_a_crash_between_the_card_post_and_the_thread_link_finds_that_card_at_restart(
+    bot: RunningBot, double: SlackDouble, sandbox: ThreadedSandbox, namespace: str
+) -> None:
+    """The bot died after Slack took the card but before the thread was recorded: the next
+    bot finds the card in the channel by its metadata (the cluster's uid) and adopts it."""
+    await bot.stop()
+    body = build_raycluster(
+        build_config({"name": "halfway", "namespace": namespace}), owner="U0001",
+        annotations={SLACK_CHANNEL: CHANNEL},
+    )  # fmt: skip
+    created = await asyncio.to_thread(sandbox.store.create, "rayclusters", body)
+    slack = AsyncWebClient(token=bot.runtime.settings.secret("bot_token"),
+                           base_url=double.base_url)  # fmt: skip
+    posted = await slack.chat_postMessage(
+        channel=CHANNEL, text="Ray cluster halfway: creating", metadata=card_metadata(
+            created["metadata"]["uid"]),
+    )  # fmt: skip
+    await bot.start()
+    card = await wait_card(double, "halfway")
+    assert card.ts == posted["ts"]
+    await wait_reply(double, card, "is ready")
+    [rc] = [c for c in await rayclusters(sandbox, namespace) if c["metadata"]["name"] == "halfway"]
+    assert rc["metadata"]["annotations"]["krayne.io/slack-thread-ts"] == card.ts
+    cards = [m for m in double.messages(CHANNEL) if m.text.startswith("Ray cluster halfway:")]
     assert len(cards) == 1
 
 
