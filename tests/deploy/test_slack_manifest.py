@@ -57,6 +57,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "views.update": None,
     "auth.test": None,
     "conversations.replies": "channels:history",
+    # docs.slack.dev/reference/methods/conversations.history: the same scope as .replies
+    "conversations.history": "channels:history",
 }
 # The Slack double and its bookkeeping implement the API; they are not the bot calling it.
 DOUBLE_MODULES = re.compile(r"^slack_")
