@@ -148,6 +148,16 @@ class Commands:
             self.gate.audit_now("create", inv, name, namespace, refusal)
             await respond(text=refusal.text, response_type="ephemeral")
             return
+        # Held from before the create until the thread is recorded: the notifier, seeing the
+        # cluster without a thread, would take it for a crashed bot's leftover and post a
+        # second card while this one waits its turn in the channel.
+        async with self._hold(namespace, name):
+            await self._create_with_card(config, inv, respond, notes)
+
+    async def _create_with_card(
+        self, config: ClusterConfig, inv: Invocation, respond: Respond, notes: dict[str, str]
+    ) -> None:
+        name, namespace = config.name, config.namespace
         try:
             created = await api.create_cluster(
                 config,

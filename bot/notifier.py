@@ -527,6 +527,9 @@ class Notifier:
         created = RayClusterView.parse(obj).created_at
         if key in self._adopted or created is None:
             return False
+        latest = self._watcher.get(*key)
+        if latest is not None and ClusterState.read(latest.raycluster).thread_ts:
+            return False  # linked since this change was queued: its own change comes next
         left = (created + self._orphan_after - datetime.now(UTC)).total_seconds()
         if left > 0:
             if key not in self._rechecking and self._tg is not None:

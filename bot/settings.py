@@ -235,10 +235,13 @@ class BotSettings(BaseSettings):
         "`sku=gpu:NoSchedule`.",
     )
     card_grace_seconds: float = _seconds(
-        10.0,
+        60.0,
         "card_grace_seconds",
         "A cluster created from Slack still without its card this long after its "
-        "creation was left by a bot that died mid-create: the running bot posts its card.",
+        "creation was left by a bot that died mid-create: the running bot finds or posts "
+        "its card. A card waits its turn in the channel (about one post a second), and one "
+        "created on another replica cannot be seen queued there: keep this above the "
+        "number of clusters a channel may create at once, in seconds.",
     )
     node_grace_seconds: float = _seconds(
         600.0,

@@ -3,6 +3,7 @@ explained with a hint, and a restarted bot that resumes its threads without repe
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import aiohttp
@@ -215,3 +216,34 @@ async def test_a_clusters_story_is_told_in_causal_order_at_a_slow_posting_rate(
     between = [e for e in told[first_ready + 1 : notes[0]] if e.startswith("reply:")]
     assert between == [], f"replies caused by the scale came before its note: {told}"
     assert any(e.startswith("reply:") for e in told[notes[0] + 1 :]), told
+
+
+async def test_clusters_created_at_once_in_one_channel_get_one_card_each_and_ready_first(
+    sandbox: ThreadedSandbox, double: SlackDouble, namespace: str
+) -> None:
+    """Cards queue at the channel's pace for longer than the card grace: none of them is
+    taken for a crashed bot's leftover and posted twice; and once a thread has its card, its
+    "ready" overtakes the cards still queued for other clusters."""
+    names = [f"crowd{i}" for i in range(5)]
+    running = RunningBot(
+        bot_settings(sandbox, double, namespace, card_interval=0.5, card_grace_seconds=0.5)
+    )
+    await running.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            slack = SlackClient(double, f"{running.url}/slack/events", session)
+            await asyncio.gather(*(slack.slash(f"create {name}") for name in names))
+            cards = [await wait_card(double, name) for name in names]
+            for card in cards:
+                await wait_reply(double, card, "is ready")
+            assert await running.runtime.outbox.drain(WAIT)
+    finally:
+        await running.stop()
+    for name in names:
+        posted = [m for m in double.messages(CHANNEL) if m.text.startswith(f"Ray cluster {name}:")]
+        assert len(posted) == 1, f"{name}: {len(posted)} cards"
+    first_ready = next(i for i, c in enumerate(double.calls)
+                       if c.method == "chat.postMessage" and "is ready" in str(c.args.get("text")))
+    cards_after = [c for c in double.calls[first_ready:] if c.method == "chat.postMessage"
+                   and str(c.args.get("text", "")).startswith("Ray cluster crowd")]  # fmt: skip
+    assert cards_after, "every card went out before the first ready: nothing was overtaken"
