@@ -152,11 +152,19 @@ class Commands:
         # cluster without a thread, would take it for a crashed bot's leftover and post a
         # second card while this one waits its turn in the channel.
         async with self._hold(namespace, name):
-            await self._create_with_card(config, inv, respond, notes)
+            said = await self._create_with_card(config, inv, respond, notes)
+        if said is None:
+            return
+        # After the hold: the thread's first reply waits for nothing but the card.
+        await self.gate.audit("create", inv, name, namespace, "ok")
+        if said:
+            await respond(text=said, response_type="ephemeral")
 
     async def _create_with_card(
         self, config: ClusterConfig, inv: Invocation, respond: Respond, notes: dict[str, str]
-    ) -> None:
+    ) -> str | None:
+        """Create the cluster, post its card, record the thread: None if no cluster was
+        created, else what is still to be said privately (maybe nothing)."""
         name, namespace = config.name, config.namespace
         try:
             created = await api.create_cluster(
@@ -169,7 +177,7 @@ class Commands:
         except ClusterAlreadyExistsError:
             if made_by_request(await self.kube.get_raycluster(name, namespace), inv.request):
                 log.info("create %s/%s: a retry of the request that made it", namespace, name)
-                return  # Slack's retry, reaching this replica: the first one posts the card
+                return None  # Slack's retry, reaching this replica: the first one posts the card
             self.gate.audit_now("create", inv, name, namespace, "failed:AlreadyExists")
             existing = await api.get_cluster(name, namespace, client=self.kube)
             text = (
@@ -178,11 +186,10 @@ class Commands:
                 else msg.already_exists_not_ours(name, namespace)
             )
             await respond(text=text, response_type="ephemeral")
-            return
+            return None
         except KrayneError as err:
             self.gate.audit_now("create", inv, name, namespace, f"failed:{type(err).__name__}")
             raise
-        await self.gate.audit("create", inv, name, namespace, "ok")
         # The card shows what was asked for from the start: desired workers and the images the
         # pods will run (the manifest is pure, so this is exactly what was submitted).
         body = build_raycluster(config, owner=inv.user, **self.settings.manifest_options())
@@ -192,13 +199,15 @@ class Commands:
         if body["spec"].get("authOptions"):
             token = msg.ray_token(name, namespace, auth_secret_name(name))
         view = card_view(body, created.status)
-        thread_ts, refused = await self._post_card(
-            inv.channel, view, await self._names([inv.user]), uid=created.uid
-        )
+        try:
+            thread_ts, refused = await self._post_card(
+                inv.channel, view, await self._names([inv.user]), uid=created.uid
+            )
+        except Exception:  # the cluster exists: its audit line must not go with the card
+            self.gate.audit_now("create", inv, name, namespace, "ok")
+            raise
         if not thread_ts:
-            text = _joined(msg.cannot_post(refused, name), token)
-            await respond(text=text, response_type="ephemeral")
-            return
+            return _joined(msg.cannot_post(refused, name), token)
         try:
             await api.link_thread(
                 name, namespace, channel=inv.channel, thread_ts=thread_ts, owner=inv.user,
@@ -206,12 +215,9 @@ class Commands:
             )  # fmt: skip
         except KrayneError as err:  # the cluster exists: say so, not "create failed"
             log.warning("thread of %s/%s not recorded: %s", namespace, name, err.message)
-            text = _joined(msg.thread_not_linked(name, redact(err.message)), token)
-            await respond(text=text, response_type="ephemeral")
-            return
+            return _joined(msg.thread_not_linked(name, redact(err.message)), token)
         note = msg.not_watched(name, namespace) if not self.settings.watches(namespace) else ""
-        if note or token:
-            await respond(text=_joined(note, token), response_type="ephemeral")
+        return _joined(note, token)
 
     async def _post_card(
         self, channel: str, view: CardView, names: dict[str, str], *, uid: str

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # namespace, name
 LOG_LINES = 20
+CLOCK_SKEW = timedelta(seconds=2)
 _RECORD_REASON = 200
 
 
@@ -272,6 +273,7 @@ class Notifier:
         self._orphan_after = orphan_after
         self._index_namespaces = list(index_namespaces)
         self._adopted: set[Key] = set()
+        self._started: datetime | None = None
         self._rechecking: set[Key] = set()
         self._tg: asyncio.TaskGroup | None = None
         self._watcher = watcher
@@ -292,6 +294,7 @@ class Notifier:
 
     async def run(self) -> None:
         """Until cancelled: feed every change to its cluster's worker."""
+        self._started = datetime.now(UTC)
         async with self._watcher.subscribe(replay=True) as changes, asyncio.TaskGroup() as tg:
             self._tg = tg
             if self._index_namespaces:
@@ -346,9 +349,11 @@ class Notifier:
         queue = self._queues[key]
         try:
             while queue:
-                change = queue[0]
                 try:
                     async with self._turn(key):
+                        while len(queue) > 1 and self._routine(key, queue[0]):
+                            self._pass_over(key, queue.popleft())
+                        change = queue[0]
                         await self.handle(change)
                 except ClusterNotFoundError:  # deleted meanwhile: its deletion change comes next
                     log.info("notifier: %s/%s is gone", key[0], key[1])
@@ -362,6 +367,33 @@ class Notifier:
             del self._arrivals[key]
             if not self._queues:
                 self._idle.set()
+
+    def _routine(self, key: Key, change: Change) -> bool:
+        """A change a newer one in the queue supersedes: progress of a linked cluster, neither
+        a settled phase, a deletion nor a scale (those are told in their own right)."""
+        before = self._objects.get(key)
+        return not (
+            _urgent(change)
+            or change.status.phase is Phase.DELETING
+            or change.raycluster is None
+            or not ClusterState.read(change.raycluster).thread_ts
+            or scaled_from_slack(before, change.raycluster)
+            or scaled_outside(before, change.raycluster) is not None
+        )
+
+    def _pass_over(self, key: Key, change: Change) -> None:
+        """Take in a superseded change without a word: its phase, if it was news, is told
+        "on the way" by the next reply (as a withdrawn reply's is), at no rendering cost."""
+        state = ClusterState.read(change.raycluster)
+        self._objects[key] = change.raycluster or {}
+        self._phase_seen(key, change, state.owner)
+        previous = self._records.get(key) or state.notified
+        decision = decide(previous, change)
+        if decision.reply:
+            self._passed[key] = [*self._passed.get(key, []), decision.record["phase"]]
+            told_with_next = decision.record.copy()
+            told_with_next["seq"] = decision.record.get("seq", 1) - 1
+            self._records[key] = told_with_next
 
     async def handle(self, change: Change) -> None:
         """Announce one change: write the record, post the reply, update the card."""
@@ -390,7 +422,8 @@ class Notifier:
                 {"channel": channel, "thread_ts": thread_ts, "text": outside,
                  "blocks": blocks.thread_reply(outside)},
             )  # fmt: skip
-        resumed = key not in self._records  # first look since this bot started
+        # First look since this bot started, at a cluster an earlier leader may have told of.
+        resumed = key not in self._records and self._told_before_us(obj)
         previous = self._records.get(key) or state.notified
         if scaled_from_slack(before, change.raycluster) and previous is not None and (
             previous.get("phase") == Phase.READY.value
@@ -578,6 +611,15 @@ class Notifier:
         except Exception as err:  # cannot tell: post it (one card too many beats none)
             log.info("notifier: channel %s not read back (%s)", channel, err)
             return None
+
+    def _told_before_us(self, obj: dict[str, Any]) -> bool:
+        """Could an earlier bot have replied in this cluster's thread without recording it?
+        Not if the cluster was created after this notifier started: only the leader tells
+        transitions. Reading every new thread back would spend conversations.replies (Tier 3)
+        on each create; the API server's clock may run a little ahead of ours."""
+        created = RayClusterView.parse(obj).created_at
+        started = self._started
+        return created is None or started is None or created < started + CLOCK_SKEW
 
     async def _said(
         self, channel: str, thread_ts: str, change: Change, record: Notified
