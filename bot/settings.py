@@ -53,11 +53,13 @@ def parse_tolerations(text: str) -> tuple[dict[str, str], ...]:
     return tuple(found)
 
 
-def _seconds(default: float, name: str, why: str) -> Any:
-    """A positive number of seconds read from ``KRAYNE_<NAME>`` (or the ``name`` flag)."""
+def _seconds(default: float, name: str, why: str, *, zero_ok: bool = False) -> Any:
+    """A positive number of seconds (or zero, where ``zero_ok``) read from ``KRAYNE_<NAME>``
+    (or the ``name`` flag)."""
     return Field(
         default=default,
-        gt=0,
+        ge=0 if zero_ok else None,
+        gt=None if zero_ok else 0,
         validation_alias=AliasChoices(name, f"KRAYNE_{name.upper()}"),
         description=why,
     )
@@ -139,13 +141,13 @@ class BotSettings(BaseSettings):
         description="Seconds between two messages to one channel: Slack allows about one "
         "message per second per channel, and bursts beyond it are answered with 429.",
     )
-    card_hold_seconds: float = Field(
-        default=3.0,
-        ge=0,
-        validation_alias=AliasChoices("card_hold_seconds", "KRAYNE_CARD_HOLD_SECONDS"),
-        description="How long a card's progress update may wait for a newer one to replace "
-        "it (a cluster passing two phases in a second costs one chat.update, not two); "
-        "ready, failures and deletions update the card at once.",
+    card_hold_seconds: float = _seconds(
+        3.0,
+        "card_hold_seconds",
+        "How long a card's progress update may wait for a newer one to replace it (a "
+        "cluster passing two phases in a second costs one chat.update, not two); ready, "
+        "failures and deletions update the card at once.",
+        zero_ok=True,
     )
     slack_rate_scale: float = Field(
         default=1.0,

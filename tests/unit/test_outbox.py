@@ -223,30 +223,27 @@ async def test_a_withdrawn_call_is_never_sent(outbox: Outbox, sender: RecordingS
     assert not outbox.withdraw(first)  # sent: too late to take back
 
 
-async def test_a_held_update_is_replaced_by_a_newer_one_and_sent_once(
-    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
-) -> None:
+@pytest.mark.parametrize(
+    ("second", "sent"),
+    [
+        ({"text": "v2", "hold": 3}, [(3, "v2")]),  # replaced while held: one update, on time
+        ({"text": "ready", "urgent": True}, [(0, "ready")]),  # settled: the hold ends
+    ],
+    ids=["newer-replaces-held", "urgent-ends-hold"],
+)
+async def test_a_held_card_update_is_sent_once_with_the_newest_state(
+    outbox: Outbox, sender: RecordingSender, clock: VirtualClock, second: dict[str, Any],
+    sent: list[tuple[float, str]],
+) -> None:  # fmt: skip
     start = clock()
-    older = outbox.submit("C1", "chat.update", {"ts": "1", "text": "v1"}, coalesce_key="c",
-                          hold=3)  # fmt: skip
+    held = outbox.submit("C1", "chat.update", {"ts": "1", "text": "v1"}, coalesce_key="c",
+                         hold=3)  # fmt: skip
     await asyncio.sleep(0)
-    newer = outbox.submit("C1", "chat.update", {"ts": "1", "text": "v2"}, coalesce_key="c",
-                          hold=3)  # fmt: skip
-    await asyncio.gather(older, newer)
-    assert [(at - start, args["text"]) for at, _, args in sender.sent] == [(3, "v2")]
-
-
-async def test_an_urgent_update_ends_the_hold(
-    outbox: Outbox, sender: RecordingSender, clock: VirtualClock
-) -> None:
-    start = clock()
-    held = outbox.submit("C1", "chat.update", {"ts": "1", "text": "pending"}, coalesce_key="c",
-                         hold=30)  # fmt: skip
-    await asyncio.sleep(0)
-    ready = outbox.submit("C1", "chat.update", {"ts": "1", "text": "ready"}, coalesce_key="c",
-                          urgent=True)  # fmt: skip
-    await asyncio.gather(held, ready)
-    assert [(at - start, args["text"]) for at, _, args in sender.sent] == [(0, "ready")]
+    text = second.pop("text")
+    newer = outbox.submit("C1", "chat.update", {"ts": "1", "text": text}, coalesce_key="c",
+                          **second)  # fmt: skip
+    await asyncio.gather(held, newer)
+    assert [(at - start, args["text"]) for at, _, args in sender.sent] == sent
 
 
 async def test_drain_sends_held_calls_at_once(
