@@ -33,6 +33,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core import status_reasons as msg
+from core.coalesce import CoalescingRunner
 from core.errors import KrayneError, PermissionDeniedError
 from core.informer import ChangeType, Informer, WatchSettings
 from core.kube import MANAGED_BY_SELECTOR, KubeClient, Obj, WatchKind
@@ -133,6 +134,8 @@ class ClusterWatcher:
         self._events: dict[tuple[str, str, str], dict[str, Obj]] = {}  # (ns, kind, name) -> ...
         self._current: dict[ClusterKey, ClusterChange] = {}
         self._dirty: set[ClusterKey] = set()
+        # Changes to one cluster in a burst are derived once, big clusters within a CPU share.
+        self._deriving = CoalescingRunner(self._derive_marked, share=settings.derive_share)
         self._subscribers: set[Subscription] = set()
         self._synced = asyncio.Event()
         self._closed = False
@@ -186,6 +189,7 @@ class ClusterWatcher:
                 tasks.create_task(self._recompute_periodically(), name="krayne-watch-recompute")
         finally:
             self._closed = True
+            self._deriving.close()
             for subscription in list(self._subscribers):
                 subscription.close()
 
@@ -272,7 +276,8 @@ class ClusterWatcher:
             self._clusters.pop((namespace, name), None)
         else:
             self._clusters[(namespace, name)] = obj
-        self._mark((namespace, name))
+        # At once, not coalesced: a delete and a re-create in one burst are both published.
+        self._mark((namespace, name), now=True)
 
     def _on_pod(self, change: ChangeType, obj: Obj) -> None:
         namespace, pod = _ns_name(obj)
@@ -334,10 +339,21 @@ class ClusterWatcher:
         """Every stream of the scope has listed and none is in the middle of a list."""
         return all(i not in self._unsynced and not i.listing for i in self._scopes.get(scope, []))
 
-    def _mark(self, key: ClusterKey) -> None:
+    def _mark(self, key: ClusterKey, *, now: bool = False) -> None:
+        if self._settled(self._scope_of(key[0])):
+            if now:
+                self._recompute(key)
+            else:
+                self._deriving.mark(key)
+        else:
+            self._dirty.add(key)
+
+    def _derive_marked(self, key: Any) -> None:
+        if self._closed:
+            return
         if self._settled(self._scope_of(key[0])):
             self._recompute(key)
-        else:
+        else:  # a re-list began meanwhile: derived with its batch
             self._dirty.add(key)
 
     def _flush(self, scope: str | None) -> None:
@@ -386,6 +402,7 @@ class ClusterWatcher:
                 self._publish(change)
             return
         del self._current[key]
+        self._deriving.discard(key)
         gone = ClusterStatus(Phase.DELETING, msg.DELETED, pod=None)
         self._publish(ClusterChange(*key, previous.raycluster, gone, True, gpus_held=freed))
 
