@@ -2,8 +2,9 @@
 
 Each ``/krayne ...`` line becomes a signed slash-command request dispatched through the same Bolt
 pipeline as HTTP mode; the bot's Web API calls go to an in-process Slack double whose every
-message is printed (``bot/shell/transcript.py``); Kubernetes is the embedded sandbox unless
-``--kubeconfig`` is given. Typing a button's number sends a signed ``block_actions`` click.
+message is printed (``bot/shell/transcript.py``); Kubernetes is the sandbox, run as a child
+process (``core/sandbox/process.py``) so that a big cluster's simulation cannot starve the bot,
+unless ``--kubeconfig`` is given. Typing a button's number sends a signed ``block_actions`` click.
 
 With a TTY: a prompt_toolkit prompt (history, line editing) appears at once while the sandbox and
 the bot start behind it. With piped input: lines run in order, each after the previous one's
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from prompt_toolkit.history import History
 
     from bot.shell.session import ShellSession
+    from core.sandbox.process import SandboxProcess
 
 PROMPT_HELP = """\
 Type what you would type in Slack:
@@ -84,11 +86,29 @@ class ShellStartupError(Exception):
     """The sandbox, the Slack double or the bot could not start; the message says why."""
 
 
-async def _piped(args: argparse.Namespace) -> int:
-    from bot.shell.session import ShellSession
+async def _spawn_sandbox(args: argparse.Namespace) -> SandboxProcess | None:
+    """Start the sandbox's process first: it starts while this one imports the bot."""
+    if args.kubeconfig:
+        return None
+    from core.sandbox.process import SandboxProcess
 
-    session = ShellSession(args, write=_write)
+    sandbox = SandboxProcess(speed=args.speed)
     try:
+        await sandbox.start()
+    except OSError as err:
+        await sandbox.aclose()
+        raise ShellStartupError(f"could not start the sandbox: {err}") from err
+    return sandbox
+
+
+async def _piped(args: argparse.Namespace) -> int:
+    session: ShellSession | None = None
+    sandbox: SandboxProcess | None = None
+    try:
+        sandbox = await _spawn_sandbox(args)
+        from bot.shell.session import ShellSession
+
+        session = ShellSession(args, write=_write, sandbox=sandbox)
         await session.start()
         # Line by line, as they come: a slow producer's later lines wait for it, not the start.
         lines = _stdin_lines()
@@ -103,7 +123,10 @@ async def _piped(args: argparse.Namespace) -> int:
         print(f"krayne-bot shell: {err}", file=sys.stderr)
         return 1
     finally:
-        await session.close()
+        if session is not None:
+            await session.close()  # the sandbox with it
+        elif sandbox is not None:
+            await sandbox.aclose()
     return 0
 
 
@@ -122,23 +145,26 @@ def _stdin_lines() -> asyncio.Queue[str | None]:
     return queue
 
 
-def _preload(args: argparse.Namespace) -> None:
-    """The heavy imports (Bolt, kubernetes-asyncio, the sandbox), done on a worker thread so
-    the prompt is drawn at once instead of after them."""
+def _preload() -> None:
+    """The heavy imports (Bolt, kubernetes-asyncio), done on a worker thread so the prompt is
+    drawn at once instead of after them. The sandbox is imported by its own process."""
     import importlib
 
-    modules = ["bot.shell.session", "core.kube_asyncio"]
-    if not args.kubeconfig:
-        modules += ["core.sandbox.runner", "core.sandbox.sim.simulation"]
-    for module in modules:
+    for module in ("bot.shell.session", "core.kube_asyncio"):
         importlib.import_module(module)
 
 
 async def _start_session(args: argparse.Namespace) -> ShellSession:
-    await asyncio.to_thread(_preload, args)
-    from bot.shell.session import ShellSession
+    sandbox = await _spawn_sandbox(args)
+    try:
+        await asyncio.to_thread(_preload)
+        from bot.shell.session import ShellSession
 
-    session = ShellSession(args, write=_write)
+        session = ShellSession(args, write=_write, sandbox=sandbox)
+    except BaseException:
+        if sandbox is not None:
+            await sandbox.aclose()
+        raise
     try:
         await session.start()
     except BaseException:

@@ -1,5 +1,5 @@
-"""One shell session: sandbox (unless a kubeconfig is given), Slack double, the real bot runtime,
-and the user's lines turned into signed Slack requests.
+"""One shell session: sandbox (unless a kubeconfig is given; a child process of its own), Slack
+double, the real bot runtime, and the user's lines turned into signed Slack requests.
 
 The bot is the same ``BotRuntime`` as ``krayne-bot serve`` minus its HTTP listener: requests go
 through ``BotRuntime.dispatch`` (bolt's HTTP pipeline, signature check included) and the Web API
@@ -40,6 +40,7 @@ from bot.shell.transcript import Transcript
 from bot.slack_double.records import Channel, SlackError, User, ViewOpened
 from bot.slack_double.server import SlackDouble
 from core.errors import KrayneError
+from core.sandbox.process import SandboxProcess
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,22 @@ _CLICK = re.compile(r"\d+(\.\d+)?")
 class ShellSession:
     """Start with ``start()``, feed lines to ``run_line()``, end with ``close()``."""
 
-    def __init__(self, args: argparse.Namespace, *, write: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        *,
+        write: Callable[[str], None],
+        sandbox: SandboxProcess | None = None,
+    ) -> None:
+        """``sandbox``: one already started (``SandboxProcess.start``); the session stops it.
+        Without ``--kubeconfig`` and without one, ``start`` starts its own."""
         self.args = args
         self._write = write
         self._secret = secrets.token_hex(16)
         self._stack = AsyncExitStack()
+        self._sandbox = sandbox
+        if sandbox is not None:
+            self._stack.push_async_callback(sandbox.aclose)
         self._run_task: asyncio.Task[None] | None = None
         self._touched: set[tuple[str, str]] = set()
         self._settle: Settling | None = None
@@ -82,11 +94,12 @@ class ShellSession:
 
     async def _start(self) -> None:
         kubeconfig, context = self.args.kubeconfig, self.args.context
-        if not kubeconfig:
-            from core.sandbox.runner import Sandbox
-
-            sandbox = await self._stack.enter_async_context(Sandbox(speed=self.args.speed))
-            kubeconfig, context = str(sandbox.kubeconfig_path), None
+        sandbox = self._sandbox
+        if not kubeconfig and sandbox is None:
+            sandbox = self._sandbox = SandboxProcess(speed=self.args.speed)
+            self._stack.push_async_callback(sandbox.aclose)
+        if sandbox is not None:
+            await sandbox.start()  # a process of its own: a big simulation cannot starve the bot
         double = self.double = SlackDouble(
             bot_token=BOT_TOKEN,
             team_id=TEAM_ID,
@@ -97,6 +110,9 @@ class ShellSession:
         self.transcript = Transcript(double, user_id=USER_ID, write=self._write)
         self._stack.callback(double.on_event(self.transcript.handle))
         self._stack.callback(double.on_event(self._form_opened))
+        if sandbox is not None:
+            await sandbox.wait_ready()
+            kubeconfig, context = str(sandbox.kubeconfig_path), None
         settings = BotSettings.load(
             {
                 "slack_bot_token": BOT_TOKEN,
