@@ -8,6 +8,10 @@ head Service, head pod, worker pods per group (create missing, delete surplus on
 autoscaling, honour ``workersToDelete``, replace Failed pods) — then ``calculate_status`` and a
 status write only when it changed. A failed pod creation (a per-namespace pod quota) sets
 ``ReplicaFailure`` and retries after 2 s, as ``DefaultRequeueDuration`` does.
+
+KubeRay creates all missing pods in one reconcile, a request each (seconds for 1000). Here a
+reconcile creates at most ``CREATE_BATCH`` and goes on at the next turn of the loop: a
+1000-worker cluster no longer holds the sandbox's API server for a second.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ Obj = dict[str, Any]
 Key = tuple[str, str]
 COMPONENT = "raycluster-controller"
 REQUEUE_SECONDS = 2.0
+CREATE_BATCH = 20  # pods created per reconcile before the API server gets a turn
 # Metadata first, as ``rayClusterReconcile`` does: each failure is one Warning event, no status.
 _VALIDATIONS: tuple[tuple[str, str, Callable[[Any], str | None]], ...] = (
     ("InvalidRayClusterMetadata", "metadata", validate_metadata),
@@ -72,6 +77,8 @@ class KubeRayOperator:
         self._seen: dict[Key, tuple[Any, ...]] = {}
         self._invalid: dict[Key, tuple[str, int]] = {}
         self._requeue: set[Key] = set()
+        self._create_budget = CREATE_BATCH
+        self._more_to_create = False
 
     # ------------------------------------------------------------ triggers
     def on_change(self, event: str, resource: str, obj: Obj) -> None:
@@ -130,7 +137,11 @@ class KubeRayOperator:
             ensure_auth_secret(self.store, rc, self._rng)  # reconcileAuthSecret
             self._ensure_service(rc)
             self._ensure_headless_service(rc)
+            self._create_budget, self._more_to_create = CREATE_BATCH, False
             retry = self._reconcile_pods(rc)
+            if self._more_to_create:  # the rest on the next turn; status once they all exist
+                self.timers.later(0, self.queue.mark, key)
+                return
         except ReplicaFailureError as err:
             failure, retry = (err.reason, str(err)), True
         except ApiError as err:
@@ -300,7 +311,10 @@ class KubeRayOperator:
                 deleted.add(pod_name)
         running = [p for p in mine if p["metadata"]["name"] not in deleted]
         diff = desired_replicas(group) - len(running)
-        for _ in range(max(0, diff)):
+        creating = min(max(0, diff), self._create_budget)
+        self._create_budget -= creating
+        self._more_to_create = self._more_to_create or creating < diff
+        for _ in range(creating):
             try:
                 created = self._create_pod(add_token_env(rc, build_worker_pod(rc, group)))
             except ApiError as err:

@@ -269,9 +269,13 @@ class Scheduler:
             self.timers.later(self.delay, self._retry)
 
     def _retry(self) -> None:
+        """Each unschedulable pod gets an attempt: a step of its own, so a thousand of them run
+        in slices (``SimTimers``) with the API server answering in between."""
         self._retry_pending = False
-        for key in list(self._unschedulable):
-            self._attempt(key)
+        for key in self._unschedulable:
+            if key not in self._queued:
+                self._queued.add(key)
+                self.timers.later(0, self._attempt, key)
 
     def _flush_leftover(self) -> None:
         """kube-scheduler retries pods left unschedulable for 5 minutes even without events."""
