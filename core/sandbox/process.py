@@ -5,8 +5,11 @@ Parent side: ``async with SandboxProcess(speed=10) as sandbox`` runs ``python -m
 core.sandbox.process``, waits for its ready line under a deadline, and on exit stops it: closes
 its stdin, then SIGTERM, then SIGKILL, each after a bound. Whatever ends the parent (even
 SIGKILL), the OS closes the parent's end of that stdin pipe and the child, reading it, sees EOF
-and stops: no orphan, on Linux and macOS alike (``prctl(PR_SET_PDEATHSIG)`` is Linux only). The
-child runs in a session of its own, so a Ctrl-C typed at the shell reaches only the shell.
+and stops: no orphan, on Linux and macOS alike (POSIX read(): "If no process has the pipe open
+for writing, read() shall return 0 to indicate end-of-file",
+pubs.opengroup.org/onlinepubs/9699919799/functions/read.html; ``prctl(PR_SET_PDEATHSIG)`` is
+Linux only). The child runs in a session of its own (``start_new_session``: setsid()), so the
+terminal's Ctrl-C or Ctrl-Z reaches the shell, which stops the sandbox after its bot.
 
 Child side: ``main()`` runs a ``Sandbox``, prints ``READY <url>`` once it listens and its
 kubeconfig is written, and serves until stdin ends or SIGTERM.
