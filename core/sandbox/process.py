@@ -12,7 +12,8 @@ Linux only). The child runs in a session of its own (``start_new_session``: sets
 terminal's Ctrl-C or Ctrl-Z reaches the shell, which stops the sandbox after its bot.
 
 Child side: ``main()`` runs a ``Sandbox``, prints ``READY <url>`` once it listens and its
-kubeconfig is written, and serves until stdin ends or SIGTERM.
+kubeconfig is written, and serves until stdin ends or SIGTERM; then, with ``--remove-dir``, it
+removes the kubeconfig's directory, which a killed parent could not.
 """
 
 from __future__ import annotations
@@ -87,6 +88,7 @@ class SandboxProcess:
             self._proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "core.sandbox.process",
                 "--speed", repr(self.speed), "--kubeconfig-out", str(self.kubeconfig_path),
+                "--remove-dir",
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=log,
                 start_new_session=True,
             )  # fmt: skip
@@ -168,6 +170,12 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--speed", type=float, default=1.0)
     parser.add_argument("--kubeconfig-out", required=True)
+    parser.add_argument(
+        "--remove-dir",
+        action="store_true",
+        help="remove the kubeconfig's directory after a clean stop (the parent's temporary "
+        "directory, left behind if the parent was killed)",
+    )
     return parser.parse_args(list(argv))
 
 
@@ -192,6 +200,8 @@ async def _serve(args: argparse.Namespace) -> None:
         print(f"{READY}{sandbox.url}", flush=True)
         os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # nobody reads stdout from now on
         await stop.wait()
+    if args.remove_dir:
+        shutil.rmtree(Path(args.kubeconfig_out).parent, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -23,7 +24,7 @@ async def main() -> None:
     sandbox = SandboxProcess(speed=50)
     await sandbox.start()
     await sandbox.wait_ready()
-    print(sandbox.pid, flush=True)
+    print(sandbox.pid, sandbox.kubeconfig_path, flush=True)
     await asyncio.Event().wait()
 
 asyncio.run(main())
@@ -56,16 +57,18 @@ async def test_serves_the_api_once_ready_and_stops_cleanly_when_closed() -> None
     assert not sandbox.kubeconfig_path.exists()
 
 
-def test_a_killed_parent_leaves_no_sandbox_behind() -> None:
+def test_a_killed_parent_leaves_no_sandbox_and_no_directory_behind() -> None:
     command = [sys.executable, "-c", PARENT]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as parent:
         try:
             assert parent.stdout is not None
-            child = int(parent.stdout.readline())
+            pid, kubeconfig = parent.stdout.readline().split()
+            child = int(pid)
             assert running(child)
         finally:
             parent.kill()  # SIGKILL: no cleanup code of the parent runs
     wait_for(lambda: not running(child), timeout=10, what="the orphaned sandbox to exit")
+    assert not Path(kubeconfig).parent.exists()  # its temporary directory went with it
 
 
 async def test_a_start_past_its_deadline_is_one_sentence_and_leaves_nothing_running() -> None:
