@@ -374,8 +374,9 @@ class Commands:
         who = blocks.who(inv.user, await self._names([inv.user]))  # named, not pinged
         async with self._hold(ns, name):  # the thread says "scaled" before what follows from it
             result = await api.scale_group(
-                name, ns, group, workers, min_replicas=min_workers, max_replicas=max_workers,
-                client=self.kube, by=inv.user, request=inv.request,
+                name, ns, group, None if delta else workers, min_replicas=min_workers,
+                max_replicas=max_workers, client=self.kube, by=inv.user, request=inv.request,
+                delta=delta,
             )  # fmt: skip
             if result.repeated:  # the same retry, racing the first on another replica
                 log.info("scale %s/%s: a retry of the request that scaled it", ns, name)

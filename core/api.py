@@ -254,6 +254,7 @@ async def scale_group(
     client: KubeClient,
     by: str | None = None,
     request: str | None = None,
+    delta: int = 0,
 ) -> ScaleResult:
     """Read, change one group, write back with the read's resourceVersion; on 409 read again
     and re-apply, so a concurrent change to anything else is kept (rules: ``core.scaling``).
@@ -261,7 +262,9 @@ async def scale_group(
     Slack from one made with kubectl; so is ``request`` (the Slack request asking for it), and
     a read that finds it recorded is a retry of a scale already written: nothing changes
     (``repeated``). The check runs on every read, so two replicas racing with the same
-    request write once: the loser's write conflicts and its re-read finds the request."""
+    request write once: the loser's write conflicts and its re-read finds the request.
+    ``delta`` (a +1/-1 button, ``replicas`` None) is applied to the replicas of each read, so
+    two clicks racing add two workers, not one."""
     repeated = False
     for _attempt in range(SCALE_ATTEMPTS):
         raycluster = await client.get_raycluster(name, namespace)
@@ -272,8 +275,9 @@ async def scale_group(
         if scaled_by_request(raycluster, request):
             after, repeated = before, True
             break
+        wanted = max(0, before.replicas + delta) if replicas is None and delta else replicas
         after = plan_scale(
-            before, autoscaling=autoscaling, replicas=replicas,
+            before, autoscaling=autoscaling, replicas=wanted,
             min_replicas=min_replicas, max_replicas=max_replicas,
         )  # fmt: skip
         if after == before and all(k in spec for k in ("replicas", "minReplicas", "maxReplicas")):

@@ -196,6 +196,26 @@ async def test_two_scales_of_one_slack_request_racing_write_once(
     assert group["replicas"] == written.after.replicas
 
 
+async def test_two_different_plus_one_clicks_racing_add_two_workers(
+    client: KubeClient, sandbox: Any, unique_name: Callable[[str], str]
+) -> None:
+    """Two people press "Add worker" at once (two requests, maybe on two replicas): the +1 is
+    applied to what each write's read found, so the loser's re-read adds its own worker."""
+    name = unique_name("pl")
+    await create_cluster(cluster_config(name, worker_groups=[{"name": "w", "replicas": 1}]),
+                         client=client)  # fmt: skip
+    sandbox.faults.set_latency(0.05)  # both reads land before either write
+    try:
+        await asyncio.gather(
+            scale_group(name, NS, "w", None, client=client, by="U1", request="t-a", delta=1),
+            scale_group(name, NS, "w", None, client=client, by="U2", request="t-b", delta=1),
+        )
+    finally:
+        sandbox.faults.set_latency(0)
+    [group] = (await client.get_raycluster(name, NS))["spec"]["workerGroupSpecs"]
+    assert group["replicas"] == 3
+
+
 async def test_a_cluster_remembers_the_last_eight_scale_requests(
     client: KubeClient, unique_name: Callable[[str], str]
 ) -> None:
