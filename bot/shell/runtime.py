@@ -86,6 +86,11 @@ class Settling:
             if thread_ts:
                 self._cards[key] = (state.channel or self._channel, thread_ts)
             record = state.notified
+            if state.channel and not thread_ts:
+                # Created from Slack, its card not recorded in what the watch has seen yet: the
+                # notifier has not told it anything, whatever its phase.
+                waiting.append(f"{name} ({phase.value}, card not recorded yet)")
+                continue
             announced = not thread_ts or (record is not None and record["phase"] == phase.value)
             if not phase.is_settled or not announced:
                 waiting.append(f"{name} ({phase.value})")
