@@ -24,10 +24,10 @@ from bot import messages as msg
 from bot.facts import CardView, card_view
 from bot.gate import Gate, Invocation
 from bot.grammar import USAGE, Command, CreateCommand, ManifestCommand, config_for
-from bot.notifier import card_metadata
 from bot.outbox import Outbox
 from bot.redact import redact
 from bot.settings import BotSettings
+from bot.transitions import card_metadata
 from core import api, policy_rules
 from core.api import ClusterDetails, ClusterSummary
 from core.cluster_cache import cached_details, cached_summaries

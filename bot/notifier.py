@@ -31,11 +31,23 @@ from bot import messages as msg
 from bot.facts import CardView, card_view
 from bot.metrics import Metrics
 from bot.outbox import Outbox
+from bot.transitions import (
+    REPLY_EVENT,
+    Change,
+    card_metadata,
+    crash_target,
+    decide,
+    reply_for,
+    reply_metadata,
+    scaled_from_slack,
+    scaled_outside,
+    urgent,
+)
 from core import api, thread_index
 from core.errors import ClusterNotFoundError, KrayneError
 from core.kube import KubeClient
-from core.objects import PodView, RayClusterView
-from core.state import GONE, SCALED_BY, SCALING, ClusterState, Notified, state_patch
+from core.objects import RayClusterView
+from core.state import GONE, SCALING, ClusterState, Notified, state_patch
 from core.status import ClusterStatus, Phase
 
 log = logging.getLogger(__name__)
@@ -43,185 +55,6 @@ log = logging.getLogger(__name__)
 Key = tuple[str, str]  # namespace, name
 LOG_LINES = 20
 CLOCK_SKEW = timedelta(seconds=2)
-_RECORD_REASON = 200
-
-
-class Change(Protocol):
-    """The fields of ``core.watching.ClusterChange`` the notifier reads."""
-
-    @property
-    def namespace(self) -> str: ...
-    @property
-    def name(self) -> str: ...
-    @property
-    def raycluster(self) -> dict[str, Any] | None: ...
-    @property
-    def status(self) -> ClusterStatus: ...
-    @property
-    def deleted(self) -> bool: ...
-    @property
-    def gpus_held(self) -> int: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """What one change means for Slack: a reply (for ``phase``), and the record to keep."""
-
-    reply: bool
-    record: Notified
-
-
-#: Phases a ready cluster passes through while the Ray autoscaler adds workers within
-#: min..max (it rewrites ``replicas``: ray autoscaler/_private/kuberay/node_provider.py). The
-#: card shows them; the thread stays quiet unless a worker then fails.
-QUIET_AFTER_READY = frozenset(
-    {
-        Phase.PODS_PENDING,
-        Phase.WAITING_FOR_NODE,
-        Phase.CONTAINERS_CREATING,
-        Phase.RUNNING,
-        Phase.RETRYING,
-    }
-)
-
-
-def scaled_from_slack(before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool:
-    """Pure: ``after`` is the write of a scale from Slack (its ``krayne.io/scaled-by`` moved)."""
-    if before is None or after is None:
-        return False
-    old, new = RayClusterView.parse(before), RayClusterView.parse(after)
-    return old.uid == new.uid and old.annotations.get(SCALED_BY) != new.annotations.get(
-        SCALED_BY
-    ) and new.annotations.get(SCALED_BY) is not None
-
-
-def scaled_outside(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:
-    """Pure: the thread's note for a scale made outside Slack (kubectl, GitOps), or None.
-
-    What counts is what a person sets: ``replicas`` of a cluster without autoscaling, the
-    min/max bounds of one with it. Ray's autoscaler rewrites ``replicas`` within those bounds
-    on its own (ray autoscaler/_private/kuberay/node_provider.py) and stays quiet; a scale from
-    Slack rewrites ``krayne.io/scaled-by`` in the same write and has its own note."""
-    if before is None or after is None:
-        return None
-    old, new = RayClusterView.parse(before), RayClusterView.parse(after)
-    if old.uid != new.uid or old.annotations.get(SCALED_BY) != new.annotations.get(SCALED_BY):
-        return None
-    was = {g.name: g for g in old.groups}
-    changes = []
-    for group in new.groups:
-        prior = was.get(group.name)
-        if prior is None:
-            continue
-        if new.autoscaling and (prior.min_replicas, prior.max_replicas) != (
-            group.min_replicas, group.max_replicas
-        ):
-            changes.append(msg.bounds_change(group.name, (prior.min_replicas, prior.max_replicas),
-                                             (group.min_replicas, group.max_replicas)))  # fmt: skip
-        elif not new.autoscaling and prior.replicas != group.replicas:
-            changes.append(msg.replicas_change(group.name, prior.replicas, group.replicas))
-    return msg.scaled_outside(changes) if changes else None
-
-
-def decide(previous: Notified | None, change: Change) -> Decision:
-    """Pure: a reply is due when the phase differs from the last one announced.
-
-    Only the phase counts. Reasons of one phase keep changing (restart counts, "1/2 workers
-    ready"), and announcing each would flood the thread; the card shows the latest reason.
-    Once ready, an autoscaling cluster growing with its head up says nothing until it fails.
-    """
-    if change.deleted:
-        # "deleting" was said while the pods shut down; their being gone is the news now.
-        said = previous is not None and previous.get("phase") == GONE
-        gone = Notified(phase=GONE, reason="", seq=(previous or {}).get("seq", 0) + 1)
-        return Decision(reply=not said, record=gone)
-    status = change.status
-    record = Notified(phase=status.phase.value, reason=status.reason[:_RECORD_REASON])
-    if previous is not None and previous.get("phase") == record["phase"]:
-        return Decision(reply=False, record=previous)
-    if (
-        previous is not None
-        and previous.get("phase") == Phase.READY.value
-        and status.phase in QUIET_AFTER_READY
-        and status.head_ready
-        and RayClusterView.parse(change.raycluster).autoscaling
-    ):
-        return Decision(reply=False, record=previous)
-    if status.phase is Phase.READY or (previous is not None and previous.get("was_ready")):
-        record["was_ready"] = True
-    record["seq"] = (previous or {}).get("seq", 0) + 1
-    return Decision(reply=True, record=record)
-
-
-LogReader = Callable[[str, str, str], Awaitable[str | None]]
-
-#: Message metadata on every thread reply (https://docs.slack.dev/messaging/message-metadata):
-#: which cluster (uid) and which transition it tells, so the thread can be read back.
-REPLY_EVENT = "krayne_transition"
-
-
-#: And on every status card: which cluster it is the card of, so a bot that died between
-#: posting a card and recording it finds the card instead of posting a second one.
-CARD_EVENT = "krayne_card"
-
-
-def card_metadata(uid: str) -> dict[str, Any]:
-    return {"event_type": CARD_EVENT, "event_payload": {"uid": uid}}
-
-
-def reply_metadata(change: Change, record: Notified) -> dict[str, Any]:
-    uid = str(((change.raycluster or {}).get("metadata") or {}).get("uid") or "")
-    return {"event_type": REPLY_EVENT,
-            "event_payload": {"uid": uid, "phase": record.get("phase", ""),
-                              "seq": record.get("seq", 0)}}  # fmt: skip
-
-
-def crash_target(pods: list[dict[str, Any]], pod_name: str | None) -> tuple[str, str] | None:
-    """(pod, container) whose previous run to quote for a crash loop."""
-    views = [PodView.parse(p) for p in pods]
-    views.sort(key=lambda v: v.name != pod_name)
-    for view in views:
-        for c in view.containers:
-            if c.waiting_reason == "CrashLoopBackOff" or (
-                c.last_reason is not None and c.restarts > 0
-            ):
-                return view.name, c.name
-    return None
-
-
-def _urgent(change: Change) -> bool:
-    """News that settles a thread (ready, a failure, suspended, gone): never withdrawn, and
-    sent ahead of other threads' progress."""
-    return change.deleted or change.status.phase.is_settled
-
-
-def reply_for(
-    view: CardView,
-    obj: dict[str, Any] | None,
-    *,
-    log_tail: str | None = None,
-    again: bool = False,
-    freed_gpus: int = 0,
-    names: Mapping[str, str] | None = None,
-    passed: Sequence[str] = (),
-) -> tuple[str, list[dict[str, Any]]]:
-    """(notification text, blocks) of the thread reply announcing ``view.status``; what
-    Kubernetes said is escaped by the renderer (``blocks.status_reply``)."""
-    addresses = None
-    if view.status.phase is Phase.READY and not view.gone:
-        cluster = RayClusterView.parse(obj or {"metadata": {"name": view.name}})
-        ports = cluster.head.endpoint_ports
-        addresses = msg.address_lines(
-            head_dns=f"{cluster.head_service}.{view.namespace}.svc.cluster.local",
-            dashboard=ports["dashboard"],
-            client=ports["client"],
-            namespace=view.namespace,
-            service=cluster.head_service,
-        )
-    return blocks.status_reply(
-        view, addresses=addresses, log_tail=log_tail, again=again, freed_gpus=freed_gpus,
-        names=names or {}, passed=passed,
-    )  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -373,7 +206,7 @@ class Notifier:
         a settled phase, a deletion nor a scale (those are told in their own right)."""
         before = self._objects.get(key)
         return not (
-            _urgent(change)
+            urgent(change)
             or change.status.phase is Phase.DELETING
             or change.raycluster is None
             or not ClusterState.read(change.raycluster).thread_ts
@@ -450,7 +283,7 @@ class Notifier:
                 "chat.postMessage",
                 {"channel": channel, "thread_ts": thread_ts, "text": text, "blocks": reply,
                  "metadata": reply_metadata(change, decision.record)},
-                urgent=_urgent(change),
+                urgent=urgent(change),
             )  # fmt: skip
             if self._metrics:
                 self._metrics.notifications.labels(phase=decision.record["phase"]).inc()
@@ -480,7 +313,7 @@ class Notifier:
             self._records[key] = decision.record
         if key in self._passed:
             return  # a withdrawn phase is still to be told: the card waits for its reply
-        self.update_card(channel, thread_ts, view, key=key, names=names, urgent=_urgent(change))
+        self.update_card(channel, thread_ts, view, key=key, names=names, urgent=urgent(change))
 
     async def _delivered(self, key: Key, change: Change, delivered: asyncio.Future[Any]) -> bool:
         """Wait until Slack has the reply (or refused it for good: recorded anyway, or it
@@ -506,7 +339,7 @@ class Notifier:
         return True
 
     def _superseded(self, key: Key, change: Change) -> bool:
-        if _urgent(change):
+        if urgent(change):
             return False
         newer = list(self._queues.get(key, ()))[1:]
         return any(c.deleted or c.status.phase is not change.status.phase for c in newer)

@@ -26,7 +26,7 @@ from bot.home import HomeTabs
 from bot.hygiene import Hygiene
 from bot.leadership import Elector, Leadership
 from bot.metrics import Metrics
-from bot.notifier import Change, Notifier
+from bot.notifier import Notifier
 from bot.outbox import Outbox, OutboxSettings
 from bot.pacing import Pacer
 from bot.priority import AckFirst
@@ -34,6 +34,7 @@ from bot.readback import ReadBack
 from bot.readiness import Readiness, ReadinessSettings
 from bot.settings import BotSettings
 from bot.teams import TeamChanges, own_team
+from bot.transitions import Change
 from bot.transport import dispatch_http, http_application, serve_http, serve_socket_mode
 from core import api
 from core.kube import KubeClient

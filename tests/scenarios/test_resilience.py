@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.notifier import card_metadata
 from bot.slack_double.server import SlackDouble
+from bot.transitions import card_metadata
 from core.config import build_config
 from core.sandbox.runner import ThreadedSandbox
 from core.state import SLACK_CHANNEL

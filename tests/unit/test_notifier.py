@@ -11,8 +11,8 @@ import pytest
 
 from bot.facts import CardView
 from bot.home import HomeTabs
-from bot.notifier import crash_target, decide, reply_for, scaled_outside
 from bot.slack_double.limits import validate_blocks
+from bot.transitions import crash_target, decide, reply_for, scaled_outside
 from core.state import Notified, decode_notified, encode_notified
 from core.status import ClusterStatus, Phase
 
