@@ -33,7 +33,9 @@ async def _bot(kubeconfig: str, window: float, out: Any) -> None:
 
     settings = BotSettings.load({
         "slack_bot_token": "xoxb-bench", "slack_signing_secret": "bench",
-        "slack_api_url": "http://127.0.0.1:9/api/", "kubeconfig": kubeconfig,
+        # No Slack here: the team is given, so the watcher needs no auth.test to start.
+        "slack_api_url": "http://127.0.0.1:9/api/", "slack_team_id": "T0BENCH",
+        "kubeconfig": kubeconfig,
         "namespace": NAMESPACE, "host": "127.0.0.1", "port": 0,
     })  # fmt: skip
     runtime = BotRuntime(settings)
