@@ -223,10 +223,15 @@ class Notifier:
         previous = self._records.get(key) or state.notified
         decision = decide(previous, change)
         if decision.reply:
-            self._passed[key] = [*self._passed.get(key, []), decision.record["phase"]]
-            told_with_next = decision.record.copy()
-            told_with_next["seq"] = decision.record.get("seq", 1) - 1
-            self._records[key] = told_with_next
+            self._tell_with_next(key, decision.record)
+
+    def _tell_with_next(self, key: Key, record: Notified) -> None:
+        """``record``'s phase is told "on the way" by the cluster's next reply, which is decided
+        against it; it is written on the cluster only with that reply (``seq`` counts replies)."""
+        self._passed[key] = [*self._passed.get(key, []), record["phase"]]
+        told_with_next = record.copy()
+        told_with_next["seq"] = record.get("seq", 1) - 1
+        self._records[key] = told_with_next
 
     async def handle(self, change: Change) -> None:
         """Announce one change: write the record, post the reply, update the card."""
@@ -290,13 +295,8 @@ class Notifier:
             # Delivery first, then bookkeeping: the transition counts as told only once Slack
             # has the reply, so a bot that dies meanwhile tells it after its restart.
             if not await self._delivered(key, change, delivered):
-                # Told by the next phase's reply ("on the way"), which is decided against it;
-                # written on the cluster only with that reply. No card for it either.
-                self._passed[key] = [*passed, decision.record["phase"]]
-                told_with_next = decision.record.copy()
-                told_with_next["seq"] = decision.record.get("seq", 1) - 1  # seq counts replies
-                self._records[key] = told_with_next
-                return
+                self._tell_with_next(key, decision.record)
+                return  # no card for it either: the card follows the reply that tells it
             self._passed.pop(key, None)
         if change.deleted:
             self._records.pop(key, None)
