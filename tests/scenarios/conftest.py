@@ -23,6 +23,8 @@ from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from tests.scenarios.harness import SECRET, SlackClient
 
 SPEED = 40.0
+#: The shortest Lease kubernetes-asyncio accepts: a killed leader's successor starts in ~2 s.
+SHORTEST_LEASE = {"lease_duration": 2, "renew_deadline": 1.5, "retry_period": 1.0}
 """The sandbox runs 40× faster than real time: image pulls and probes take well under a second.
 The Slack double's rate limits (on, as in Slack) run at the same speed."""
 

@@ -27,7 +27,7 @@ from core.sandbox.runner import ThreadedSandbox, running_sandbox
 from core.state import SLACK_CHANNEL, SLACK_TEAM, SLACK_THREAD_TS
 from manifests.raycluster import build_raycluster
 from tests.sandbox_fixtures import wait_for
-from tests.scenarios.conftest import RunningBot, bot_settings
+from tests.scenarios.conftest import SHORTEST_LEASE, RunningBot, bot_settings
 from tests.scenarios.harness import (
     CHANNEL,
     SlackClient,
@@ -38,7 +38,7 @@ from tests.scenarios.harness import (
     wait_reply,
 )
 
-LEASE = {"lease_duration": 2, "renew_deadline": 1.5, "retry_period": 1.0}
+LEASE = SHORTEST_LEASE
 SLOW = 1.0
 """Real-time simulation: a cluster needs about 4 s to get ready, longer than a handover."""
 

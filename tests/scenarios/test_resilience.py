@@ -25,7 +25,7 @@ from core.state import SLACK_CHANNEL
 from core.thread_index import INDEX_NAME
 from manifests.raycluster import build_raycluster
 from tests.sandbox_fixtures import wait_for
-from tests.scenarios.conftest import SPEED, RunningBot
+from tests.scenarios.conftest import SHORTEST_LEASE, SPEED, RunningBot
 from tests.scenarios.harness import (
     CHANNEL,
     WAIT,
@@ -46,8 +46,7 @@ def bot_extra() -> dict[str, object]:
     # A live command links its card within a second here, even behind 429s; past this grace a
     # threadless cluster is taken for the leftover of a bot that died mid-create.
     # A crashed bot keeps its Lease until it expires: the shortest kubernetes-asyncio accepts.
-    return {"card_grace_seconds": 3.0, "lease_duration": 2, "renew_deadline": 1.5,
-            "retry_period": 1.0}  # fmt: skip
+    return {"card_grace_seconds": 3.0, **SHORTEST_LEASE}
 
 
 async def test_a_bot_killed_mid_provisioning_under_429s_tells_every_thread_ready_once(
